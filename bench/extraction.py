@@ -1,0 +1,310 @@
+"""Article-body extraction accuracy on extraction-dev (scrapinghub/article-extraction-benchmark).
+
+One run prints one table: storyline's HTML mode against trafilatura and readability-lxml, and
+storyline's text mode against keep-everything and C4-style line rules, on page text rendered from
+the HTML by inscriptis and by html2text. Text mode's fitted weights are also scored with
+site-grouped cross-validation (pages of one domain always in the same fold), and text mode's
+speed is printed in pages/s per core.
+
+The metric is the benchmark's own (its evaluate.py): ``\\w+`` tokens, 4-word shingles with counts,
+per-page precision and recall averaged over pages, F1 of the two averages. As there, a page
+whose prediction is empty has no precision (it is left out of the precision average) and
+recall 0; a page where both sides are empty scores 1 on both.
+
+Usage:
+    python bench/extraction.py [--data PATH]      # the table
+    python bench/extraction.py --fit             # refit text-mode weights; prints code to paste
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+from storyline.config import CleanConfig
+from storyline.steps import clean as C
+
+DEFAULT = Path(__file__).resolve().parents[1].parent / "shared/data/extraction-dev"
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+# ------------------------------------------------------------------------------------------
+# The benchmark's metric.
+
+
+def shingles(text: str, n: int = 4) -> Counter:
+    """Counts of the ``n``-word shingles of ``text`` (one short shingle when it has fewer words)."""
+    toks = _TOKEN.findall(text or "")
+    return Counter(tuple(toks[i : i + n]) for i in range(max(1, len(toks) - n + 1)) if toks[i : i + n])
+
+
+def match(true: str, pred: str) -> tuple[int, int, int]:
+    """Shingle true positives, false positives and false negatives of one page."""
+    t, p = shingles(true), shingles(pred)
+    tp = sum((t & p).values())
+    return tp, sum(p.values()) - tp, sum(t.values()) - tp
+
+
+def prf(results: list[tuple[int, int, int]]) -> tuple[float, float, float]:
+    """Precision and recall averaged over pages, and the F1 of the two averages."""
+
+    def precision(tp, fp, fn):
+        return 1.0 if fp == fn == 0 else 0.0 if tp == fp == 0 else tp / (tp + fp)
+
+    def recall(tp, fp, fn):
+        return 1.0 if fp == fn == 0 else 0.0 if tp == fn == 0 else tp / (tp + fn)
+
+    ps = [precision(*r) for r in results if r[0] + r[1] > 0]
+    rs = [recall(*r) for r in results if r[0] + r[2] > 0]
+    p = statistics.mean(ps) if ps else 0.0
+    r = statistics.mean(rs) if rs else 0.0
+    return p, r, 2 * p * r / (p + r) if p + r else 0.0
+
+
+# ------------------------------------------------------------------------------------------
+# Data.
+
+
+def site_of(url: str | None, html: str) -> str:
+    """The page's domain (from the ground-truth url, else the HTML's canonical or og:url)."""
+    if not url:
+        m = re.search(r'<link[^>]+rel=["\']canonical["\'][^>]+href=["\']([^"\']+)', html, re.I) or re.search(
+            r'<meta[^>]+property=["\']og:url["\'][^>]+content=["\']([^"\']+)', html, re.I
+        )
+        url = m.group(1) if m else ""
+    host = (urlsplit(url).hostname or "unknown").lower()
+    return host.removeprefix("www.")
+
+
+def render_h2t(html: str) -> str:
+    """html2text rendering without links or images (plain page text)."""
+    import html2text
+
+    h = html2text.HTML2Text()
+    h.body_width = 0
+    h.ignore_links = True
+    h.ignore_images = True
+    return h.handle(html)
+
+
+def load(data: Path) -> list[dict]:
+    """Every page: id, html, gold body, site and both text renderings."""
+    from inscriptis import get_text
+
+    gt = json.loads((data / "ground-truth.json").read_text(encoding="utf-8"))
+    pages = []
+    for pid in sorted(gt):
+        html = gzip.decompress((data / "html" / f"{pid}.html.gz").read_bytes()).decode("utf-8", "replace")
+        pages.append(
+            {
+                "id": pid,
+                "html": html,
+                "gold": gt[pid].get("articleBody", ""),
+                "url": gt[pid].get("url"),
+                "site": site_of(gt[pid].get("url"), html),
+                "inscriptis": get_text(html),
+                "html2text": render_h2t(html),
+            }
+        )
+    return pages
+
+
+# ------------------------------------------------------------------------------------------
+# Baselines.
+
+
+def keep_all(text: str) -> str:
+    """Every line of the page."""
+    return text
+
+
+_C4_BAD = re.compile(r"javascript|cookie|lorem ipsum|[{}]|terms of use|privacy policy", re.I)
+
+
+def c4_rules(text: str) -> str:
+    """C4-style line rules: keep lines that end in terminal punctuation and have at least 3 words."""
+    keep = []
+    for line in text.splitlines():
+        s = line.strip().lstrip("*+#->• ").strip()
+        if len(s.split()) >= 3 and s.endswith((".", "!", "?", '"', "”")) and not _C4_BAD.search(s):
+            keep.append(s)
+    return "\n".join(keep)
+
+
+def trafilatura_plain(html: str) -> str:
+    """trafilatura.extract with its defaults."""
+    import trafilatura
+
+    return trafilatura.extract(html) or ""
+
+
+def readability_plain(html: str) -> str:
+    """readability-lxml's summary, rendered to text."""
+    from lxml import html as lhtml
+    from readability import Document
+
+    try:
+        summary = Document(html).summary(html_partial=True)
+        return "\n\n".join(t.strip() for t in lhtml.fromstring(summary).itertext() if t.strip())
+    except Exception:  # readability raises on a few malformed pages: count as empty
+        return ""
+
+
+# ------------------------------------------------------------------------------------------
+# Fitting the text-mode line classifier.
+
+
+def line_labels(lines: list[str], gold: str) -> np.ndarray:
+    """1 for a line whose words are (mostly) in the gold body, else 0."""
+    gold_toks = _TOKEN.findall(gold)
+    gold_sh = set(shingles(gold))
+    short = {tuple(gold_toks[i : i + n]) for n in (1, 2, 3) for i in range(len(gold_toks) - n + 1)}
+    out = np.zeros(len(lines))
+    for i, line in enumerate(lines):
+        toks = _TOKEN.findall(line)
+        if len(toks) >= 4:
+            sh = [tuple(toks[j : j + 4]) for j in range(len(toks) - 3)]
+            out[i] = sum(s in gold_sh for s in sh) / len(sh) >= 0.5
+        elif toks and tuple(toks) in short:
+            # A short line is body only if it joins its neighbours into gold shingles.
+            ctx = _TOKEN.findall(" ".join(lines[max(0, i - 1) : i + 2]))
+            sh = [tuple(ctx[j : j + 4]) for j in range(len(ctx) - 3)]
+            out[i] = bool(sh) and sum(s in gold_sh for s in sh) / len(sh) >= 0.5
+    return out
+
+
+def training_pages(pages: list[dict]) -> list[tuple[list[str], np.ndarray]]:
+    """(lines, labels) for both renderings of each page, plus the gold body itself as a clean page."""
+    out = []
+    for p in pages:
+        for text in (p["inscriptis"], p["html2text"]):
+            lines, _ = C._split(text)
+            out.append((lines, line_labels(lines, p["gold"])))
+        # The gold alone, all positive: a second cleaning pass must keep a clean body.
+        lines, _ = C._split(p["gold"])
+        out.append((lines, np.ones(len(lines))))
+    return out
+
+
+def fit(pages: list[dict], c: float = 1.0) -> C._Weights:
+    """Fit both stages' logistic regressions on ``pages``."""
+    data = training_pages(pages)
+    xs = [C.line_features(lines) for lines, _ in data if lines]
+    ys = [y for lines, y in data if lines]
+    x = np.vstack(xs)
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale == 0] = 1.0  # a feature that never varies in training keeps its raw value
+    lr1 = LogisticRegression(C=c, max_iter=3000).fit((x - mean) / scale, np.concatenate(ys))
+    w1 = np.append(lr1.coef_[0], lr1.intercept_[0])
+    x2 = []
+    for xi in xs:
+        z = C._logit((xi - mean) / scale, w1)
+        x2.append(C.stage_two_features(z, xi, xi[:, 11] > 0))
+    lr2 = LogisticRegression(C=c, max_iter=3000).fit(np.vstack(x2), np.concatenate(ys))
+    w2 = np.append(lr2.coef_[0], lr2.intercept_[0])
+    return C._Weights(mean, scale, w1, w2)
+
+
+def as_code(w: C._Weights) -> str:
+    """The weights as Python constants to paste into clean.py."""
+
+    def arr(a):
+        return "np.array([" + ", ".join(f"{v:.6g}" for v in a) + "])"
+
+    return "\n".join(f"{k.upper()} = {arr(getattr(w, k))}" for k in ("w1", "w2", "mean", "scale"))
+
+
+def text_mode(weights: C._Weights | None = None):
+    """storyline text mode with given (or the module's) weights."""
+    cfg = CleanConfig()
+
+    def run(text: str) -> str:
+        return C.body_text(text, cfg, weights=weights)
+
+    return run
+
+
+def cross_validate(pages: list[dict], folds: int = 5) -> dict[str, list]:
+    """Out-of-fold text-mode results per rendering, folds grouped by site."""
+    groups = [p["site"] for p in pages]
+    out: dict[str, list] = {"inscriptis": [None] * len(pages), "html2text": [None] * len(pages)}
+    for train, test in GroupKFold(n_splits=folds).split(pages, groups=groups):
+        run = text_mode(fit([pages[i] for i in train]))
+        for i in test:
+            for r in out:
+                out[r][i] = match(pages[i]["gold"], run(pages[i][r]))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# The table.
+
+
+def evaluate(pages: list[dict], name: str, source: str, fn) -> tuple[str, str, float, float, float]:
+    """Score ``fn`` over the ``source`` field of every page."""
+    p, r, f = prf([match(pg["gold"], fn(pg[source])) for pg in pages])
+    return name, source, p, r, f
+
+
+def storyline_html(page_html: str) -> str:
+    """storyline HTML mode."""
+    return C.clean_html(page_html, CleanConfig()).text
+
+
+def speed(pages: list[dict]) -> float:
+    """Text-mode pages/s on one core (both renderings, best of 3)."""
+    texts = [p[r] for p in pages for r in ("inscriptis", "html2text")]
+    cfg = CleanConfig()
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        for text in texts:
+            C.clean_text(text, cfg)
+        best = min(best, time.perf_counter() - t)
+    return len(texts) / best
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the table (or, with --fit, the refitted weights)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT)
+    ap.add_argument("--fit", action="store_true", help="refit text-mode weights on all pages and print them")
+    args = ap.parse_args(argv)
+    pages = load(args.data)
+    if args.fit:
+        print(as_code(fit(pages)))
+        return
+    rows = [
+        evaluate(pages, "storyline-html", "html", storyline_html),
+        evaluate(pages, "trafilatura (default)", "html", trafilatura_plain),
+        evaluate(pages, "readability-lxml", "html", readability_plain),
+    ]
+    cv = cross_validate(pages)
+    for source in ("inscriptis", "html2text"):
+        rows += [
+            evaluate(pages, "storyline-text", source, text_mode()),
+            ("storyline-text (site-grouped 5-fold CV)", source, *prf(cv[source])),
+            evaluate(pages, "keep-everything", source, keep_all),
+            evaluate(pages, "C4 line rules", source, c4_rules),
+        ]
+    print(f"extraction-dev: {len(pages)} pages, {len({p['site'] for p in pages})} sites")
+    print(f"{'extractor':<42}{'input':<12}{'precision':>10}{'recall':>10}{'F1':>10}")
+    for name, source, p, r, f in rows:
+        print(f"{name:<42}{source:<12}{p:>10.4f}{r:>10.4f}{f:>10.4f}")
+    print(f"storyline-text speed: {speed(pages):.0f} pages/s per core")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

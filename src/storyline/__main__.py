@@ -1,0 +1,5 @@
+"""``python -m storyline``."""
+
+from .cli import main
+
+main()

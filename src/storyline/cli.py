@@ -1,0 +1,128 @@
+"""The command line: a thin click layer over the library."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.console import Console
+
+from . import __version__, config as config_mod
+from .errors import StorylineError
+
+console = Console(stderr=False)
+
+
+def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StorylineError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+def _load_config(path: str | None) -> config_mod.PipelineConfig:
+    return config_mod.load(path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="storyline")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+def cli(verbose: int) -> None:
+    """storyline: turn scraped news pages into stories."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--out", default="storyline-out", show_default=True, help="Store folder.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
+@click.option("--engine", type=click.Choice(["local"]), default="local", show_default=True)
+@click.option("-j", "--jobs", default=1, show_default=True, help="Worker processes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stories as JSONL instead of a summary.")
+@_errors
+def run(inputs: tuple[str, ...], out: str, config_path: str | None, engine: str, jobs: int, as_json: bool) -> None:
+    """Run every stage on INPUTS (files, folders, - for stdin); finished work is skipped.
+
+    Example: storyline run ../shared/data/seeds -o storyline-out
+    """
+    from . import run as run_api
+    from .report import print_summary
+
+    with console.status("storyline: reading, cleaning, aligning, clustering…"):
+        results = run_api(list(inputs), out, config=_load_config(config_path), engine=engine, workers=jobs)
+    if as_json:
+        for s in results.stories():
+            click.echo(json.dumps(s, ensure_ascii=False, sort_keys=True))
+    else:
+        print_summary(console, results)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--jsonl", is_flag=True, help="One JSON object per page: path, title, text.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
+@_errors
+def clean(inputs: tuple[str, ...], jsonl: bool, config_path: str | None) -> None:
+    """Recover title and body of each input page (no store is written).
+
+    Example: storyline clean page.txt --jsonl
+    """
+    from .report import clean_pages
+
+    for row in clean_pages(list(inputs), _load_config(config_path)):
+        if jsonl:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            console.rule(row["path"])
+            console.print(row.get("title") or "", style="bold", markup=False)
+            console.print(row.get("text") or f"[rejected: {row.get('reject')}]", markup=False)
+
+
+@cli.command("export")
+@click.argument("out")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), default="jsonl", show_default=True)
+@click.option("--table", "name", type=click.Choice(["stories", "articles", "alignments", "edges", "quotes", "figures",
+                                                    "facts", "rejects"]), default="stories", show_default=True)
+@click.option("-o", "--output", "dest", default=None, help="File to write (stdout if omitted).")
+@_errors
+def export_cmd(out: str, fmt: str, name: str, dest: str | None) -> None:
+    """Export a table of the store OUT.
+
+    Example: storyline export storyline-out --format csv --table quotes -o quotes.csv
+    """
+    from . import export, open as open_store
+
+    export.write(open_store(out).store, name, fmt, dest)
+
+
+@cli.command()
+@click.argument("out")
+@_errors
+def rejects(out: str) -> None:
+    """List the inputs that were rejected, with their reasons.
+
+    Example: storyline rejects storyline-out
+    """
+    from . import open as open_store
+
+    for r in open_store(out).table("rejects").to_pylist():
+        click.echo(f"{r['path']}#{r['record']}\t{r['stage']}\t{r['reason']}\t{r['detail']}")
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="storyline")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""One frozen config per stage, composed into :class:`PipelineConfig`, loaded from TOML.
+
+Precedence: flags over file over defaults; a partial file overrides only the keys it sets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .model import stable_id
+
+
+def _check_range(owner: str, name: str, value: float, lo: float, hi: float) -> None:
+    if not lo <= value <= hi:
+        raise ConfigError(f"{owner}.{name}={value!r} is out of range; use a value in [{lo}, {hi}]")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """How input files are read."""
+
+    max_page_bytes: int = 20_000_000  # larger pages are rejected with reason "too_large"
+    default_encoding: str = "utf-8"
+
+    def __post_init__(self) -> None:
+        _check_range("ingest", "max_page_bytes", self.max_page_bytes, 1, 2**40)
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    """Body recovery from HTML (trafilatura) and from whole-page text (line classifier)."""
+
+    min_body_chars: int = 80  # a body shorter than this is rejected as "no_article"
+    keep_threshold: float = 0.5  # line-classifier score above which a line is kept
+    html_favor_recall: bool = True
+
+    def __post_init__(self) -> None:
+        _check_range("clean", "keep_threshold", self.keep_threshold, 0.0, 1.0)
+        _check_range("clean", "min_body_chars", self.min_body_chars, 0, 10**7)
+
+
+@dataclass(frozen=True)
+class FingerprintConfig:
+    """MinHash/LSH signatures for near-duplicates and rare word n-grams for partial reuse."""
+
+    shingle_words: int = 5
+    num_perm: int = 128
+    bands: int = 32
+    seed: int = 1
+    gram_words: int = 7  # n-gram length for the partial-reuse index
+    winnow_window: int = 12  # winnowing keeps >= 1 n-gram of any shared run of window+gram_words-1 words
+
+    def __post_init__(self) -> None:
+        if self.num_perm % self.bands:
+            raise ConfigError(
+                f"fingerprint.num_perm={self.num_perm} is not a multiple of bands={self.bands}; "
+                "pick bands among the divisors of num_perm (e.g. 16, 32)"
+            )
+        _check_range("fingerprint", "shingle_words", self.shingle_words, 1, 50)
+        _check_range("fingerprint", "gram_words", self.gram_words, 3, 50)
+        _check_range("fingerprint", "winnow_window", self.winnow_window, 1, 1000)
+
+
+@dataclass(frozen=True)
+class CandidatesConfig:
+    """Which articles sharing keys become candidate pairs."""
+
+    max_bucket: int = 50  # keys shared by more articles are too common to be evidence
+    min_shared_grams: int = 1
+
+    def __post_init__(self) -> None:
+        _check_range("candidates", "max_bucket", self.max_bucket, 2, 10**6)
+        _check_range("candidates", "min_shared_grams", self.min_shared_grams, 1, 10**6)
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    """Passage alignment of candidate pairs."""
+
+    seed_words: int = 5  # exact word n-grams that anchor an alignment
+    min_passage_words: int = 12
+    max_gap_words: int = 6  # edits tolerated inside one passage
+
+    def __post_init__(self) -> None:
+        _check_range("align", "seed_words", self.seed_words, 2, 50)
+        _check_range("align", "min_passage_words", self.min_passage_words, 2, 10**5)
+        _check_range("align", "max_gap_words", self.max_gap_words, 0, 1000)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Same-story clustering."""
+
+    threshold: float = 0.20  # average similarity above which articles share a story (tuned on basil-dev)
+    window_days: int = 7
+    reuse_min_words: int = 25  # shared passage words that make a reuse link decisive
+
+    def __post_init__(self) -> None:
+        _check_range("cluster", "threshold", self.threshold, 0.0, 1.0)
+        _check_range("cluster", "window_days", self.window_days, 0, 3650)
+
+
+@dataclass(frozen=True)
+class QuotesConfig:
+    """Direct quotes and speaker attribution."""
+
+    min_quote_words: int = 3
+
+    def __post_init__(self) -> None:
+        _check_range("quotes", "min_quote_words", self.min_quote_words, 1, 1000)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every stage's config."""
+
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    fingerprint: FingerprintConfig = field(default_factory=FingerprintConfig)
+    candidates: CandidatesConfig = field(default_factory=CandidatesConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    quotes: QuotesConfig = field(default_factory=QuotesConfig)
+
+
+def config_id(cfg: Any) -> str:
+    """A short stable hash of a config's resolved values (datatrove's MinhashConfig.__str__)."""
+    return stable_id(json.dumps(dataclasses.asdict(cfg), sort_keys=True))[:12]
+
+
+def merge(cfg: PipelineConfig, overrides: dict[str, dict[str, Any]]) -> PipelineConfig:
+    """Return ``cfg`` with the keys in ``overrides`` replaced; unknown keys raise ConfigError."""
+    stages = {f.name for f in dataclasses.fields(PipelineConfig)}
+    changes = {}
+    for stage, values in overrides.items():
+        if stage not in stages:
+            raise ConfigError(f"unknown config section [{stage}]; allowed: {', '.join(sorted(stages))}")
+        current = getattr(cfg, stage)
+        known = {f.name for f in dataclasses.fields(current)}
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{stage}] must be a table of keys, got {values!r}")
+        bad = set(values) - known
+        if bad:
+            raise ConfigError(
+                f"unknown key(s) {', '.join(sorted(bad))} in [{stage}]; allowed: {', '.join(sorted(known))}"
+            )
+        try:
+            changes[stage] = dataclasses.replace(current, **values)
+        except TypeError as exc:
+            raise ConfigError(f"[{stage}]: {exc}") from exc
+    return dataclasses.replace(cfg, **changes)
+
+
+def load(path: str | Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> PipelineConfig:
+    """Defaults, then the TOML file at ``path`` (if any), then ``overrides``."""
+    cfg = PipelineConfig()
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        cfg = merge(cfg, data)
+    if overrides:
+        cfg = merge(cfg, overrides)
+    return cfg

@@ -1,0 +1,171 @@
+"""Stories and tables out of the store, as JSONL, CSV or Parquet.
+
+:func:`stories` builds the per-story documents that ``export --table stories``, the Python API and
+the web UI all show, so what a user sees is exactly what export writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import model
+from .errors import ConfigError
+from .store import Store
+
+FORMATS = ("jsonl", "csv", "parquet")
+TABLES = {
+    "stories": None,
+    "articles": model.ARTICLE,
+    "alignments": model.ALIGNMENT,
+    "edges": model.REUSE_EDGE,
+    "quotes": model.QUOTE,
+    "figures": model.FIGURE,
+    "facts": model.FACT,
+    "rejects": model.REJECT,
+}
+
+
+def _by(rows: list[dict], key: str) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        out[r[key]].append(r)
+    return out
+
+
+def resolve_story_speakers(quotes: list[dict]) -> None:
+    """Replace bare-surname speakers with the one full name elsewhere in the story that ends with it."""
+    full = {q["speaker"] for q in quotes if q.get("speaker") and len(q["speaker"].split()) > 1}
+    for q in quotes:
+        sp = q.get("speaker")
+        if sp and len(sp.split()) == 1:
+            matches = sorted(f for f in full if f.split()[-1].lower() == sp.lower())
+            if len(matches) == 1:
+                q["speaker"] = matches[0]
+
+
+def independent_sources(member_ids: list[str], edges: list[dict]) -> int:
+    """Origin chains among a story's articles: articles linked by reuse count once."""
+    parent = {a: a for a in member_ids}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for e in edges:
+        if e["source_id"] in parent and e["copy_id"] in parent:
+            ra, rb = find(e["source_id"]), find(e["copy_id"])
+            parent[max(ra, rb)] = min(ra, rb)
+    return len({find(a) for a in member_ids})
+
+
+def _facts(rows: list[dict]) -> list[dict]:
+    facts: dict[str, dict] = {}
+    for r in rows:
+        f = facts.setdefault(r["fact_id"], {k: r[k] for k in ("fact_id", "kind", "label", "outlets", "origins")}
+                             | {"status": r["status"], "carriers": []})
+        if r["status"] == "conflict":
+            f["status"] = "conflict"
+        f["carriers"].append({"article_id": r["article_id"], "start": r["start"], "end": r["end"],
+                              "status": r["status"]})
+    kinds = {"passage": 0, "quote": 1, "figure": 2, "unique": 3}
+    return sorted(facts.values(), key=lambda f: (kinds.get(f["kind"], 9), -f["outlets"], f["fact_id"]))
+
+
+def stories(store: Store, story_id: str | None = None) -> list[dict[str, Any]]:
+    """Every story (or the one ``story_id``) as a document, sorted by size then id."""
+    members = store.read("stories", schema=model.STORY_MEMBER).to_pylist()
+    if story_id is not None:
+        members = [m for m in members if m["story_id"] == story_id]
+    ids = {m["article_id"] for m in members}
+    cols = ["article_id", "path", "record", "url", "outlet", "published", "title", "byline", "text"]
+    articles = {a["article_id"]: a for a in store.read("articles", cols).to_pylist() if a["article_id"] in ids}
+    tables = {name: [r for r in store.read(name, schema=TABLES[name]).to_pylist()
+                     if r.get("article_id", r.get("a_id", r.get("source_id"))) in ids]
+              for name in ("quotes", "figures", "alignments", "edges")}
+    facts = _by([f for f in store.read("facts", schema=model.FACT).to_pylist() if f["article_id"] in ids], "story_id")
+    by_story = _by(members, "story_id")
+    docs = [_story(sid, ms, articles, tables, facts.get(sid, [])) for sid, ms in by_story.items()]
+    return sorted(docs, key=lambda d: (-len(d["articles"]), d["story_id"]))
+
+
+def _story(sid: str, ms: list[dict], articles: dict, tables: dict[str, list[dict]], fact_rows: list[dict]) -> dict:
+    mine = {m["article_id"] for m in ms}
+    role = {m["article_id"]: m["role"] for m in ms}
+    arts = sorted((articles[a] for a in mine), key=lambda a: (a["published"] or "", a["article_id"]))
+    quotes = [dict(q) for q in tables["quotes"] if q["article_id"] in mine]
+    resolve_story_speakers(quotes)
+    edges = [e for e in tables["edges"] if e["source_id"] in mine and e["copy_id"] in mine]
+    dates = sorted(a["published"] for a in arts if a["published"])
+    return {
+        "story_id": sid,
+        "title": next((a["title"] for a in arts if a["title"]), ""),
+        "size": len(arts),
+        "outlets": sorted({a["outlet"] for a in arts}),
+        "first_seen": dates[0] if dates else None,
+        "last_seen": dates[-1] if dates else None,
+        "independent_sources": independent_sources(sorted(mine), edges),
+        "articles": [{"article_id": a["article_id"], "path": a["path"], "url": a["url"], "outlet": a["outlet"],
+                      "title": a["title"], "published": a["published"], "byline": a["byline"],
+                      "role": role[a["article_id"]], "text": a["text"]} for a in arts],
+        "shared": [{k: al[k] for k in ("a_id", "a_start", "a_end", "b_id", "b_start", "b_end", "score", "words")}
+                   | {"edits": json.loads(al["edits"] or "[]")}
+                   for al in tables["alignments"] if al["a_id"] in mine and al["b_id"] in mine],
+        "unique": [{"article_id": f["article_id"], "start": f["start"], "end": f["end"]}
+                   for f in fact_rows if f["kind"] == "unique"],
+        "quotes": [{k: q[k] for k in ("article_id", "start", "end", "quote", "speaker", "speaker_mention", "cue")}
+                   for q in sorted(quotes, key=lambda q: (q["article_id"], q["start"]))],
+        "figures": [{k: f[k] for k in ("article_id", "start", "end", "value", "unit", "surface", "context")}
+                    for f in sorted((f for f in tables["figures"] if f["article_id"] in mine),
+                                    key=lambda f: (f["article_id"], f["start"]))],
+        "edges": [{k: e[k] for k in ("source_id", "copy_id", "shared_words", "containment", "reason")} for e in edges],
+        "facts": _facts(fact_rows),
+    }
+
+
+def table(store: Store, name: str) -> pa.Table:
+    """A store table by export name (``stories`` is one summary row per story)."""
+    if name not in TABLES:
+        raise ConfigError(f"unknown table {name!r}; allowed: {', '.join(TABLES)}")
+    if name == "stories":
+        rows = [{k: d[k] for k in ("story_id", "title", "size", "first_seen", "last_seen", "independent_sources")}
+                | {"outlets": ";".join(d["outlets"]), "article_ids": ";".join(a["article_id"] for a in d["articles"])}
+                for d in stories(store)]
+        return pa.Table.from_pylist(rows)
+    return store.read(name, schema=TABLES[name])
+
+
+def write(store: Store, name: str, fmt: str, dest: str | Path | None) -> None:
+    """Write table ``name`` as ``fmt`` to ``dest`` (stdout when None or ``-``)."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    to_stdout = dest in (None, "-")
+    if fmt == "parquet":
+        if to_stdout:
+            raise ConfigError("parquet is binary: give -o FILE")
+        pq.write_table(table(store, name), dest)
+        return
+    buf = io.StringIO()
+    if fmt == "jsonl":
+        rows = stories(store) if name == "stories" else table(store, name).to_pylist()
+        for r in rows:
+            buf.write(json.dumps(r, ensure_ascii=False, sort_keys=True, default=str) + "\n")
+    else:
+        t = table(store, name)
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(t.column_names)
+        for r in t.to_pylist():
+            w.writerow([json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for v in r.values()])
+    if to_stdout:
+        sys.stdout.write(buf.getvalue())
+    else:
+        Path(dest).write_text(buf.getvalue(), encoding="utf-8")

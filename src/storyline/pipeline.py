@@ -1,0 +1,215 @@
+"""The pipeline, in one screen: which step reads what, and how the store is kept current.
+
+    ingest -> clean -> articles ─┬─ fingerprint -> keys -> candidates -> pairs -> align -> alignments
+                                 ├─ quotes                                          └ direction -> edges
+                                 └─ figures          cluster(articles, edges) -> stories
+                                                     compare(stories, articles, alignments, figures) -> facts
+
+Per-article stages (clean, fingerprint, quotes, figures) only process articles they have not seen,
+so a rerun on the same store adds new articles without redoing old ones, and an interrupted run
+resumes where it stopped. Corpus-wide stages are redone when any input table changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import model
+from .config import PipelineConfig, config_id
+from .engines import get_engine
+from .steps import ingest
+from .steps.align import Align, Direction
+from .steps.base import REJECT_COLUMN
+from .steps.candidates import Candidates, CountPairs
+from .steps.clean import Clean
+from .steps.cluster import Cluster
+from .steps.compare import Compare
+from .steps.figures import Figures
+from .steps.fingerprint import Fingerprint
+from .steps.quotes import Quotes
+from .store import Store
+
+log = logging.getLogger("storyline")
+
+# (table, step factory) for the stages that run once per article.
+PER_ARTICLE: list[tuple[str, Callable[[PipelineConfig], Any]]] = [
+    ("keys", lambda c: Fingerprint(c.fingerprint)),
+    ("quotes", lambda c: Quotes(c.quotes)),
+    ("figures", lambda c: Figures()),
+]
+
+
+def validate(cfg: PipelineConfig) -> None:
+    """Check before any data moves that every step reads columns an earlier table produces."""
+    produced = {"articles": model.ARTICLE, "keys": model.BAND_KEY, "pairs": model.CANDIDATE_PAIR,
+                "edges": model.REUSE_EDGE, "stories": model.STORY_MEMBER}
+    checks = [(Clean(cfg.clean), model.PAGE), (Fingerprint(cfg.fingerprint), produced["articles"]),
+              (Quotes(cfg.quotes), produced["articles"]), (Figures(), produced["articles"]),
+              (Candidates(cfg.candidates), produced["keys"]), (CountPairs(cfg.candidates), produced["pairs"]),
+              (Cluster(cfg.cluster), produced["articles"]), (Compare(), produced["stories"])]
+    for step, schema in checks:
+        missing = [c for c in step.reads if c not in schema.names]
+        if missing:
+            raise ValueError(f"{type(step).__name__} reads {missing}, which its input table does not have")
+
+
+@dataclass
+class Report:
+    """What a run did: counts per stage."""
+
+    pages_read: int = 0
+    articles_added: int = 0
+    rejected: int = 0
+    stories: int = 0
+    skipped_existing: int = 0
+
+
+def _split_rejects(table: pa.Table, stage: str) -> tuple[pa.Table, pa.Table]:
+    bad = pc.is_valid(table[REJECT_COLUMN])
+    good = table.filter(pc.invert(bad)).drop_columns([REJECT_COLUMN])
+    rej = table.filter(bad)
+    reasons = rej[REJECT_COLUMN].to_pylist()
+    rejects = pa.table(
+        {"path": rej["path"], "record": rej["record"], "stage": pa.array([stage] * rej.num_rows, pa.string()),
+         "reason": pa.array([r.split(":")[0] for r in reasons], pa.string()),
+         "detail": pa.array(reasons, pa.string()), "page_id": rej["article_id"]},
+        schema=model.REJECT,
+    )
+    return good, rejects
+
+
+def _pair_view(pairs: pa.Table, articles: pa.Table, cols: list[str]) -> pa.Table:
+    """``pairs`` with ``a_<col>`` and ``b_<col>`` columns joined from ``articles``."""
+    side = articles.select(["article_id", *cols])
+    for prefix in ("a", "b"):
+        renamed = side.rename_columns([f"{prefix}_id", *[f"{prefix}_{c}" for c in cols]])
+        pairs = pairs.join(renamed, f"{prefix}_id", join_type="inner")
+    return pairs.sort_by([("a_id", "ascending"), ("b_id", "ascending")])
+
+
+def ingest_new(store: Store, inputs: Iterable[str], cfg: PipelineConfig, engine: Any, report: Report) -> None:
+    """Read inputs, clean the pages the store has not seen, and append articles and rejects."""
+    pages, rejects = ingest.to_tables(ingest.read(inputs, cfg.ingest))
+    report.pages_read = pages.num_rows + rejects.num_rows
+    seen = set(store.read("articles", ["article_id"], model.ARTICLE)["article_id"].to_pylist())
+    old_rejects = store.read("rejects", schema=model.REJECT)
+    seen |= {p for p in old_rejects["page_id"].to_pylist() if p}
+    known_rejects = {(r["path"], r["record"], r["reason"]) for r in old_rejects.to_pylist()}
+    mask = [p not in seen for p in pages["page_id"].to_pylist()]
+    new = pages.filter(pa.array(mask, pa.bool_()))
+    report.skipped_existing = pages.num_rows - new.num_rows
+    _, dupes = _dedupe_pages(new)
+    new = new.filter(pa.array(dupes, pa.bool_()))
+    cleaned = engine.map(Clean(cfg.clean), new)
+    articles, clean_rejects = _split_rejects(cleaned, "clean")
+    all_rejects = pa.concat_tables([rejects, clean_rejects])
+    keep = [(r["path"], r["record"], r["reason"]) not in known_rejects for r in all_rejects.to_pylist()]
+    all_rejects = all_rejects.filter(pa.array(keep, pa.bool_()))
+    for reason in sorted(set(all_rejects["reason"].to_pylist())):
+        log.warning("rejected input (%s); see the rejects table", reason)
+    # Rejects first: a crash between the two writes re-reads the page instead of losing it.
+    store.append("rejects", all_rejects, "rejects", stats={f"dropped_{r}": 1 for r in all_rejects["reason"].to_pylist()})
+    store.append("articles", articles.cast(model.ARTICLE), config_id(cfg.clean))
+    report.articles_added, report.rejected = articles.num_rows, all_rejects.num_rows
+
+
+def _dedupe_pages(pages: pa.Table) -> tuple[set[str], list[bool]]:
+    """Keep the first of pages with the same id (the same file given twice)."""
+    seen: set[str] = set()
+    mask = []
+    for pid in pages["page_id"].to_pylist():
+        mask.append(pid not in seen)
+        seen.add(pid)
+    return seen, mask
+
+
+def per_article(store: Store, cfg: PipelineConfig, engine: Any) -> None:
+    """Run the per-article stages over the article parts each has not processed yet."""
+    for name, make in PER_ARTICLE:
+        step = make(cfg)
+        cid = config_id(step.config) if hasattr(step, "config") else type(step).__name__
+        manifest = store.manifest(name) or {}
+        done = set(manifest.get("done_parts", [])) if manifest.get("config_id") == cid else set()
+        for part in store.manifest("articles")["parts"]:
+            if part in done:
+                continue
+            articles = store.read_part("articles", part, list(step.reads))
+            out = engine.map(step, articles)
+            done.add(part)
+            store.append(name, out, cid, done_parts=sorted(done))
+
+
+def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
+    """Candidates, alignment, direction, clustering and comparison over the whole store."""
+    articles_fp = store.fingerprint("articles")
+    cid = config_id(cfg.candidates) + config_id(cfg.fingerprint)
+    if not store.is_current("pairs", cid, store.fingerprint("keys")):
+        keys = store.read("keys", schema=model.BAND_KEY)
+        pairs = engine.group(CountPairs(cfg.candidates), engine.group(Candidates(cfg.candidates), keys))
+        store.replace("pairs", pairs, cid, inputs=store.fingerprint("keys"))
+    cid = config_id(cfg.align)
+    if not store.is_current("alignments", cid, store.fingerprint("pairs")):
+        articles = store.read("articles", ["article_id", "text", "published"])
+        view = _pair_view(store.read("pairs"), articles, ["text"])
+        alignments = engine.map(Align(cfg.align), view)
+        store.replace("alignments", alignments, cid, inputs=store.fingerprint("pairs"))
+        words = alignments.group_by(["a_id", "b_id"]).aggregate([("words", "sum")])
+        words = words.rename_columns(["a_id", "b_id", "shared_words"])
+        edges = engine.map(Direction(), _pair_view(words, articles, ["text", "published"]))
+        store.replace("edges", edges, cid, inputs=store.fingerprint("pairs"))
+    cid = config_id(cfg.cluster)
+    inputs = articles_fp + store.fingerprint("edges")
+    if not store.is_current("stories", cid, inputs):
+        articles = store.read("articles", list(Cluster.reads))
+        stories = engine.gather(Cluster(cfg.cluster), articles, store.read("edges", schema=model.REUSE_EDGE))
+        store.replace("stories", stories, cid, inputs=inputs)
+    inputs = store.fingerprint("stories", "alignments", "figures")
+    if not store.is_current("facts", "compare", inputs):
+        facts = engine.gather(
+            Compare(), store.read("stories"), store.read("articles", ["article_id", "outlet", "text"]),
+            store.read("alignments", schema=model.ALIGNMENT), store.read("figures", schema=model.FIGURE),
+        )
+        store.replace("facts", facts, "compare", inputs=inputs)
+
+
+def run(
+    inputs: Iterable[str],
+    out: str | Path = "storyline-out",
+    config: PipelineConfig | None = None,
+    engine: str = "local",
+    workers: int = 1,
+) -> tuple[Store, Report]:
+    """Run every stage on ``inputs`` into the store at ``out``; finished work is skipped.
+
+    Args:
+        inputs: files, folders, or ``-`` for stdin.
+        out: the store folder (created if missing).
+        config: the pipeline config (defaults if None).
+        engine: ``local``.
+        workers: processes for the local engine.
+
+    Returns:
+        The store and a :class:`Report` of what this run added.
+
+    Raises:
+        InputError: an input path does not exist.
+        StoreError: ``out`` exists and is not a storyline store.
+    """
+    cfg = config or PipelineConfig()
+    validate(cfg)
+    store = Store(out)
+    eng = get_engine(engine, workers)
+    report = Report()
+    ingest_new(store, list(inputs), cfg, eng, report)
+    per_article(store, cfg, eng)
+    corpus_stages(store, cfg, eng)
+    store.write_duckdb()
+    report.stories = len(set(store.read("stories")["story_id"].to_pylist()))
+    return store, report

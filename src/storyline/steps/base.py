@@ -1,0 +1,52 @@
+"""What every step shares: the protocol, rebuilding from params, and reject routing.
+
+A step is a dataclass that only stores parameters (so ``type(step)(**params(step))`` rebuilds it
+on any worker), declares the columns it ``reads`` and its ``output_schema``, and maps one Arrow
+table to another. Rows it cannot process are returned with a non-null ``_reject`` column; the
+engine moves them to the rejects table, so a bad record never kills a batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+REJECT_COLUMN = "_reject"
+
+
+@runtime_checkable
+class Step(Protocol):
+    """A pipeline step: ``kind`` is map, group (with ``key``) or gather."""
+
+    kind: ClassVar[str]
+    reads: ClassVar[tuple[str, ...]]
+    output_schema: ClassVar[pa.Schema]
+
+    def __call__(self, batch: pa.Table) -> pa.Table: ...
+
+
+def params(step: Any) -> dict[str, Any]:
+    """The constructor kwargs that rebuild ``step``."""
+    return {f.name: getattr(step, f.name) for f in dataclasses.fields(step)}
+
+
+def rebuild(step: Any) -> Any:
+    """A fresh copy of ``step`` made from its params (what a remote worker does)."""
+    return type(step)(**params(step))
+
+
+def with_reject(schema: pa.Schema) -> pa.Schema:
+    """``schema`` plus the nullable ``_reject`` reason column."""
+    return schema.append(pa.field(REJECT_COLUMN, pa.string()))
+
+
+def check_reads(step: Any, batch: pa.Table) -> None:
+    """Raise early, naming the missing columns, when ``batch`` lacks what ``step`` reads."""
+    missing = [c for c in step.reads if c not in batch.column_names]
+    if missing:
+        raise ValueError(
+            f"{type(step).__name__} reads {missing} but the batch has {batch.column_names}; "
+            "check the step order in the pipeline"
+        )

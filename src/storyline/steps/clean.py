@@ -1,0 +1,653 @@
+"""Recover the article body and its metadata from a scraped page.
+
+Two modes share one output, :class:`Cleaned`:
+
+* HTML mode (:func:`clean_html`): trafilatura with metadata, falling back to text mode on a
+  neutral text rendering when trafilatura finds little.
+* Text mode (:func:`clean_text`): whole-page text (menus, share bars, reader comments, related
+  links mixed in) goes through a two-stage line classifier. Stage one scores each line from its
+  own shape and its neighbours'; the densest run of prose (a maximum-sum segment that cannot cross
+  a comment-section line) gives stage two its position features. The weights are a logistic
+  regression fitted on extraction-dev by ``bench/extraction.py --fit`` and pasted below.
+
+The :class:`Clean` step maps ``PAGE`` rows to ``ARTICLE`` rows and rejects the rows with no body.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+import numpy as np
+import pyarrow as pa
+
+from .. import model
+from ..config import CleanConfig
+from .base import REJECT_COLUMN, check_reads, with_reject
+
+__all__ = [
+    "Clean",
+    "Cleaned",
+    "clean_html",
+    "clean_jsonl",
+    "clean_text",
+    "line_features",
+    "parse_date",
+    "render_html",
+    "site_boilerplate_lines",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    """The recovered body of one page and whatever metadata the page itself states."""
+
+    title: str | None
+    byline: str | None
+    published: str | None  # ISO yyyy-mm-dd
+    outlet: str | None
+    text: str  # paragraphs joined with "\n\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Line shapes. Lexicons are generic web-page vocabulary, never phrases of any particular site.
+
+# Common function words of the languages most frequent in news; prose is dense in them, menus are not.
+_STOP = frozenset(
+    """a about after all also an and are as at be been but by can could did do does for from had has
+    have he her his how i if in into is it its just more most my no not of on one or our out over said
+    she so some than that the their them then there these they this to up was we were what when which
+    who will with would you your
+    de la le les des du et en un une est pour que qui dans sur par pas au aux ce il elle
+    el los las del y con por para una se lo su al como más pero
+    di il che per non con una sono della nel alla gli
+    o os as do da dos das em um uma com não na no ao mais
+    der die das und ist nicht ein eine mit von zu den auf für sich dem des auch
+    и в не на что с по как это он она к из у за то а но же""".split()
+)
+_WORD = re.compile(r"\w+")
+_SENT_END = re.compile(r"[.!?…。](?:[\"'”’)\]]*)(?=\s|$)")
+_TERMINAL = tuple('.!?…。"”’\')')
+_BULLET = re.compile(r"^(?:[*+•·▪►»>-]|#{1,6}|\d{1,2}[.)])\s")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_URL = re.compile(r"https?://|www\.\w", re.I)
+_CAPTION = re.compile(
+    r"\b(?:photo|image|picture|video|credit|caption)s?(?:\s+credit)?\s*(?::|by\b)|getty images|shutterstock"
+    r"|\bimage copyright\b|\(photo\b|©",
+    re.I,
+)
+_BOILER = re.compile(
+    r"\b(?:cookies?|javascript|subscribe|subscription|newsletter|advertisement|advertising|sponsored"
+    r"|privacy policy|terms of (?:use|service)|all rights reserved|log ?in|sign ?up|click here"
+    r"|read more|follow us|share this|related (?:stories|articles|posts)|recommended|trending"
+    r"|most (?:read|popular)|copyright)\b",
+    re.I,
+)
+# A date such as 22/7/2017, 2017-07-22, 22.07.2017, July 22, 2017 or 22 Jul 2017.
+_MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            "january jan", "february feb", "march mar", "april apr", "may", "june jun",
+            "july jul", "august aug", "september sep sept", "october oct", "november nov",
+            "december dec",
+        ]
+    )
+    for m in names.split()
+}
+_MONTH_RE = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DATE_PATTERNS = (
+    ("ymd", re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")),
+    ("dmy_num", re.compile(r"\b(\d{1,2})([/.])(\d{1,2})\2(\d{4})\b")),
+    ("mdy_name", re.compile(r"\b(" + _MONTH_RE + r")\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b", re.I)),
+    ("dmy_name", re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(" + _MONTH_RE + r"),?\s+(\d{4})\b", re.I)),
+)
+_ANY_DATE = re.compile("|".join(f"(?:{p.pattern})" for _, p in _DATE_PATTERNS).replace("\\2", "/"), re.I)
+# "Name | date" (optionally with a time): the header of one reader comment.
+_COMMENT_HEAD = re.compile(
+    r"^[^|]{1,60}\|\s*(?:\d{1,2}[/.]\d{1,2}[/.]\d{2,4}|\d{4}-\d{2}-\d{2}|" + _MONTH_RE + r"\s+\d{1,2}"
+    r"|\d+\s+(?:minutes?|hours?|days?|weeks?|months?|years?)\s+ago)",
+    re.I,
+)
+_TIMER = re.compile(r"^\d+(?:[.,]\d+)?\s*(?:s|secs?|seconds?|ms)\.?$", re.I)
+_BYLINE = re.compile(
+    r"^(?:by|von|por|par|di|de)\s+(?P<name>[^\W\d_][\w.'’-]*(?:[ \t]+(?:[^\W\d_][\w.'’-]*|and|&))*?)"
+    r"(?:\s*(?:[,|•·–—-]|\bon\b|\bupdated\b|\bpublished\b)?\s*(?P<rest>\d.*|" + _MONTH_RE + r".*))?$",
+    re.I,
+)
+_ORG_WORD = re.compile(
+    r"\b(?:news|press|agency|agencies|times|post|media|staff|desk|wire|service|network|tv|radio"
+    r"|journal|herald|tribune|daily|gazette|report|magazine|online|editors?|team)\b",
+    re.I,
+)
+_COPYRIGHT = re.compile(
+    r"(?:©|\(c\)|copyright)\s*(?:\d{4}(?:\s*[-–]\s*\d{4})?)?\s*,?\s*(?P<name>[^\W\d_][\w&.' -]{1,60}?)"
+    r"\s*(?:[.,|]|\ball rights\b|$)",
+    re.I,
+)
+
+N_STATS = 24
+
+
+def _line_stats(line: str, site_lines: frozenset[str], counts: Counter[str]) -> list[float]:
+    """Shape of one stripped, non-blank line: length, punctuation, function words, capitals."""
+    words = _WORD.findall(line)
+    nw = len(words)
+    nc = len(line)
+    lw = max(nw, 1)
+    last = line[-1]
+    stop = sum(1 for w in words if w.lower() in _STOP)
+    caps = sum(1 for w in words if w[0].isupper())
+    digits = sum(1 for c in line if c.isdigit())
+    alnum_space = sum(1 for c in line if c.isalnum() or c.isspace())
+    return [
+        math.log1p(nc),
+        math.log1p(nw),
+        float(last in _TERMINAL),
+        float(last == ":"),
+        len(_SENT_END.findall(line)) / lw,
+        stop / lw,
+        caps / lw,
+        digits / nc,
+        (nc - alnum_space) / nc,
+        float(bool(_BULLET.match(line))),
+        float("|" in line),
+        float(bool(_COMMENT_HEAD.match(line))),
+        float(bool(_EMAIL.search(line))),
+        float(bool(_URL.search(line))),
+        float(line in site_lines),
+        float(bool(_CAPTION.search(line))),
+        float(counts[line] > 1),
+        float(bool(_ANY_DATE.search(line)) and nw <= 12),
+        float(bool(_BOILER.search(line))),
+        float(line.isupper()),
+        line.count(",") / lw,
+        float(line[0].isupper() or line[0] in "\"“‘'"),
+        float(nw < 4),
+        float(nw >= 25),
+    ]
+
+
+def line_features(lines: list[str], site_lines: frozenset[str] = frozenset()) -> np.ndarray:
+    """Stage-one features of the non-blank ``lines`` of a page (stats plus neighbours' stats)."""
+    counts = Counter(lines)
+    stats = np.array([_line_stats(s, site_lines, counts) for s in lines], dtype=np.float64)
+    stats = stats.reshape(len(lines), N_STATS)
+    n = len(lines)
+    # Prose is what neighbours look like too: short terminal-less neighbours mean a menu.
+    key = stats[:, [1, 2, 5, 9]]
+    prev = np.vstack([np.zeros((1, 4)), key[:-1]]) if n else key
+    nxt = np.vstack([key[1:], np.zeros((1, 4))]) if n else key
+    prose = stats[:, 2] * np.minimum(stats[:, 1], 4.0)
+    window = _moving_mean(prose, 3)
+    pos = (np.arange(n) / max(n - 1, 1)).reshape(-1, 1)
+    return np.hstack([stats, prev, nxt, window.reshape(-1, 1), pos])
+
+
+def _moving_mean(x: np.ndarray, k: int) -> np.ndarray:
+    """Mean of ``x`` over a centred window of ``2k+1`` (shorter at the edges)."""
+    if not len(x):
+        return x
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    idx = np.arange(len(x))
+    lo, hi = np.maximum(idx - k, 0), np.minimum(idx + k + 1, len(x))
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
+def _region(z: np.ndarray, words: np.ndarray, barrier: np.ndarray) -> tuple[int, int]:
+    """``[start, end)`` of the maximum-sum run of line scores, never crossing a barrier line."""
+    gain = np.tanh(z / 2) * np.sqrt(words + 1.0)
+    best, best_span, run, start = 0.0, (0, 0), 0.0, 0
+    for i, g in enumerate(gain):
+        if barrier[i]:
+            run, start = 0.0, i + 1
+            continue
+        if run <= 0:
+            run, start = 0.0, i
+        run += g
+        if run > best:
+            best, best_span = run, (start, i + 1)
+    return best_span
+
+
+def stage_two_features(z: np.ndarray, x: np.ndarray, barrier: np.ndarray) -> np.ndarray:
+    """Stage-two features: own and neighbours' stage-one scores and the distance to the main region."""
+    n = len(z)
+    if not n:
+        return np.zeros((0, 9))
+    words = np.expm1(x[:, 1])
+    s, e = _region(z, words, barrier)
+    idx = np.arange(n)
+    inside = ((idx >= s) & (idx < e)).astype(float)
+    before = np.log1p(np.maximum(s - idx, 0))
+    after = np.log1p(np.maximum(idx - e + 1, 0))
+    zp = np.concatenate([[-3.0], z[:-1]])
+    zn = np.concatenate([z[1:], [-3.0]])
+    return np.column_stack([z, zp, zn, _moving_mean(z, 3), inside, before, after, inside * x[:, 22], x[:, 22]])
+
+
+# Logistic-regression weights fitted by bench/extraction.py --fit on extraction-dev
+# (intercept last). Regenerate with that script after changing any feature.
+# BEGIN FITTED
+W1 = np.array([0.954239, -0.62799, 0.117002, 0.151313, 0.133661, -0.240838, -0.412719, -0.0169534, -0.150971, -0.4317, 0.0328481, 0, -0.0706783, 0.186569, 0, -0.414128, -0.378253, -0.11313, -0.536789, 0.0761331, 0.0237601, -0.527522, -0.288656, 0.0659712, 0.422241, -0.0492755, -0.224, -0.358276, 0.367562, -0.141972, -0.2158, -0.306196, 1.9137, -0.27116, -2.98043])
+W2 = np.array([0.347659, 0.048394, 0.032341, 0.270588, -0.0223732, -0.710177, -0.579995, 0.825597, -0.954663, 1.06622])
+MEAN1 = np.array([3.24653, 1.64772, 0.226499, 0.00636438, 0.0233648, 0.153902, 0.618299, 0.0228317, 0.101156, 0.538871, 0.0110844, 0, 0.00103535, 0.00414142, 0, 0.010384, 0.283839, 0.00947045, 0.0395262, 0.0425104, 0.0176234, 0.334937, 0.598496, 0.123024, 1.6303, 0.222784, 0.15237, 0.537745, 1.63111, 0.223971, 0.152436, 0.537379, 0.68945, 0.49997])
+SCALE1 = np.array([1.21715, 1.08889, 0.418566, 0.0795228, 0.0718584, 0.201022, 0.393778, 0.0851354, 0.160262, 0.498487, 0.104697, 1e-09, 0.0321603, 0.0642204, 1e-09, 0.101371, 0.45086, 0.0968543, 0.194843, 0.201751, 0.0571421, 0.471968, 0.490203, 0.328465, 1.09309, 0.416114, 0.200822, 0.498573, 1.09281, 0.416903, 0.200927, 0.498601, 1.08862, 0.291171])
+# END FITTED
+
+
+def _logit(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return x @ w[:-1] + w[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Weights:
+    """Both stages' coefficients, so the benchmark can cross-validate without touching the module."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    w1: np.ndarray
+    w2: np.ndarray
+
+
+def default_weights() -> _Weights:
+    """The fitted weights pasted into this module."""
+    return _Weights(MEAN1, SCALE1, W1, W2)
+
+
+def score_lines(lines: list[str], site_lines: frozenset[str], weights: _Weights) -> np.ndarray:
+    """Keep-probability of each non-blank line of a page."""
+    if not lines:
+        return np.zeros(0)
+    x = line_features(lines, site_lines)
+    z = _logit((x - weights.mean) / weights.scale, weights.w1)
+    barrier = x[:, 11] > 0
+    z2 = _logit(stage_two_features(z, x, barrier), weights.w2)
+    return 1.0 / (1.0 + np.exp(-z2))
+
+
+def _comment_lines(lines: list[str], gaps: list[bool]) -> np.ndarray:
+    """Comment headers (``Name | date``) and the text under each, up to the next blank line or header."""
+    out = np.zeros(len(lines), dtype=bool)
+    inside = False
+    for i, line in enumerate(lines):
+        if _COMMENT_HEAD.match(line):
+            out[i], inside = True, True
+        elif inside and not gaps[i]:
+            out[i] = True
+        else:
+            inside = False
+    return out
+
+
+def _is_junk(line: str) -> bool:
+    """Lines that are never body text whatever the classifier says: timers, bare e-mail lines."""
+    if _TIMER.match(line):
+        return True
+    return bool(_EMAIL.search(line)) and len(_WORD.findall(line)) <= 8
+
+
+def _split(page: str) -> tuple[list[str], list[bool]]:
+    """Stripped non-blank lines and, for each, whether a blank line precedes it."""
+    lines, gaps, gap = [], [], True
+    for raw in page.splitlines():
+        s = raw.strip()
+        if not s:
+            gap = True
+            continue
+        lines.append(s)
+        gaps.append(gap)
+        gap = False
+    return lines, gaps
+
+
+def _keep_mask(lines: list[str], gaps: list[bool], cfg: CleanConfig, site_lines: frozenset[str],
+               weights: _Weights) -> np.ndarray:
+    """Which lines are body: classifier score over threshold, minus comments, junk and repeats."""
+    p = score_lines(lines, site_lines, weights)
+    keep = (p > cfg.keep_threshold) & ~_comment_lines(lines, gaps)
+    if site_lines:
+        keep &= np.array([s not in site_lines for s in lines], dtype=bool)
+    _drop_leading_headings(lines, keep)
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        # A repeated line (a caption printed twice, a pull quote) adds no text the first did not.
+        if keep[i] and (line in seen or _is_junk(line)):
+            keep[i] = False
+        seen.add(line)
+    return keep
+
+
+def _drop_leading_headings(lines: list[str], keep: np.ndarray) -> None:
+    """Unkeep the headline-like lines at the top of the body: a title is metadata, not body."""
+    for i in np.flatnonzero(keep):
+        if not _headline_like(lines[i]):
+            return
+        keep[i] = False
+
+
+def _clean_once(page: str, cfg: CleanConfig, site_lines: frozenset[str], weights: _Weights) -> str:
+    lines, gaps = _split(page)
+    keep = _keep_mask(lines, gaps, cfg, site_lines, weights)
+    return "\n\n".join(s for s, k in zip(lines, keep) if k)
+
+
+def body_text(page: str, cfg: CleanConfig, site_lines: frozenset[str] = frozenset(),
+              weights: _Weights | None = None, max_passes: int = 4) -> str:
+    """The body of whole-page text, cleaned until a further pass changes nothing (so it is idempotent)."""
+    weights = weights or default_weights()
+    text = _clean_once(page, cfg, site_lines, weights)
+    for _ in range(max_passes - 1):
+        again = _clean_once(text, cfg, site_lines, weights)
+        if again == text:
+            break
+        text = again
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Metadata from text.
+
+
+def parse_date(s: str) -> str | None:
+    """The first date in ``s`` as ISO ``yyyy-mm-dd``, or None.
+
+    Numeric dates are read day-first unless that is impossible (``3/21/2019`` is month-first).
+
+    Example:
+        >>> parse_date("By Staff 22/7/2017"), parse_date("Nov. 18, 2019 11:03 PM")
+        ('2017-07-22', '2019-11-18')
+    """
+    best: tuple[int, str] | None = None
+    for kind, pat in _DATE_PATTERNS:
+        m = pat.search(s)
+        if m:
+            iso = _iso(kind, m.groups())
+            if iso and (best is None or m.start() < best[0]):
+                best = (m.start(), iso)
+    return best[1] if best else None
+
+
+def _iso(kind: str, g: tuple[str, ...]) -> str | None:
+    if kind == "ymd":
+        y, mo, d = int(g[0]), int(g[1]), int(g[2])
+    elif kind == "dmy_num":
+        d, mo, y = int(g[0]), int(g[2]), int(g[3])
+        if mo > 12 >= d:
+            d, mo = mo, d
+    elif kind == "mdy_name":
+        mo, d, y = _MONTHS[g[0].lower().rstrip(".")], int(g[1]), int(g[2])
+    else:
+        d, mo, y = int(g[0]), _MONTHS[g[1].lower().rstrip(".")], int(g[2])
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and 1900 <= y <= 2100):
+        return None
+    return f"{y:04d}-{mo:02d}-{d:02d}"
+
+
+def _byline(line: str) -> tuple[str, str | None] | None:
+    """``(name, iso_date)`` of a "By Name [date]" line, or None."""
+    if len(line) > 120:
+        return None
+    m = _BYLINE.match(line)
+    if not m:
+        return None
+    name = m.group("name").strip(" ,|-")
+    if not name or len(name.split()) > 8:
+        return None
+    return name, parse_date(m.group("rest") or "")
+
+
+def _is_org(name: str) -> bool:
+    """A byline that names an organisation rather than a person: one word, or an outlet-like word."""
+    return len(name.split()) == 1 or bool(_ORG_WORD.search(name))
+
+
+def _headline_like(line: str) -> bool:
+    words = line.split()
+    if not 3 <= len(words) <= 30 or len(line) > 250:
+        return False
+    if line[-1] in ".,;" or _COMMENT_HEAD.match(line) or _CAPTION.search(line) or _BULLET.match(line):
+        return False
+    return not _byline(line) and (line[0].isupper() or line[0].isdigit() or line[0] in "\"“‘'")
+
+
+def _metadata(lines: list[str], first_body: int, site_lines: frozenset[str]) -> tuple:
+    """Title, byline, date and outlet from the lines before (and at the top of) the body."""
+    head = [s for s in lines[max(0, first_body - 12) : first_body] if s not in site_lines]
+    title = next((s for s in reversed(head) if _headline_like(s)), None)
+    byline = published = outlet = None
+    for s in lines[max(0, first_body - 12) : first_body + 3]:
+        b = _byline(s)
+        if b and byline is None:
+            byline, published = b[0], b[1] or published
+            outlet = b[0] if _is_org(b[0]) else None
+        elif published is None and len(s) <= 80 and _ANY_DATE.search(s):
+            published = parse_date(s)
+    return title, byline, published, outlet or _copyright_outlet(lines)
+
+
+def _copyright_outlet(lines: list[str]) -> str | None:
+    """The holder named by a copyright line, if the page has one."""
+    for s in reversed(lines):
+        if len(s) <= 120 and ("©" in s or "copyright" in s.lower()):
+            m = _COPYRIGHT.search(s)
+            if m and m.group("name").strip():
+                return m.group("name").strip(" .,")
+    return None
+
+
+def clean_text(page: str, cfg: CleanConfig, site_lines: frozenset[str] = frozenset()) -> Cleaned:
+    """Recover the article body and metadata from whole-page text.
+
+    Args:
+        page: text of a web page, article lines mixed with menus, comments and links.
+        cfg: thresholds; ``keep_threshold`` is the classifier score a line needs.
+        site_lines: lines repeated across other pages of the same outlet (boilerplate).
+
+    Returns:
+        The body (kept lines joined by blank lines) with title, byline, date and outlet when
+        the page states them.
+
+    Example:
+        >>> clean_text("Menu\\nHome\\n\\nA short page.", CleanConfig()).title is None
+        True
+    """
+    weights = default_weights()
+    lines, gaps = _split(page)
+    keep = _keep_mask(lines, gaps, cfg, site_lines, weights)
+    first = int(np.argmax(keep)) if keep.any() else len(lines)
+    title, byline, published, outlet = _metadata(lines, first, site_lines)
+    text = body_text("\n\n".join(s for s, k in zip(lines, keep) if k), cfg, site_lines, weights)
+    return Cleaned(title=title, byline=byline, published=published, outlet=outlet, text=text)
+
+
+# --------------------------------------------------------------------------------------------
+# HTML mode.
+
+# Below this many characters trafilatura's body is treated as a miss and text mode is tried.
+HTML_MIN_CHARS = 200
+
+
+def render_html(html: str) -> str:
+    """Neutral whole-page text of ``html`` (inscriptis when installed, else trafilatura's baseline)."""
+    try:
+        from inscriptis import get_text
+    except ImportError:  # inscriptis is an optional extra; trafilatura's html2txt is always there
+        from trafilatura import html2txt
+
+        return html2txt(html) or ""
+    return get_text(html)
+
+
+def _paragraphs(text: str) -> str:
+    """Non-blank lines of ``text``, stripped, joined by blank lines."""
+    return "\n\n".join(s for s in (line.strip() for line in text.splitlines()) if s)
+
+
+def _trafilatura(html: str, cfg: CleanConfig, url: str | None):
+    """trafilatura's Document for ``html`` (no network: it only parses the string given)."""
+    import trafilatura
+
+    return trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        favor_recall=cfg.html_favor_recall,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
+    )
+
+
+def clean_html(html: str, cfg: CleanConfig, url: str | None = None) -> Cleaned:
+    """Recover the article body and metadata from an HTML page.
+
+    trafilatura does the work; when it finds less than ``HTML_MIN_CHARS`` of body, text mode
+    runs on the page rendered to text, and the longer body wins.
+
+    Example:
+        >>> clean_html("<html><body><p>Hi.</p></body></html>", CleanConfig()).text
+        ''
+    """
+    doc = _trafilatura(html, cfg, url) if html.strip() else None
+    text = _paragraphs(doc.text or "") if doc is not None else ""
+    meta = {k: getattr(doc, k, None) for k in ("title", "author", "date", "sitename")} if doc else {}
+    if len(text) < HTML_MIN_CHARS:
+        fallback = clean_text(render_html(html), cfg)
+        if len(fallback.text) > len(text):
+            text = fallback.text
+            meta = {"title": meta.get("title") or fallback.title, "author": meta.get("author") or fallback.byline,
+                    "date": meta.get("date") or fallback.published, "sitename": meta.get("sitename") or fallback.outlet}
+    date = meta.get("date")
+    return Cleaned(
+        title=meta.get("title") or None,
+        byline=meta.get("author") or None,
+        published=parse_date(date) if date else None,
+        outlet=meta.get("sitename") or None,
+        text=text,
+    )
+
+
+def clean_jsonl(content: str) -> str:
+    """An already-extracted body, lightly normalised: stripped lines, runs of blank lines collapsed."""
+    lines = [line.strip() for line in content.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Boilerplate lines shared by pages of one outlet.
+
+
+def site_boilerplate_lines(pages: list[tuple[str, str]], min_pages: int = 3) -> dict[str, frozenset[str]]:
+    """Lines that occur on at least ``min_pages`` distinct pages of the same outlet.
+
+    Args:
+        pages: ``(outlet, content)`` of each page.
+        min_pages: how many distinct pages a line must be on to count as boilerplate.
+
+    Example:
+        >>> site_boilerplate_lines([("x", "Menu\\nA"), ("x", "Menu\\nB"), ("x", "Menu")])
+        {'x': frozenset({'Menu'})}
+    """
+    seen: dict[str, Counter[str]] = {}
+    for outlet, content in pages:
+        lines = {s for s in (line.strip() for line in content.splitlines()) if s}
+        seen.setdefault(outlet, Counter()).update(lines)
+    return {o: frozenset(s for s, n in c.items() if n >= min_pages) for o, c in sorted(seen.items())}
+
+
+# --------------------------------------------------------------------------------------------
+# The step.
+
+# A page whose share of control or replacement characters is above this is binary, not text.
+MAX_BINARY_SHARE = 0.05
+
+
+def is_binary(content: str) -> bool:
+    """Whether ``content`` looks like decoded binary data rather than text."""
+    sample = content[:20000]
+    if not sample:
+        return False
+    bad = sum(1 for c in sample if c == "\ufffd" or (unicodedata.category(c) == "Cc" and c not in "\n\r\t\f"))
+    return bad / len(sample) > MAX_BINARY_SHARE
+
+
+def _fallback_outlet(url: str | None, path: str | None) -> str:
+    """Host of ``url`` without ``www.``, else the file stem of ``path``."""
+    host = urlsplit(url).hostname if url else None
+    if host:
+        return host.removeprefix("www.")
+    return PurePath(path or "unknown").name.split(".")[0] or "unknown"
+
+
+@dataclass
+class Clean:
+    """Map step: PAGE rows to ARTICLE rows; a page without a body gets a ``_reject`` reason."""
+
+    config: CleanConfig = field(default_factory=CleanConfig)
+    site_lines: dict[str, tuple[str, ...]] | None = None  # outlet -> boilerplate lines
+
+    kind: ClassVar[str] = "map"
+    reads: ClassVar[tuple[str, ...]] = (
+        "page_id", "path", "record", "source_kind", "content", "url", "title", "outlet", "published", "extras",
+    )
+    output_schema: ClassVar[pa.Schema] = with_reject(model.ARTICLE)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        check_reads(self, batch)
+        rows = [self._row(r) for r in batch.select(list(self.reads)).to_pylist()]
+        return pa.Table.from_pylist(rows, schema=self.output_schema)
+
+    def _row(self, page: dict) -> dict:
+        """One ARTICLE row (with ``_reject``) from one PAGE row; never raises."""
+        content = page["content"] or ""
+        try:
+            cleaned, raw, reason = self._clean(page, content)
+        except Exception as exc:  # a bad page must not kill the batch
+            cleaned, raw, reason = Cleaned(None, None, None, None, ""), content, f"clean_error: {type(exc).__name__}"
+        outlet = page["outlet"] or cleaned.outlet or _fallback_outlet(page["url"], page["path"])
+        return {
+            "article_id": page["page_id"],
+            "path": page["path"],
+            "record": page["record"],
+            "url": page["url"],
+            "outlet": outlet,
+            "published": page["published"] or cleaned.published,
+            "title": page["title"] or cleaned.title or "",
+            "byline": cleaned.byline,
+            "text": "" if reason else cleaned.text,
+            "raw_text": raw,
+            "source_kind": page["source_kind"],
+            "lang": "en",
+            "extras": _extras(page["extras"]),
+            REJECT_COLUMN: reason,
+        }
+
+    def _clean(self, page: dict, content: str) -> tuple[Cleaned, str, str | None]:
+        """Cleaned, raw page text and reject reason (None when kept)."""
+        if is_binary(content):
+            return Cleaned(None, None, None, None, ""), "", "binary"
+        kind = page["source_kind"]
+        if kind in ("html", "warc"):
+            cleaned, raw = clean_html(content, self.config, page["url"]), render_html(content)
+        elif kind == "jsonl":
+            cleaned, raw = Cleaned(None, None, None, None, clean_jsonl(content)), content
+        else:
+            outlet = page["outlet"] or _fallback_outlet(page["url"], page["path"])
+            lines = frozenset((self.site_lines or {}).get(outlet, ()))
+            cleaned, raw = clean_text(content, self.config, lines), content
+        too_short = len(cleaned.text) < self.config.min_body_chars
+        return cleaned, raw, "no_article" if too_short else None
+
+
+def _extras(value: object) -> dict[str, str]:
+    """A map column read back from Arrow (a list of pairs) as a dict."""
+    if not value:
+        return {}
+    return dict(value) if not isinstance(value, dict) else value

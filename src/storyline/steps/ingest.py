@@ -1,0 +1,251 @@
+"""Read files, folders or stdin into :class:`~storyline.model.Page` records.
+
+Supported: whole-page text (``.txt``), HTML (``.html``/``.htm``, gzipped too), JSONL (one article
+per line) and WARC (``.warc``/``.warc.gz``). A file or record that cannot be read becomes a
+:class:`Reject` with its path and reason; reading goes on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+from charset_normalizer import from_bytes
+
+from .. import model
+from ..config import IngestConfig
+from ..errors import InputError
+from ..model import Page
+
+KINDS = {
+    ".txt": "text",
+    ".text": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".warc": "warc",
+}
+ALLOWED = ", ".join(sorted(KINDS)) + " (and .gz of each)"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """An input that could not be read, with why."""
+
+    path: str
+    record: int
+    reason: str
+    detail: str = ""
+
+
+def kind_of(path: str) -> str | None:
+    """The reader for ``path`` from its suffixes, or None when unsupported."""
+    name = path.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return KINDS.get(Path(name).suffix)
+
+
+def expand(inputs: Iterable[str]) -> Iterator[tuple[str, str | None]]:
+    """Yield ``(path, kind)`` for every file under the inputs, sorted, ``-`` meaning stdin.
+
+    Raises:
+        InputError: an input path does not exist.
+    """
+    for item in inputs:
+        if item == "-":
+            yield "-", None
+            continue
+        p = Path(item)
+        if p.is_dir():
+            for f in sorted(x for x in p.rglob("*") if x.is_file() and not x.name.startswith(".")):
+                yield str(f), kind_of(f.name)
+        elif p.is_file():
+            yield str(p), kind_of(p.name)
+        else:
+            raise InputError(f"input {item!r} does not exist; give files, folders or - for stdin")
+
+
+def decode(data: bytes, default: str = "utf-8") -> str | None:
+    """Bytes to text: ``default`` if it decodes, else the detected charset; None for binary data."""
+    if not data:
+        return ""
+    if b"\x00" in data[:4096] and data.count(b"\x00") > len(data) // 100:
+        return None
+    try:
+        return data.decode(default)
+    except UnicodeDecodeError:
+        best = from_bytes(data[:200_000]).best()
+        if best is None:
+            return None
+        return data.decode(best.encoding, errors="replace")
+
+
+def sniff(data: bytes) -> str:
+    """Guess the kind of stdin data from its first bytes."""
+    head = data[:2048].lstrip()
+    if head.startswith(b"WARC/"):
+        return "warc"
+    if head.startswith(b"{"):
+        return "jsonl"
+    if head[:1] == b"<":
+        return "html"
+    return "text"
+
+
+def read_bytes(path: str) -> bytes:
+    """The bytes of ``path`` (``-`` is stdin), gunzipped when gzip magic is present."""
+    raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return raw
+
+
+def host(url: str | None) -> str | None:
+    """The host of ``url`` without ``www.``, or None."""
+    if not url:
+        return None
+    netloc = urlsplit(url).netloc.lower().split(":")[0]
+    return netloc[4:] if netloc.startswith("www.") else (netloc or None)
+
+
+def _page(path: str, record: int, kind: str, content: str, **meta: str | None) -> Page:
+    key = meta.get("url") or Path(path).name
+    extras = {k: str(v) for k, v in (meta.pop("extras", None) or {}).items()}  # type: ignore[union-attr]
+    return Page(
+        page_id=model.stable_id(key, record, model.stable_id(content)),
+        path=path,
+        record=record,
+        source_kind=kind,
+        content=content,
+        extras=extras,
+        **meta,  # type: ignore[arg-type]
+    )
+
+
+def _first(obj: dict, *keys: str) -> str | None:
+    for k in keys:
+        v = obj.get(k)
+        if v not in (None, ""):
+            return str(v)
+    return None
+
+
+def read_jsonl(path: str, text: str) -> Iterator[Page | Reject]:
+    """One article per line: ``text``/``maintext`` plus optional metadata."""
+    for i, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Reject(path, i, "bad_json", str(exc))
+            continue
+        if not isinstance(obj, dict):
+            yield Reject(path, i, "bad_json", "line is not a JSON object")
+            continue
+        body = _first(obj, "text", "maintext", "content", "body")
+        if body is None:
+            yield Reject(path, i, "no_text", "no text/maintext field")
+            continue
+        url = _first(obj, "url", "source_url")
+        yield _page(
+            path,
+            i,
+            "jsonl",
+            body,
+            url=url,
+            title=_first(obj, "title"),
+            outlet=_first(obj, "outlet", "publisher", "source_domain", "source") or host(url),
+            published=_first(obj, "date", "date_publish", "published", "publication_date"),
+            extras={"id": _first(obj, "id", "article_id") or ""} if _first(obj, "id", "article_id") else {},
+        )
+
+
+def read_warc(path: str, data: bytes, cfg: IngestConfig) -> Iterator[Page | Reject]:
+    """HTML responses of a WARC file; other records are skipped, broken ones rejected."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    i = -1
+    try:
+        for i, rec in enumerate(ArchiveIterator(io.BytesIO(data))):
+            if rec.rec_type != "response":
+                continue
+            ctype = (rec.http_headers.get_header("Content-Type") if rec.http_headers else "") or ""
+            if "html" not in ctype.lower():
+                continue
+            url = rec.rec_headers.get_header("WARC-Target-URI")
+            body = rec.content_stream().read()
+            if len(body) > cfg.max_page_bytes:
+                yield Reject(path, i, "too_large", f"{len(body)} bytes > max_page_bytes")
+                continue
+            html = decode(body, cfg.default_encoding)
+            if html is None:
+                yield Reject(path, i, "binary", "WARC record body is not text")
+                continue
+            yield _page(
+                path, i, "warc", html, url=url, outlet=host(url), published=rec.rec_headers.get_header("WARC-Date")
+            )
+    except Exception as exc:  # warcio raises several types on truncated archives
+        yield Reject(path, i + 1, "bad_warc", f"{type(exc).__name__}: {exc}")
+
+
+def read_file(path: str, kind: str | None, cfg: IngestConfig) -> Iterator[Page | Reject]:
+    """Every page in one input file; never raises for bad content."""
+    try:
+        data = read_bytes(path)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        yield Reject(path, 0, "unreadable", f"{type(exc).__name__}: {exc}")
+        return
+    kind = kind or (sniff(data) if path == "-" else None)
+    if kind is None:
+        yield Reject(path, 0, "unsupported", f"unknown file type; supported: {ALLOWED}")
+        return
+    if kind == "warc":
+        yield from read_warc(path, data, cfg)
+        return
+    if len(data) > cfg.max_page_bytes and kind != "jsonl":
+        yield Reject(path, 0, "too_large", f"{len(data)} bytes > max_page_bytes={cfg.max_page_bytes}")
+        return
+    text = decode(data, cfg.default_encoding)
+    if text is None:
+        yield Reject(path, 0, "binary", "file is not text")
+    elif kind == "jsonl":
+        yield from read_jsonl(path, text)
+    elif not text.strip():
+        yield Reject(path, 0, "empty", "file has no text")
+    else:
+        yield _page(path, 0, kind, text)
+
+
+def read(inputs: Iterable[str], cfg: IngestConfig | None = None) -> Iterator[Page | Reject]:
+    """Pages and rejects from every input, in a deterministic order."""
+    cfg = cfg or IngestConfig()
+    for path, kind in expand(inputs):
+        yield from read_file(path, kind, cfg)
+
+
+def to_tables(items: Iterable[Page | Reject]) -> tuple[pa.Table, pa.Table]:
+    """Split read results into a PAGE table and a REJECT table."""
+    pages, rejects = [], []
+    for it in items:
+        if isinstance(it, Reject):
+            rejects.append({"path": it.path, "record": it.record, "stage": "ingest", "reason": it.reason, "page_id": None,
+                            "detail": it.detail})
+        else:
+            pages.append({f: getattr(it, f) for f in model.PAGE.names})
+    for p in pages:
+        p["extras"] = list(p["extras"].items())
+    return (
+        pa.Table.from_pylist(pages, schema=model.PAGE),
+        pa.Table.from_pylist(rejects, schema=model.REJECT),
+    )

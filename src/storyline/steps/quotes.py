@@ -1,0 +1,702 @@
+"""Direct quotes and who said them, by rules and light statistics (no parser, no NER model).
+
+A quote is the content *inside* a pair of quotation marks: ``text[start:end]`` excludes the marks
+and the whitespace next to them but keeps the punctuation the writer put inside (``"We lost,"``
+gives ``We lost,``). That is what PolNeAR's direct-quote spans hold once their marks are cut off,
+which is how ``bench/quotes.py`` measures it. A quote that runs over several paragraphs (an
+opening mark with no closing one, continued by a paragraph that opens with a mark) gives one span
+per paragraph, all with the same speaker.
+
+Attribution looks for a reporting verb ("said", "told", "according to", ...) in the same sentence,
+after the quote (``"...," Rasmussen said``, ``"...," said Nicholas Rasmussen, the director``) or
+before it (``He added: "..."``), and takes the subject next to it. Names are resolved inside the
+article: a bare surname or ``Mr. Surname`` becomes the full name mentioned in the article,
+``he``/``she`` becomes the most recent person named before it, and a role in apposition
+(``the director of X, Nicholas Rasmussen,``) gives way to the name. A quote with no cue of its own
+takes the speaker of the quote it continues (split quotes, multi-paragraph quotes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pyarrow as pa
+
+from .. import model
+from ..config import QuotesConfig
+
+__all__ = ["QuoteSpan", "Quotes", "find_quotes", "full_name", "person_names"]
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteSpan:
+    """One direct quote: ``text[start:end] == quote`` (content inside the marks) and its speaker."""
+
+    start: int
+    end: int
+    quote: str
+    speaker: str | None
+    speaker_mention: str | None
+    speaker_start: int | None
+    speaker_end: int | None
+    cue: str | None
+    confidence: float
+
+
+# --- word lists -------------------------------------------------------------------------------
+
+_VERBS = frozenset(
+    """said says say saying told tells tell telling added adds adding stated states asked asks
+    wrote writes writing noted notes argued argues explained explains insisted insists claimed
+    claims declared declares warned warns continued continues recalled recalls acknowledged
+    acknowledges admitted admits announced announces replied replies responded responds observed
+    observes remarked remarks suggested suggests tweeted tweets posted testified testifies conceded
+    concedes emphasized emphasised stressed stresses cautioned predicted predicts promised vowed
+    vows complained complains joked jokes quipped shouted yelled urged urges countered counters
+    answered answers recounted reiterated agreed agrees boasted boasts mused concluded charged
+    alleged alleges lamented laments thundered wondered wonders described describes called calls
+    added. explained. insisted. pleaded opined cried screamed whispered proclaimed proclaims
+    acknowledge admit confirmed confirms denied denies blasted mocked demanded demands assured
+    assures reported reports texted emailed messaged announced. retorted snapped""".split()
+)
+# Verbs that may come before their subject ("said Rasmussen"); "told Rasmussen" names the hearer.
+_INVERTIBLE = frozenset(
+    """said says added adds asked asks wrote writes noted notes explained explains continued
+    recalled replied responded observed remarked argued insisted warned cautioned answered
+    countered quipped joked concluded suggested declared stated tweeted""".split()
+)
+_AUX = frozenset(
+    """has had have would will also later then previously recently once again earlier
+    further repeatedly simply just often frequently has since last reportedly""".split()
+)
+_PRONOUNS = {"he": "m", "she": "f", "they": "p", "we": "p", "i": "s", "it": "n"}
+_HONORIFICS = frozenset(
+    """mr mrs ms miss dr prof sen rep gov lt col gen capt sgt adm rev sir dame lord lady
+    mr. mrs. ms. dr. prof. sen. rep. gov. lt. col. gen. capt. sgt. adm. rev. st. pres.""".split()
+)
+_FEMALE_HON = frozenset({"mrs", "ms", "miss", "dame", "lady", "queen", "princess"})
+_MALE_HON = frozenset({"mr", "sir", "lord", "king", "prince"})
+_TITLES = frozenset(
+    """president secretary minister senator governor director chairman chairwoman chair leader
+    speaker general judge justice mayor ambassador spokesman spokeswoman spokesperson chief
+    commissioner attorney professor king queen prince princess pope vice deputy premier chancellor
+    prime ceo founder representative congressman congresswoman councilman councilwoman candidate
+    nominee adviser advisor aide analyst economist officer sheriff lieutenant colonel captain
+    sergeant admiral commander marshal defense defence foreign interior state treasury homeland
+    former acting executive assistant associate senior top u.s. us uk un eu gop democratic
+    republican democrat federal national senate house white press campaign manager rev reverend
+    intelligence pastor bishop cardinal archbishop emir sheikh ayatollah crown first lady""".split()
+)
+_ORG_WORDS = frozenset(
+    """state states party department ministry forum center centre council committee court house
+    senate congress assembly parliament university college school institute news times post
+    journal press agency bureau office service services force forces army navy police union
+    association organization organisation foundation fund bank group company corporation corp inc
+    ltd co network channel tv radio magazine street avenue city county province republic kingdom
+    nations islamic iraq syria iraqi syrian american americans europe european africa asia
+    county district commission administration government authority board club league church
+    hospital airport station project program programme campaign caucus coalition front movement
+    brigade battalion command fox cnn msnbc abc nbc cbs reuters associated twitter facebook
+    google times monday tuesday wednesday thursday friday saturday sunday january february march
+    april may june july august september october november december""".split()
+)
+_PLACES = frozenset(
+    """new york washington london paris moscow beijing baghdad damascus mosul raqqa los angeles
+    san francisco las vegas hong kong united states america kingdom iowa hampshire carolina
+    virginia texas florida ohio california jersey york""".split()
+)
+_LEAD = frozenset(
+    """but and yet still however later meanwhile then so now also instead indeed moreover
+    furthermore separately asked when while as if though although because after before since in on
+    at for with by from of to the a an this that these those his her their its our my your once
+    speaking writing interviewed earlier""".split()
+)
+_DETERMINERS = frozenset(
+    "the a an its his her their our one another some many several two three both this that".split()
+)
+_PARTICLES = frozenset("al al- bin ibn de del della la le van von der den da di du dos das y".split())
+_ABBREV = frozenset(
+    """mr mrs ms dr prof sen rep gov lt col gen capt sgt adm rev st jr sr u.s u.k u.n no vs
+    inc corp co ltd jan feb mar apr jun jul aug sep sept oct nov dec etc e.g i.e pres ft mt""".split()
+)
+
+_MARKS = "\"“”„«»"
+_WORD = re.compile(r"[A-Za-z][\w’'.\-]*|\d[\w,.]*")
+_CAP = re.compile(r"(?:[A-Z][a-z]*\.){1,3}|[A-Z][\w’'\-]*")
+_CAPTOK = r"(?:(?:[A-Z]\.){1,3}|[A-Z][\w’'\-]*\.?)"
+_PARTTOK = r"(?:al|bin|ibn|de|del|la|le|van|von|der|da|di|du)"
+_NAME_RUN = re.compile(rf"(?<![\w’'\-]){_CAPTOK}(?:[ \t]+(?:{_PARTTOK}[ \t]+|al-)?{_CAPTOK})*")
+_SENT_END = re.compile(r"[.!?]+[\"”’»)\]]*(?=\s+[\"“‘'«(\[A-Z0-9])|\n")
+
+
+# --- quote marks ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Seg:
+    """A quoted segment while it is being attributed."""
+
+    start: int
+    end: int
+    open_at: int  # offset of the opening mark
+    close_at: int | None  # offset of the closing mark; None when the paragraph ends first
+    para: int
+    attr: tuple[str | None, str | None, int | None, int | None, str | None, float] | None = None
+
+
+def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
+    for m in re.finditer(r"[^\n]+", text):
+        yield m.start(), m.end()
+
+
+def _role(text: str, i: int) -> str:
+    """Whether the mark at ``i`` opens, closes or could do either."""
+    ch = text[i]
+    before = text[i - 1] if i > 0 else " "
+    after = text[i + 1] if i + 1 < len(text) else " "
+    if ch in "“„«":
+        return "open"
+    if ch in "”»":
+        # Some sites use ” for both marks; one that follows a space and leads a word opens.
+        return "open" if before.isspace() and after.isalnum() else "close"
+    if before.isspace() or before in "([{—–-/:" or i == 0:
+        return "open"
+    if after.isspace() or after in ".,;:!?)]}—–-" or i + 1 == len(text):
+        return "close"
+    return "either"
+
+
+def _double_segments(text: str, p0: int, p1: int) -> list[tuple[int, int | None]]:
+    """``(open_at, close_at)`` pairs of double marks inside one paragraph."""
+    out: list[tuple[int, int | None]] = []
+    opened: int | None = None
+    for i in range(p0, p1):
+        ch = text[i]
+        if ch not in _MARKS:
+            continue
+        role = _role(text, i)
+        if opened is None:
+            if role != "close":
+                opened = i
+        elif role != "open" or (text[opened] == "„" and ch == "“"):
+            out.append((opened, i))
+            opened = None
+        elif ch in "“«":
+            opened = i  # an opening mark inside a quote: the earlier one was never closed
+    if opened is not None:
+        out.append((opened, None))
+    return out
+
+
+def _single_segments(text: str, p0: int, p1: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``(open_at, close_at)`` pairs of single marks outside double quotes, apostrophes excluded."""
+    out: list[tuple[int, int]] = []
+    i = p0
+    while i < p1:
+        ch = text[i]
+        inside = any(a <= i <= b for a, b in taken)
+        before = text[i - 1] if i > p0 else " "
+        after = text[i + 1] if i + 1 < p1 else " "
+        if not inside and ch in "‘'" and (before.isspace() or before in "([—–") and after.isalpha():
+            j = i + 2
+            while j < p1:
+                c = text[j]
+                nxt = text[j + 1] if j + 1 < p1 else " "
+                if c in "’'" and not text[j - 1].isspace() and not nxt.isalnum():
+                    out.append((i, j))
+                    break
+                j += 1
+            i = j if j < p1 else i
+        i += 1
+    return out
+
+
+def _segments(text: str, min_words: int) -> list[_Seg]:
+    """Every quoted segment with enough words, in text order."""
+    segs: list[_Seg] = []
+    for para, (p0, p1) in enumerate(_paragraphs(text)):
+        pairs = _double_segments(text, p0, p1)
+        closed = [(a, b) for a, b in pairs if b is not None]
+        pairs += _single_segments(text, p0, p1, closed + [(a, p1) for a, b in pairs if b is None])
+        for a, b in sorted(pairs):
+            s, e = a + 1, (b if b is not None else p1)
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
+            if len(re.findall(r"\w+", text[s:e])) >= min_words:
+                segs.append(_Seg(s, e, a, b, para))
+    return segs
+
+
+def _mask(text: str, segs: list[_Seg]) -> str:
+    """``text`` with quoted content blanked out, so cues and names are only found outside quotes."""
+    chars = list(text)
+    for g in segs:
+        for k in range(g.start, g.end):
+            if chars[k] != "\n":
+                chars[k] = "_"
+    return "".join(chars)
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def _norm(tok: str) -> str:
+    return tok.lower().rstrip(".,;:")
+
+
+def _strip_possessive(tok: str) -> str:
+    return re.sub(r"[’']s?$", "", tok)
+
+
+def _clean_name(tokens: list[str]) -> list[str]:
+    """Drop leading function words, honorifics and titles; keep the name that remains."""
+    toks = [_strip_possessive(t).rstrip(",;:") for t in tokens]
+    toks = [t for t in toks if t]
+    while toks and (_norm(toks[0]) in _LEAD or _norm(toks[0]) in _HONORIFICS):
+        toks = toks[1:]
+    last_title = -1
+    for k, t in enumerate(toks):
+        if _norm(t) in _TITLES or _norm(t).rstrip(".") in _HONORIFICS:
+            last_title = k
+    toks = toks[last_title + 1 :]
+    while toks and toks[-1].endswith(".") and len(toks[-1]) > 2 and _norm(toks[-1]) not in {"jr.", "sr."}:
+        toks[-1] = toks[-1].rstrip(".")
+    return toks
+
+
+def _is_person_name(tokens: list[str]) -> bool:
+    """A plausible personal name: capitalised words, no organisation or place words."""
+    if not tokens or len(tokens) > 5:
+        return False
+    for t in tokens:
+        low = _norm(t)
+        if low in _ORG_WORDS or low in _PLACES or low in _LEAD:
+            return False
+        if t.isupper() and len(t) > 1 and "." not in t:
+            return False  # acronyms: ISIS, NATO
+        if not (t[0].isupper() or low.rstrip("-") in _PARTICLES):
+            return False
+    return tokens[-1][0].isupper()
+
+
+def person_names(text: str) -> list[tuple[int, int, str]]:
+    """Full personal names (two or more words) in ``text`` as ``(start, end, name)``, in order.
+
+    Example:
+        >>> person_names("Defense Secretary Jim Mattis spoke.")
+        [(18, 28, 'Jim Mattis')]
+    """
+    out = []
+    for m in _NAME_RUN.finditer(text):
+        for start, toks in _split_run(m.start(), m.group()):
+            name = _clean_name(toks)
+            if len(name) >= 2 and _is_person_name(name):
+                joined = " ".join(name)
+                at = text.find(name[0], start)
+                if text.startswith(joined, at):
+                    out.append((at, at + len(joined), joined))
+    return out
+
+
+def _split_run(start: int, run: str) -> Iterator[tuple[int, list[str]]]:
+    """Cut a run of capitalised words where a word ends a sentence ("Rasmussen. Photo")."""
+    toks: list[str] = []
+    pos = start
+    for m in re.finditer(r"\S+", run):
+        if not toks:
+            pos = start + m.start()
+        toks.append(m.group())
+        w = m.group()
+        if w.endswith(".") and not (re.fullmatch(r"(?:[A-Z]\.)+", w) or _norm(w).rstrip(".") in _ABBREV):
+            yield pos, toks
+            toks = []
+    if toks:
+        yield pos, toks
+
+
+def full_name(mention: str, known_names: Iterable[str]) -> str | None:
+    """The full name a mention refers to: ``"Mr. Rasmussen"`` -> ``"Nicholas Rasmussen"``.
+
+    Args:
+        mention: words naming a person, with or without honorific or title.
+        known_names: full names in order of preference (e.g. as they appear in the story).
+
+    Returns:
+        The first known name whose last words equal the mention's, the mention itself when it
+        already has two or more name words, else None.
+
+    Example:
+        >>> full_name("Rasmussen", ["Jim Mattis", "Nicholas Rasmussen"])
+        'Nicholas Rasmussen'
+    """
+    toks = _clean_name(mention.split())
+    if not toks:
+        return None
+    for name in known_names:
+        parts = name.split()
+        if len(parts) > len(toks) and parts[-len(toks) :] == toks:
+            return name
+    return " ".join(toks) if len(toks) >= 2 else None
+
+
+# --- attribution ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    start: int
+    end: int
+    text: str
+    kind: str  # name | pronoun | description
+
+
+def _tokens(masked: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
+    return [(lo + m.start(), lo + m.end(), m.group()) for m in _WORD.finditer(masked[lo:hi])]
+
+
+def _is_verb(tok: str) -> bool:
+    return tok.lower().rstrip(".,:;") in _VERBS
+
+
+def _mention_of(text: str, toks: list[tuple[int, int, str]]) -> _Mention | None:
+    """Read one comma-free chunk of a subject as a name, a pronoun or a description."""
+    while toks and _norm(toks[-1][2]) in _AUX:
+        toks = toks[:-1]
+    if not toks:
+        return None
+    if len(toks) == 1 and _norm(toks[0][2]) in _PRONOUNS:
+        return _Mention(toks[0][0], toks[0][1], toks[0][2], "pronoun")
+    k = 0
+    while k < len(toks) - 1 and _norm(toks[k][2]) in _LEAD - _DETERMINERS:
+        k += 1
+    toks = toks[k:]
+    words = [t[2] for t in toks]
+    name = _clean_name(words)
+    if name and all(w[0].isupper() or _norm(w) in _PARTICLES for w in words) and _is_person_name(name):
+        first = len(words) - len(name)
+        s, e = toks[max(first - _honorific_lead(words, first), 0)][0], toks[-1][1]
+        return _Mention(s, e, _strip_possessive(text[s:e].rstrip(".,")), "name")
+    if _norm(words[0]) in _DETERMINERS or words[0][0].isupper():
+        if len(words) <= 10:
+            s, e = toks[0][0], toks[-1][1]
+            return _Mention(s, e, text[s:e].rstrip(".,"), "description")
+    return None
+
+
+def _honorific_lead(words: list[str], first: int) -> int:
+    """1 when the word before the name is an honorific kept in the mention ("Mr. Smith")."""
+    return 1 if first > 0 and _norm(words[first - 1]).rstrip(".") in _HONORIFICS else 0
+
+
+def _chunks(toks: list[tuple[int, int, str]], masked: str) -> list[list[tuple[int, int, str]]]:
+    """Split subject tokens at commas (appositives) and dashes."""
+    out: list[list[tuple[int, int, str]]] = [[]]
+    for i, t in enumerate(toks):
+        out[-1].append(t)
+        gap_end = toks[i + 1][0] if i + 1 < len(toks) else t[1] + 1
+        if t[2].endswith(",") or re.search(r"[,—–(]", masked[t[1] : gap_end]):
+            out.append([])
+    return [c for c in out if c]
+
+
+def _pick_subject(text: str, masked: str, toks: list[tuple[int, int, str]], after: bool) -> _Mention | None:
+    """The speaker among the comma chunks of a subject phrase: a name beats a role in apposition."""
+    if not toks or len(toks) > 25:
+        return None
+    chunks = _chunks(toks, masked)
+    mentions = [_mention_of(text, c) for c in chunks]
+    order = list(range(len(chunks))) if after else list(range(len(chunks) - 1, -1, -1))
+    for k in order:
+        if mentions[k] and mentions[k].kind in ("name", "pronoun"):
+            # A name further away only counts when what lies between is an apposition.
+            between = chunks[k + 1 :] if not after else chunks[:k]
+            if all(_norm(c[0][2]) in _DETERMINERS or not c[0][2][0].isupper() for c in between):
+                return mentions[k]
+    if len(chunks) > 3:
+        return None
+    k = 0 if after else len(chunks) - 1
+    if not after:
+        # The subject is the whole last chunk ("In a statement, the ministry said").
+        return mentions[k]
+    return mentions[k] if mentions[k] and mentions[k].kind != "pronoun" else None
+
+
+def _sentence_start(masked: str, pos: int, floor: int) -> int:
+    """Start of the sentence holding ``pos`` (never before ``floor``)."""
+    best = floor
+    for m in _SENT_END.finditer(masked, floor, pos):
+        if not _abbrev_before(masked, m.start()):
+            best = m.end()
+    return best
+
+
+def _sentence_end(masked: str, pos: int, ceil: int) -> int:
+    """End of the sentence holding ``pos`` (never after ``ceil``)."""
+    for m in _SENT_END.finditer(masked, pos, ceil):
+        if not _abbrev_before(masked, m.start()):
+            return m.start()
+    return ceil
+
+
+def _abbrev_before(masked: str, dot: int) -> bool:
+    if masked[dot] != ".":
+        return False
+    m = re.search(r"([\w.]+)$", masked[max(0, dot - 12) : dot])
+    word = m.group(1).lower() if m else ""
+    return word in _ABBREV or (len(word) == 1 and word.isalpha()) or bool(re.fullmatch(r"(\w\.)+\w", word))
+
+
+Attr = tuple[_Mention, str, float]
+
+
+def _after(text: str, masked: str, g: _Seg, p1: int) -> Attr | None:
+    """``"...," Rasmussen said`` and ``"...," said Rasmussen``."""
+    if g.close_at is None:
+        return None
+    lo = g.close_at + 1
+    hi = _sentence_end(masked, lo + 1, p1)
+    nxt = masked.find("“", lo, hi)
+    hi = nxt if nxt != -1 else hi
+    toks = _tokens(masked, lo, hi)
+    for i, (s, e, w) in enumerate(toks[:28]):
+        low = w.lower().rstrip(".,:;")
+        if low == "according" and i + 1 < len(toks) and toks[i + 1][2].lower() == "to":
+            m = _pick_subject(text, masked, _until_clause(toks[i + 2 :], masked), after=True)
+            return (m, "according to", 0.85) if m else None
+        if low not in _VERBS:
+            continue
+        if i == 0 or all(_norm(t[2]) in _AUX for t in toks[:i]):
+            if low in _INVERTIBLE:
+                m = _pick_subject(text, masked, _until_clause(toks[i + 1 :], masked), after=True)
+                return (m, text[s:e].rstrip(".,:;"), 0.9) if m else None
+            return None
+        m = _pick_subject(text, masked, toks[:i], after=True)
+        return (m, text[s:e].rstrip(".,:;"), 0.9) if m else None
+    return None
+
+
+def _until_clause(toks: list[tuple[int, int, str]], masked: str) -> list[tuple[int, int, str]]:
+    """Tokens of the subject after an inverted verb: up to the end of the name or apposition."""
+    out = []
+    for t in toks:
+        if _norm(t[2]) in {"in", "on", "at", "during", "after", "before", "while", "when", "who", "as", "that"}:
+            break
+        out.append(t)
+        if len(out) >= 14:
+            break
+    return out
+
+
+def _before(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
+    """``Rasmussen said: "..."``, ``He told reporters that "..."``, ``According to X, "..."``."""
+    lo = _sentence_start(masked, g.open_at, p0)
+    toks = _tokens(masked, lo, g.open_at)
+    for i in range(len(toks) - 1, -1, -1):
+        s, e, w = toks[i]
+        low = w.lower().rstrip(".,:;")
+        if low == "according" and i + 1 < len(toks) and toks[i + 1][2].lower().startswith("to"):
+            sub = [t for t in toks[i + 2 :] if t[0] < g.open_at]
+            m = _pick_subject(text, masked, _chunks(sub, masked)[0] if sub else [], after=True)
+            return (m, "according to", 0.8) if m else None
+        if low not in _VERBS:
+            continue
+        subj = toks[:i]
+        while subj and _norm(subj[-1][2]) in _AUX:
+            subj = subj[:-1]
+        m = _pick_subject(text, masked, subj[-25:], after=False) if subj else None
+        if m is None and low in _INVERTIBLE:
+            m = _pick_subject(text, masked, _until_clause(toks[i + 1 :], masked), after=True)
+        return (m, text[s:e].rstrip(".,:;"), 0.8) if m else None
+    return None
+
+
+# --- resolution -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _People:
+    """Persons named in one article, for surname and pronoun resolution."""
+
+    full: list[tuple[int, int, str]]
+    gender: dict[str, str] = field(default_factory=dict)
+
+    def resolve_name(self, mention: _Mention) -> str:
+        toks = _clean_name(mention.text.split())
+        if len(toks) >= 2:
+            return " ".join(toks)
+        before = [n for s, _, n in reversed(self.full) if s < mention.start]
+        after = [n for s, _, n in self.full if s >= mention.start]
+        return full_name(mention.text, before + after) or " ".join(toks)
+
+    def resolve_pronoun(self, mention: _Mention, speakers: list[tuple[int, str]]) -> str | None:
+        want = _PRONOUNS.get(mention.text.lower())
+        if want not in ("m", "f"):
+            return None
+        cands = [(s, n) for s, _, n in self.full if s < mention.start] + [
+            (s, n) for s, n in speakers if s < mention.start
+        ]
+        for _, name in sorted(cands, reverse=True):
+            g = self.gender.get(name)
+            if g is None or g == want:
+                return name
+        return None
+
+
+def _people(text: str) -> _People:
+    full = person_names(text)
+    names = [n for _, _, n in full]
+    # Surname-only mentions count as mentions of the full name, for pronoun resolution.
+    surnames = {n.split()[-1]: n for n in names}
+    extra = []
+    for m in re.finditer(r"\b([A-Z][\w’'\-]+)\b", text):
+        name = surnames.get(_strip_possessive(m.group(1)))
+        if name and not any(s <= m.start() < e for s, e, _ in full):
+            extra.append((m.start(), m.end(), full_name(m.group(1), names) or name))
+    people = _People(sorted(full + extra))
+    for m in re.finditer(r"\b(Mr|Mrs|Ms|Miss|Sir|Lady|Dame)\.?\s+([A-Z][\w’'\-]+)", text):
+        name = full_name(m.group(2), names)
+        if name:
+            people.gender[name] = "f" if m.group(1).lower() in _FEMALE_HON else "m"
+    return people
+
+
+def _resolve(mention: _Mention, people: _People, speakers: list[tuple[int, str]]) -> str | None:
+    if mention.kind == "name":
+        return people.resolve_name(mention)
+    if mention.kind == "pronoun":
+        return people.resolve_pronoun(mention, speakers)
+    return mention.text
+
+
+# --- grouping ---------------------------------------------------------------------------------
+
+
+def _own_attr(text: str, masked: str, g: _Seg, para: tuple[int, int]) -> Attr | None:
+    """The cue in the quote's own sentence, trying the likelier side first."""
+    inner = text[g.start : g.end].rstrip()
+    after_mark = text[g.close_at + 1 : g.close_at + 2] if g.close_at is not None else ""
+    trailing = (inner[-1:] in (",", "?", "!", "—", "-")) or after_mark == ","
+    first, second = (_after, _before) if trailing else (_before, _after)
+    a = first(text, masked, g, para[1] if first is _after else para[0])
+    return a or second(text, masked, g, para[1] if second is _after else para[0])
+
+
+def _inherit(segs: list[_Seg], text: str, masked: str, paras: list[tuple[int, int]]) -> None:
+    """Give quotes without a cue the speaker of the quote they continue."""
+    for k, g in enumerate(segs):
+        if g.attr is not None or k == 0:
+            continue
+        prev = segs[k - 1]
+        if prev.attr is None:
+            continue
+        p0 = paras[g.para][0]
+        continues = prev.para == g.para or (
+            prev.para == g.para - 1 and prev.close_at is None and g.open_at == _first_char(text, p0)
+        )
+        lead_in = masked[p0 : g.open_at].strip()
+        whole_para = prev.para == g.para - 1 and g.open_at == _first_char(text, p0) and not lead_in
+        if continues:
+            g.attr = prev.attr[:5] + (min(prev.attr[5], 0.75),)
+        elif whole_para and _closes_para(text, masked, g, paras[g.para]):
+            g.attr = prev.attr[:5] + (0.5,)
+    # Backwards: "“A.” “B,” he said." or a multi-paragraph quote attributed in its last paragraph.
+    for k in range(len(segs) - 2, -1, -1):
+        g, nxt = segs[k], segs[k + 1]
+        if g.attr is None and nxt.attr is not None:
+            same = nxt.para == g.para and not re.search(r"\w", masked[(g.close_at or g.end) + 1 : nxt.open_at])
+            chained = nxt.para == g.para + 1 and g.close_at is None
+            if same or chained:
+                g.attr = nxt.attr[:5] + (min(nxt.attr[5], 0.7),)
+
+
+def _first_char(text: str, p0: int) -> int:
+    i = p0
+    while i < len(text) and text[i].isspace():
+        i += 1
+    return i
+
+
+def _closes_para(text: str, masked: str, g: _Seg, para: tuple[int, int]) -> bool:
+    """True when nothing but punctuation follows the quote in its paragraph."""
+    tail = masked[(g.close_at if g.close_at is not None else g.end) + 1 : para[1]]
+    return not re.search(r"[A-Za-z]", tail)
+
+
+def find_quotes(text: str, cfg: QuotesConfig) -> list[QuoteSpan]:
+    """Direct quotes in ``text`` with their speakers, in text order.
+
+    Args:
+        text: the article body.
+        cfg: ``min_quote_words`` drops shorter quoted strings (titles, scare quotes).
+
+    Returns:
+        One :class:`QuoteSpan` per quoted segment; ``text[q.start:q.end] == q.quote``.
+
+    Example:
+        >>> q = find_quotes("“We will stay and fight,” Jane Roe said.", QuotesConfig())[0]
+        >>> (q.quote, q.speaker, q.cue)
+        ('We will stay and fight,', 'Jane Roe', 'said')
+    """
+    if not text or not isinstance(text, str):
+        return []
+    segs = _segments(text, cfg.min_quote_words)
+    if not segs:
+        return []
+    masked = _mask(text, segs)
+    paras = list(_paragraphs(text))
+    people = _people(masked)
+    speakers: list[tuple[int, str]] = []
+    for g in segs:
+        found = _own_attr(text, masked, g, paras[g.para])
+        if found is None:
+            continue
+        mention, cue, conf = found
+        speaker = _resolve(mention, people, speakers)
+        if speaker and mention.kind == "name" and len(speaker.split()) >= 2:
+            speakers.append((mention.start, speaker))
+        g.attr = (speaker, mention.text, mention.start, mention.end, cue, conf if speaker else conf / 2)
+    _inherit(segs, text, masked, paras)
+    out = []
+    for g in segs:
+        attr = g.attr or (None, None, None, None, None, 0.3)
+        out.append(QuoteSpan(g.start, g.end, text[g.start : g.end], *attr))
+    return out
+
+
+# --- step -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Quotes:
+    """Map step: articles -> one row per direct quote."""
+
+    config: QuotesConfig = field(default_factory=QuotesConfig)
+    kind: ClassVar[str] = "map"
+    reads: ClassVar[tuple[str, ...]] = ("article_id", "text")
+    output_schema: ClassVar[pa.Schema] = model.QUOTE
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        rows = []
+        for article_id, text in zip(batch["article_id"].to_pylist(), batch["text"].to_pylist()):
+            for q in find_quotes(text or "", self.config):
+                rows.append(
+                    {
+                        "quote_id": model.stable_id(article_id, q.start, q.end),
+                        "article_id": article_id,
+                        "start": q.start,
+                        "end": q.end,
+                        "quote": q.quote,
+                        "speaker": q.speaker,
+                        "speaker_mention": q.speaker_mention,
+                        "speaker_start": q.speaker_start,
+                        "speaker_end": q.speaker_end,
+                        "cue": q.cue,
+                        "confidence": q.confidence,
+                    }
+                )
+        return pa.Table.from_pylist(rows, schema=self.output_schema)

@@ -1,0 +1,168 @@
+"""The store folder: one Parquet table per stage, with manifests, queried through DuckDB.
+
+Layout: ``OUT/<table>/part-*.parquet`` plus ``OUT/<table>/_manifest.json`` (config id, input
+fingerprint, parts, row count, stats, version). Writes are atomic: parts are written under a
+temporary name and renamed, then the manifest is swapped with ``os.replace``; a part that no
+manifest names (left by an interrupted run) is ignored and swept. ``OUT/storyline.duckdb`` holds
+views over the current parts so the store opens in any DuckDB client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from .errors import StoreError
+
+MANIFEST = "_manifest.json"
+MARKER = "_storyline.json"
+
+
+class Store:
+    """A store folder of stage tables.
+
+    Example:
+        >>> import tempfile
+        >>> s = Store(tempfile.mkdtemp())
+        >>> s.append("t", pa.table({"x": [1, 2]}), config_id="c")
+        >>> s.read("t").num_rows
+        2
+    """
+
+    def __init__(self, root: str | Path, create: bool = True) -> None:
+        self.root = Path(root)
+        marker = self.root / MARKER
+        if not marker.exists():
+            if not create:
+                raise StoreError(f"{self.root} is not a storyline store; run `storyline run INPUT -o {self.root}`")
+            if self.root.exists() and any(self.root.iterdir()):
+                raise StoreError(
+                    f"{self.root} exists and is not a storyline store; choose an empty or new folder for -o"
+                )
+            self.root.mkdir(parents=True, exist_ok=True)
+            _write_json(marker, {"format": 1, "version": __version__})
+
+    def manifest(self, name: str) -> dict[str, Any] | None:
+        """The manifest of table ``name``, or None if it was never written."""
+        path = self.root / name / MANIFEST
+        if not path.exists():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def parts(self, name: str) -> list[Path]:
+        """The Parquet parts of ``name`` that its manifest names."""
+        m = self.manifest(name)
+        return [self.root / name / p for p in m["parts"]] if m else []
+
+    def read(self, name: str, columns: list[str] | None = None, schema: pa.Schema | None = None) -> pa.Table:
+        """Table ``name`` (empty with ``schema`` when absent)."""
+        parts = self.parts(name)
+        if not parts:
+            if schema is None:
+                raise StoreError(f"table {name!r} is not in {self.root}; tables: {', '.join(self.tables())}")
+            return schema.empty_table() if columns is None else schema.empty_table().select(columns)
+        tables = [pq.read_table(p, columns=columns) for p in parts]
+        return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+
+    def read_part(self, name: str, part: str, columns: list[str] | None = None) -> pa.Table:
+        """One named part of table ``name``."""
+        return pq.read_table(self.root / name / part, columns=columns)
+
+    def tables(self) -> list[str]:
+        """Names of the tables with a manifest."""
+        return sorted(p.parent.name for p in self.root.glob(f"*/{MANIFEST}"))
+
+    def _write_part(self, name: str, table: pa.Table) -> str:
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        part = f"part-{uuid.uuid4().hex[:12]}.parquet"
+        tmp = folder / f".{part}.tmp"
+        pq.write_table(table, tmp)
+        os.replace(tmp, folder / part)
+        return part
+
+    def _commit(self, name: str, parts: list[str], meta: dict[str, Any]) -> None:
+        rows = sum(pq.ParquetFile(self.root / name / p).metadata.num_rows for p in parts)
+        manifest = {"version": __version__, "parts": parts, "rows": rows, **meta}
+        _write_json(self.root / name / MANIFEST, manifest)
+        self._sweep(name, set(parts))
+
+    def _sweep(self, name: str, keep: set[str]) -> None:
+        for p in (self.root / name).glob("*part-*"):
+            if p.name not in keep:
+                p.unlink(missing_ok=True)
+
+    def append(self, name: str, table: pa.Table, config_id: str, **meta: Any) -> None:
+        """Add ``table`` as a new part of ``name`` (same config id as the parts already there)."""
+        m = self.manifest(name)
+        old = m["parts"] if m and m.get("config_id") == config_id else []
+        stats = _merge_stats((m or {}).get("stats", {}) if old else {}, meta.pop("stats", {}))
+        parts = old + ([self._write_part(name, table)] if table.num_rows or not old else [])
+        self._commit(name, parts, {"config_id": config_id, "stats": stats, **meta})
+
+    def replace(self, name: str, table: pa.Table, config_id: str, **meta: Any) -> None:
+        """Make ``table`` the whole content of ``name``."""
+        part = self._write_part(name, table)
+        self._commit(name, [part], {"config_id": config_id, **meta})
+
+    def is_current(self, name: str, config_id: str, inputs: str) -> bool:
+        """Whether ``name`` was last written with this config and these inputs (a rerun can skip it)."""
+        m = self.manifest(name)
+        return bool(m) and m.get("config_id") == config_id and m.get("inputs") == inputs
+
+    def fingerprint(self, *names: str) -> str:
+        """A token that changes whenever any of the tables ``names`` changes."""
+        return "|".join(f"{n}:{','.join((self.manifest(n) or {}).get('parts', []))}" for n in names)
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with one view per table."""
+        con = duckdb.connect()
+        for name in self.tables():
+            files = [str(p) for p in self.parts(name)]
+            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({files!r}, union_by_name=true)')
+        return con
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        """Rows of ``sql`` run over the store's tables, as dicts."""
+        con = self.connect()
+        try:
+            cur = con.execute(sql, params or [])
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+        finally:
+            con.close()
+
+    def write_duckdb(self) -> Path:
+        """Write ``storyline.duckdb``: views over the current parts, for any DuckDB client."""
+        path = self.root / "storyline.duckdb"
+        tmp = self.root / ".storyline.duckdb.tmp"
+        tmp.unlink(missing_ok=True)
+        con = duckdb.connect(str(tmp))
+        try:
+            for name in self.tables():
+                files = [str(p.resolve()) for p in self.parts(name)]
+                con.execute(
+                    f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({files!r}, union_by_name=true)'
+                )
+        finally:
+            con.close()
+        os.replace(tmp, path)
+        return path
+
+
+def _merge_stats(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in sorted(set(a) | set(b))}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)

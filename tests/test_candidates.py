@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pyarrow as pa
+
+from storyline import model
+from storyline.config import CandidatesConfig
+from storyline.engines.local import LocalEngine
+from storyline.steps.candidates import Candidates, CountPairs, bucket_pairs
+from storyline.steps.fingerprint import Fingerprint
+from tests.conftest import make_articles
+
+
+def _keys(rows):
+    return pa.Table.from_pylist([{"article_id": a, "kind": k, "band_key": key} for a, k, key in rows],
+                                schema=model.BAND_KEY)
+
+
+def test_candidates_bucket_cap_skips_common_keys():
+    assert bucket_pairs(["b", "a", "a"], 10) == [("a", "b")]
+    assert bucket_pairs([str(i) for i in range(11)], 10) == []
+
+
+def test_candidates_counts_shared_keys_per_pair():
+    keys = _keys([("a", "gram", 1), ("b", "gram", 1), ("a", "gram", 2), ("b", "gram", 2), ("c", "gram", 2),
+                  ("a", "band", 3), ("c", "band", 3)])
+    eng = LocalEngine()
+    pairs = eng.group(CountPairs(CandidatesConfig(min_shared_grams=2)), eng.group(Candidates(), keys))
+    got = {(a, b): (n, v) for a, b, n, v in zip(*(pairs[c].to_pylist() for c in pairs.column_names))}
+    assert got == {("a", "b"): (2, "gram"), ("a", "c"): (1, "band")}
+
+
+def test_candidates_finds_partial_reprint_from_fingerprints():
+    wire = " ".join(f"w{i}" for i in range(120))
+    arts = make_articles(
+        "Local intro words here. " * 5 + " ".join(wire.split()[30:70]) + " closing own reporting text" * 5,
+        wire,
+        " ".join(f"unrelated{i}" for i in range(150)),
+    )
+    eng = LocalEngine()
+    keys = eng.map(Fingerprint(), arts)
+    pairs = eng.group(CountPairs(), eng.group(Candidates(), keys))
+    assert list(zip(pairs["a_id"].to_pylist(), pairs["b_id"].to_pylist())) == [("a0", "a1")]

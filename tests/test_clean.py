@@ -1,0 +1,302 @@
+"""Tests for storyline.steps.clean: body recovery from text and HTML, and the Clean step."""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from storyline import model
+from storyline.config import CleanConfig
+from storyline.steps import clean as clean_mod
+from storyline.steps.base import REJECT_COLUMN, rebuild
+from storyline.steps.clean import Clean, Cleaned, clean_html, clean_text, parse_date, site_boilerplate_lines
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared/data/seeds"
+SEED_FILES = sorted(SEEDS.glob("*.txt")) if SEEDS.is_dir() else []
+CFG = CleanConfig()
+
+COMMENT_HEAD = re.compile(r"^[^|]{1,60}\|\s*\d{1,2}/\d{1,2}/\d{4}")
+TIMER = re.compile(r"^\d+(?:\.\d+)?\s*seconds?$")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+needs_seeds = pytest.mark.skipif(not SEED_FILES, reason="shared/data/seeds not found beside the checkout")
+
+
+def _lines(text: str) -> list[str]:
+    return [s.strip() for s in text.splitlines() if s.strip()]
+
+
+def _page(content: str, kind: str = "text", **kw) -> dict:
+    row = {
+        "page_id": kw.get("page_id", "p1"),
+        "path": kw.get("path", "/tmp/site-a/page.txt"),
+        "record": 0,
+        "source_kind": kind,
+        "content": content,
+        "url": kw.get("url"),
+        "title": kw.get("title"),
+        "outlet": kw.get("outlet"),
+        "published": kw.get("published"),
+        "extras": [],
+    }
+    return row
+
+
+def _table(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=model.PAGE)
+
+
+PROSE = (
+    "The council voted on Tuesday to approve the new budget, which raises spending on schools and roads. "
+    "Officials said the plan would be reviewed again in the spring, after the first quarter's figures are in."
+)
+
+
+# ------------------------------------------------------------------------------------------
+# Seeds: generic checks only.
+
+
+@needs_seeds
+@pytest.mark.parametrize("path", SEED_FILES, ids=lambda p: p.name)
+def test_clean_seed_drops_boilerplate(path: Path) -> None:
+    body = _lines(clean_text(path.read_text(encoding="utf-8"), CFG).text)
+    assert body, "no body recovered"
+    for line in body:
+        assert not COMMENT_HEAD.match(line), f"comment header kept: {line!r}"
+        assert not TIMER.match(line), f"page timer kept: {line!r}"
+        assert not EMAIL.search(line), f"e-mail line kept: {line!r}"
+
+
+@needs_seeds
+@pytest.mark.parametrize("path", SEED_FILES, ids=lambda p: p.name)
+def test_clean_seed_keeps_quoted_paragraphs(path: Path) -> None:
+    page = path.read_text(encoding="utf-8")
+    body = set(_lines(clean_text(page, CFG).text))
+    comments = _comment_text_lines(page)
+    for line in _lines(page):
+        if len(line) >= 200 and re.search("[\"“”]", line) and line not in comments:
+            assert line in body, f"article paragraph dropped: {line[:80]!r}"
+
+
+def _comment_text_lines(page: str) -> set[str]:
+    """Lines directly under a ``Name | date`` comment header (reader comments, not article text)."""
+    lines = _lines(page)
+    return {lines[i + 1] for i, s in enumerate(lines[:-1]) if COMMENT_HEAD.match(s)}
+
+
+@needs_seeds
+@pytest.mark.parametrize("path", SEED_FILES, ids=lambda p: p.name)
+def test_clean_seed_drops_comments_and_short_chrome(path: Path) -> None:
+    page = path.read_text(encoding="utf-8")
+    body = _lines(clean_text(page, CFG).text)
+    assert not set(body) & _comment_text_lines(page)
+    # Sign-in prompts, buttons, related-story teasers: short lines with no sentence end.
+    chrome = [s for s in body if len(s.split()) <= 6 and not s.endswith((".", "?", "!", "”", '"', ":"))]
+    assert len(chrome) <= 1, chrome  # at most a subheading
+
+
+@needs_seeds
+def test_clean_seed_metadata_from_byline() -> None:
+    pages = {p.name: clean_text(p.read_text(encoding="utf-8"), CFG) for p in SEED_FILES}
+    with_byline = [c for c in pages.values() if c.byline]
+    assert with_byline, "no byline found on any seed"
+    for c in with_byline:
+        assert c.published is None or re.fullmatch(r"\d{4}-\d{2}-\d{2}", c.published)
+        assert c.title and not c.title.endswith(".")
+
+
+@needs_seeds
+def test_clean_module_has_no_seed_phrases() -> None:
+    source = Path(clean_mod.__file__).read_text(encoding="utf-8").lower()
+    for path in SEED_FILES:
+        for line in _lines(path.read_text(encoding="utf-8")):
+            if len(line.split()) >= 3:
+                assert line.lower() not in source, f"seed phrase in clean.py: {line!r}"
+
+
+# ------------------------------------------------------------------------------------------
+# Text mode on invented pages.
+
+
+def test_clean_text_menu_and_comments_removed() -> None:
+    page = "\n".join(
+        ["Home", "World", "Sports", "Login", "", "Budget passes after long debate", "", "By Jane Doe 3/4/2021", ""]
+        + [PROSE, "", PROSE.replace("council", "board"), "", PROSE.replace("Tuesday", "Monday"), ""]
+        + ["Comments", "Sam Reader | 5/4/2021", "This is a long reader comment that says a lot of things."]
+        + ["Pat | 6/4/2021", "Another reader comment that goes on and on about the budget.", "", "0.231 seconds"]
+    )
+    c = clean_text(page, CFG)
+    body = _lines(c.text)
+    assert len(body) == 3 and all("council" in s or "board" in s or "Monday" in s for s in body)
+    assert c.title == "Budget passes after long debate"
+    assert c.byline == "Jane Doe"
+    assert c.published == "2021-04-03"
+    assert c.outlet is None  # a person's byline names no outlet
+
+
+def test_clean_text_organisation_byline_is_outlet() -> None:
+    page = f"Top story today here\n\nBy Wirehouse 22/7/2017\n\n{PROSE}\n\n{PROSE}"
+    c = clean_text(page, CFG)
+    assert c.outlet == "Wirehouse" and c.published == "2017-07-22"
+
+
+def test_clean_text_site_lines_dropped() -> None:
+    footer = "Our newsroom is independent and we thank all the readers who support our work every day."
+    page = f"{PROSE}\n\n{footer}\n\n{PROSE.replace('council', 'board')}"
+    assert footer in clean_text(page, CFG).text
+    assert footer not in clean_text(page, CFG, frozenset({footer})).text
+
+
+@pytest.mark.parametrize(
+    ("s", "iso"),
+    [
+        ("22/7/2017", "2017-07-22"),
+        ("3/21/2019 7:50:37 PM", "2019-03-21"),
+        ("2019-11-18T10:00", "2019-11-18"),
+        ("November 18, 2019 11:03 PM", "2019-11-18"),
+        ("Nov. 18, 2019", "2019-11-18"),
+        ("18 November 2019", "2019-11-18"),
+        ("22.07.2017", "2017-07-22"),
+        ("no date here", None),
+        ("99/99/2019", None),
+    ],
+)
+def test_clean_parse_date(s: str, iso: str | None) -> None:
+    assert parse_date(s) == iso
+
+
+def test_clean_site_boilerplate_lines() -> None:
+    pages = [("a", "Menu\nStory one."), ("a", "Menu\nStory two."), ("a", "Menu\n Menu \nStory three."), ("b", "Menu")]
+    assert site_boilerplate_lines(pages) == {"a": frozenset({"Menu"}), "b": frozenset()}
+    assert site_boilerplate_lines(pages, min_pages=1)["b"] == frozenset({"Menu"})
+
+
+# ------------------------------------------------------------------------------------------
+# Properties.
+
+_text_lines = st.lists(
+    st.one_of(
+        st.sampled_from(["", "Home", "Sign up", "Jo | 1/2/2020", "0.5 seconds", "a@b.co", PROSE, PROSE[:60]]),
+        st.text(min_size=0, max_size=120),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_text_lines)
+def test_clean_text_never_adds_text(lines: list[str]) -> None:
+    page = "\n".join(lines)
+    source = {s.strip() for s in page.splitlines()}
+    for line in clean_text(page, CFG).text.split("\n\n"):
+        assert line == "" or line in source
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_text_lines)
+def test_clean_text_idempotent(lines: list[str]) -> None:
+    once = clean_text("\n".join(lines), CFG).text
+    assert clean_text(once, CFG).text == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=2000))
+def test_clean_text_robust(page: str) -> None:
+    c = clean_text(page, CFG)
+    assert isinstance(c, Cleaned) and isinstance(c.text, str)
+
+
+# ------------------------------------------------------------------------------------------
+# HTML mode.
+
+
+def test_clean_html_article() -> None:
+    html = (
+        "<html><head><title>Budget passes - Example News</title>"
+        '<meta property="og:site_name" content="Example News">'
+        '<meta name="author" content="Jane Doe"><meta property="article:published_time" content="2021-04-03">'
+        "</head><body><nav><a href='/'>Home</a><a href='/w'>World</a></nav><article><h1>Budget passes</h1>"
+        f"<p>{PROSE}</p><p>{PROSE.replace('council', 'board')}</p></article>"
+        "<footer>Copyright Example News</footer></body></html>"
+    )
+    c = clean_html(html, CFG, url="https://www.example.com/a")
+    assert "council voted" in c.text and "board voted" in c.text and "Home" not in c.text
+    assert c.published == "2021-04-03"
+    assert c.byline == "Jane Doe"
+    assert c.outlet == "Example News"
+
+
+def test_clean_html_empty() -> None:
+    assert clean_html("", CFG).text == ""
+
+
+# ------------------------------------------------------------------------------------------
+# The step.
+
+
+def test_clean_step_rows() -> None:
+    rows = [
+        _page(f"Headline about things here\n\n{PROSE}\n\n{PROSE}", page_id="t", url="https://www.site.org/x"),
+        _page(f"  {PROSE}\n\n\n\n{PROSE}  \n", kind="jsonl", page_id="j", outlet="Wire", title="T"),
+        _page(f"<html><body><article><p>{PROSE}</p><p>{PROSE}</p></article></body></html>", kind="html",
+              page_id="h", path="/data/mysite.html"),
+    ]
+    out = Clean()(_table(rows)).to_pylist()
+    by_id = {r["article_id"]: r for r in out}
+    assert all(r[REJECT_COLUMN] is None for r in out)
+    assert by_id["t"]["outlet"] == "site.org" and by_id["t"]["title"] == "Headline about things here"
+    assert by_id["j"]["text"] == f"{PROSE}\n\n{PROSE}" and by_id["j"]["outlet"] == "Wire"
+    assert by_id["h"]["outlet"] == "mysite" and "council" in by_id["h"]["text"]
+    assert "council" in by_id["h"]["raw_text"]
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "reason"),
+    [
+        ("", "text", "no_article"),
+        ("Home\nNews", "text", "no_article"),
+        ("\x00\x01\x02\ufffd" * 50, "text", "binary"),
+        ("\x00\x01\x02\ufffd" * 50, "html", "binary"),
+        ("<html><body><div>", "html", "no_article"),
+        ("", "jsonl", "no_article"),
+    ],
+)
+def test_clean_step_rejects_garbage(content: str, kind: str, reason: str) -> None:
+    out = Clean()(_table([_page(content, kind=kind)])).to_pylist()
+    assert len(out) == 1 and out[0][REJECT_COLUMN] == reason and out[0]["text"] == ""
+    assert out[0]["article_id"] == "p1" and out[0]["outlet"]
+
+
+def test_clean_step_error_becomes_reject(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*a, **k):
+        raise RuntimeError("bad page")
+
+    monkeypatch.setattr(clean_mod, "clean_text", boom)
+    out = Clean()(_table([_page(PROSE)])).to_pylist()
+    assert out[0][REJECT_COLUMN] == "clean_error: RuntimeError"
+
+
+def test_clean_step_site_lines() -> None:
+    footer = "Our newsroom is independent and we thank all the readers who support our work every day."
+    row = _page(f"{PROSE}\n\n{footer}\n\n{PROSE}", outlet="a")
+    out = Clean(site_lines={"a": (footer,)})(_table([row])).to_pylist()
+    assert footer not in out[0]["text"]
+
+
+def test_clean_step_contract() -> None:
+    step = Clean(config=CleanConfig(min_body_chars=10), site_lines={"a": ("x",)})
+    again = pickle.loads(pickle.dumps(rebuild(step)))
+    assert again == step
+    empty = again(model.PAGE.empty_table())
+    assert empty.num_rows == 0 and empty.schema == Clean.output_schema
+
+
+def test_clean_step_missing_column() -> None:
+    with pytest.raises(ValueError, match="reads"):
+        Clean()(pa.table({"page_id": ["x"]}))

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from storyline.steps.compare import analyze_story, merge_spans, passage_groups, uncovered
+
+
+def test_compare_merge_spans():
+    assert merge_spans([(5, 9), (0, 3), (2, 4), (9, 10)]) == [(0, 4), (5, 10)]
+
+
+def test_compare_uncovered_keeps_paragraph_pieces_outside_spans():
+    text = "First paragraph has five words.\n\nSecond one is shared entirely here.\n\nThird with own words too."
+    s = text.index("Second")
+    e = text.index("here.") + 5
+    pieces = [text[a:b] for a, b in uncovered(text, [(s, e)])]
+    assert pieces == ["First paragraph has five words.", "Third with own words too."]
+
+
+def test_compare_passage_groups_merge_across_articles():
+    als = [
+        {"a_id": "x", "a_start": 0, "a_end": 50, "b_id": "y", "b_start": 10, "b_end": 60},
+        {"a_id": "y", "a_start": 20, "a_end": 55, "b_id": "z", "b_start": 0, "b_end": 35},
+    ]
+    groups = passage_groups(als)
+    assert groups == [{"x": (0, 50), "y": (10, 60), "z": (0, 35)}]
+
+
+def test_compare_figures_reprinted_count_one_origin_independent_count_two():
+    wire = "Officials said 40,000 fighters joined the group over three years of war in the region."
+    own = "Our reporter confirmed that 40,000 fighters joined, according to local intelligence sources today."
+    arts = [{"article_id": "a", "outlet": "wire", "text": wire},
+            {"article_id": "b", "outlet": "blog", "text": wire},
+            {"article_id": "c", "outlet": "local", "text": own}]
+    als = [{"a_id": "a", "a_start": 0, "a_end": len(wire), "b_id": "b", "b_start": 0, "b_end": len(wire)}]
+    figs = [{"figure_id": f"f{i}", "article_id": aid, "start": t.index("40,000"), "end": t.index("40,000") + 6,
+             "value": 40000.0, "unit": "fighters", "context": t} for i, (aid, t) in enumerate(
+        [("a", wire), ("b", wire), ("c", own)])]
+    rows = analyze_story("s", arts, als, figs)
+    fig = [r for r in rows if r["kind"] == "figure"]
+    assert {r["origins"] for r in fig} == {2} and {r["outlets"] for r in fig} == {3}
+    unique = [r for r in rows if r["kind"] == "unique"]
+    assert [r["article_id"] for r in unique] == ["c"]
+
+
+def test_compare_conflicting_figures_flagged():
+    t1 = "The agency said that 15,000 extremists are still fighting in the two countries."
+    t2 = "The agency said that 25,000 extremists are still fighting in the two countries."
+    arts = [{"article_id": "a", "outlet": "one", "text": t1}, {"article_id": "b", "outlet": "two", "text": t2}]
+    figs = [{"figure_id": "f1", "article_id": "a", "start": 21, "end": 27, "value": 15000.0, "unit": "extremists",
+             "context": t1},
+            {"figure_id": "f2", "article_id": "b", "start": 21, "end": 27, "value": 25000.0, "unit": "extremists",
+             "context": t2}]
+    rows = analyze_story("s", arts, [], figs)
+    assert {r["status"] for r in rows if r["kind"] == "figure"} == {"conflict"}
