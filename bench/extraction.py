@@ -258,9 +258,14 @@ def evaluate(pages: list[dict], name: str, source: str, fn) -> tuple[str, str, f
     return name, source, p, r, f
 
 
-def storyline_html(page_html: str) -> str:
-    """storyline HTML mode."""
-    return C.clean_html(page_html, CleanConfig()).text
+def storyline_html(favor_recall: bool):
+    """storyline HTML mode with ``html_favor_recall`` set as given."""
+    cfg = CleanConfig(html_favor_recall=favor_recall)
+
+    def run(page_html: str) -> str:
+        return C.clean_html(page_html, cfg).text
+
+    return run
 
 
 def speed(pages: list[dict]) -> float:
@@ -287,7 +292,8 @@ def main(argv: list[str] | None = None) -> None:
         print(as_code(fit(pages)))
         return
     rows = [
-        evaluate(pages, "storyline-html", "html", storyline_html),
+        evaluate(pages, "storyline-html (html_favor_recall=True)", "html", storyline_html(True)),
+        evaluate(pages, "storyline-html (html_favor_recall=False)", "html", storyline_html(False)),
         evaluate(pages, "trafilatura (default)", "html", trafilatura_plain),
         evaluate(pages, "readability-lxml", "html", readability_plain),
     ]

@@ -129,15 +129,32 @@ def test_cli_example_corpus_stories(tmp_path):
     assert any(f["kind"] == "figure" and f["status"] == "conflict" for f in dam["facts"])  # 120 vs 150 soldiers
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
-@pytest.mark.parametrize("table", ["stories", "articles", "alignments", "quotes", "figures", "facts", "rejects"])
-def test_cli_export_formats(tmp_path, fmt, table):
-    out = tmp_path / "out"
+@pytest.fixture(scope="module")
+def example_store(tmp_path_factory):
+    out = tmp_path_factory.mktemp("example") / "out"
     assert _run("run", str(EXAMPLE), "-o", str(out)).exit_code == 0
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("table", ["stories", "articles", "alignments", "edges", "quotes", "figures", "facts",
+                                   "rejects"])
+def test_cli_export_formats(example_store, tmp_path, fmt, table):
+    import pyarrow.parquet as pq
+
     dest = tmp_path / f"x.{fmt}"
-    res = _run("export", str(out), "--format", fmt, "--table", table, "-o", str(dest))
+    res = _run("export", str(example_store), "--format", fmt, "--table", table, "-o", str(dest))
     assert res.exit_code == 0, res.output
-    assert dest.exists() and dest.stat().st_size > 0
+    rows = storyline.open(example_store).table(table).num_rows
+    if fmt == "jsonl":
+        assert len(dest.read_text(encoding="utf-8").splitlines()) == rows
+    elif fmt == "csv":
+        import csv
+
+        with dest.open(encoding="utf-8", newline="") as fh:
+            assert len(list(csv.reader(fh))) == rows + 1  # header
+    else:
+        assert pq.read_table(dest).num_rows == rows
 
 
 def test_cli_stdin_and_bad_files_are_rejected_not_fatal(tmp_path):

@@ -38,7 +38,7 @@ class CleanConfig:
 
     min_body_chars: int = 80  # a body shorter than this is rejected as "no_article"
     keep_threshold: float = 0.5  # line-classifier score above which a line is kept
-    html_favor_recall: bool = True
+    html_favor_recall: bool = False  # trafilatura's precision mode scores higher on extraction-dev
 
     def __post_init__(self) -> None:
         _check_range("clean", "keep_threshold", self.keep_threshold, 0.0, 1.0)

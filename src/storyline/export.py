@@ -81,18 +81,15 @@ def _facts(rows: list[dict]) -> list[dict]:
     return sorted(facts.values(), key=lambda f: (kinds.get(f["kind"], 9), -f["outlets"], f["fact_id"]))
 
 
-def stories(store: Store, story_id: str | None = None) -> list[dict[str, Any]]:
-    """Every story (or the one ``story_id``) as a document, sorted by size then id."""
+def build_stories(store: Store) -> list[dict[str, Any]]:
+    """Build every story document from the stage tables, sorted by size then id."""
     members = store.read("stories", schema=model.STORY_MEMBER).to_pylist()
-    if story_id is not None:
-        members = [m for m in members if m["story_id"] == story_id]
-    ids = {m["article_id"] for m in members}
     cols = ["article_id", "path", "record", "url", "outlet", "published", "title", "byline", "text"]
-    articles = {a["article_id"]: a for a in store.read("articles", cols).to_pylist() if a["article_id"] in ids}
-    tables = {name: [r for r in store.read(name, schema=TABLES[name]).to_pylist()
-                     if r.get("article_id", r.get("a_id", r.get("source_id"))) in ids]
-              for name in ("quotes", "figures", "alignments", "edges")}
-    facts = _by([f for f in store.read("facts", schema=model.FACT).to_pylist() if f["article_id"] in ids], "story_id")
+    articles = {a["article_id"]: a for a in store.read("articles", cols).to_pylist()}
+    # Indexed by the article that owns each row so a story only touches its own rows.
+    owner = {"quotes": "article_id", "figures": "article_id", "alignments": "a_id", "edges": "source_id"}
+    tables = {name: _by(store.read(name, schema=TABLES[name]).to_pylist(), key) for name, key in owner.items()}
+    facts = _by(store.read("facts", schema=model.FACT).to_pylist(), "story_id")
     by_story = _by(members, "story_id")
     docs = [_story(sid, ms, articles, tables, facts.get(sid, [])) for sid, ms in by_story.items()]
     return sorted(docs, key=lambda d: (-len(d["articles"]), d["story_id"]))
@@ -102,9 +99,10 @@ def _story(sid: str, ms: list[dict], articles: dict, tables: dict[str, list[dict
     mine = {m["article_id"] for m in ms}
     role = {m["article_id"]: m["role"] for m in ms}
     arts = sorted((articles[a] for a in mine), key=lambda a: (a["published"] or "", a["article_id"]))
-    quotes = [dict(q) for q in tables["quotes"] if q["article_id"] in mine]
+    own = {name: [r for a in sorted(mine) for r in rows.get(a, [])] for name, rows in tables.items()}
+    quotes = [dict(q) for q in own["quotes"]]
     resolve_story_speakers(quotes)
-    edges = [e for e in tables["edges"] if e["source_id"] in mine and e["copy_id"] in mine]
+    edges = [e for e in own["edges"] if e["copy_id"] in mine]
     dates = sorted(a["published"] for a in arts if a["published"])
     return {
         "story_id": sid,
@@ -119,17 +117,35 @@ def _story(sid: str, ms: list[dict], articles: dict, tables: dict[str, list[dict
                       "role": role[a["article_id"]], "text": a["text"]} for a in arts],
         "shared": [{k: al[k] for k in ("a_id", "a_start", "a_end", "b_id", "b_start", "b_end", "score", "words")}
                    | {"edits": json.loads(al["edits"] or "[]")}
-                   for al in tables["alignments"] if al["a_id"] in mine and al["b_id"] in mine],
+                   for al in own["alignments"] if al["b_id"] in mine],
         "unique": [{"article_id": f["article_id"], "start": f["start"], "end": f["end"]}
                    for f in fact_rows if f["kind"] == "unique"],
         "quotes": [{k: q[k] for k in ("article_id", "start", "end", "quote", "speaker", "speaker_mention", "cue")}
                    for q in sorted(quotes, key=lambda q: (q["article_id"], q["start"]))],
         "figures": [{k: f[k] for k in ("article_id", "start", "end", "value", "unit", "surface", "context")}
-                    for f in sorted((f for f in tables["figures"] if f["article_id"] in mine),
-                                    key=lambda f: (f["article_id"], f["start"]))],
+                    for f in sorted(own["figures"], key=lambda f: (f["article_id"], f["start"]))],
         "edges": [{k: e[k] for k in ("source_id", "copy_id", "shared_words", "containment", "reason")} for e in edges],
         "facts": _facts(fact_rows),
     }
+
+
+def docs_table(docs: list[dict[str, Any]]) -> pa.Table:
+    """The ``docs`` table: one row per story with summary columns and the JSON document."""
+    rows = [{"story_id": d["story_id"], "title": d["title"], "size": d["size"], "outlets": d["outlets"],
+             "first_seen": d["first_seen"], "last_seen": d["last_seen"],
+             "independent_sources": d["independent_sources"],
+             "doc": json.dumps(d, ensure_ascii=False, sort_keys=True)} for d in docs]
+    return pa.Table.from_pylist(rows, schema=model.STORY_DOC)
+
+
+def stories(store: Store, story_id: str | None = None) -> list[dict[str, Any]]:
+    """Every story document (or just ``story_id``'s) as written by the last run, largest first."""
+    if story_id is None:
+        rows = store.read("docs", ["doc"], schema=model.STORY_DOC)["doc"].to_pylist()
+    else:
+        rows = [r["doc"] for r in store.query("select doc from docs where story_id = ?", [story_id])] \
+            if "docs" in store.tables() else []
+    return [json.loads(r) for r in rows]
 
 
 def table(store: Store, name: str) -> pa.Table:
@@ -137,10 +153,9 @@ def table(store: Store, name: str) -> pa.Table:
     if name not in TABLES:
         raise ConfigError(f"unknown table {name!r}; allowed: {', '.join(TABLES)}")
     if name == "stories":
-        rows = [{k: d[k] for k in ("story_id", "title", "size", "first_seen", "last_seen", "independent_sources")}
-                | {"outlets": ";".join(d["outlets"]), "article_ids": ";".join(a["article_id"] for a in d["articles"])}
-                for d in stories(store)]
-        return pa.Table.from_pylist(rows)
+        docs = store.read("docs", schema=model.STORY_DOC).drop_columns(["doc"])
+        return docs.set_column(docs.schema.get_field_index("outlets"), "outlets",
+                               pa.array([";".join(o) for o in docs["outlets"].to_pylist()], pa.string()))
     return store.read(name, schema=TABLES[name])
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "PAGE",
     "QUOTE",
     "REUSE_EDGE",
+    "STORY_DOC",
     "REJECT",
     "STORY_MEMBER",
     "UNIQUE",
@@ -219,5 +220,19 @@ FACT = pa.schema(
         ("status", pa.string()),  # shared | only_here | conflict
         ("outlets", pa.int64()),  # distinct outlets carrying the fact
         ("origins", pa.int64()),  # independent origin chains among the carriers
+    ]
+)
+
+# The story documents that export, the API and the web UI show: built once per run, never per request.
+STORY_DOC = pa.schema(
+    [
+        ("story_id", pa.string()),
+        ("title", pa.string()),
+        ("size", pa.int64()),
+        ("outlets", pa.list_(pa.string())),
+        ("first_seen", pa.string()),
+        ("last_seen", pa.string()),
+        ("independent_sources", pa.int64()),
+        ("doc", pa.large_string()),  # the JSON document (README: export schema)
     ]
 )

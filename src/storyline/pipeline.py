@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import model
+from . import export, model
 from .config import PipelineConfig, config_id
 from .engines import get_engine
 from .steps import ingest
@@ -177,6 +177,9 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
             store.read("alignments", schema=model.ALIGNMENT), store.read("figures", schema=model.FIGURE),
         )
         store.replace("facts", facts, "compare", inputs=inputs)
+    inputs = store.fingerprint("stories", "facts", "quotes", "edges", "articles")
+    if not store.is_current("docs", "docs", inputs):
+        store.replace("docs", export.docs_table(export.build_stories(store)), "docs", inputs=inputs)
 
 
 def run(
@@ -211,5 +214,5 @@ def run(
     per_article(store, cfg, eng)
     corpus_stages(store, cfg, eng)
     store.write_duckdb()
-    report.stories = len(set(store.read("stories")["story_id"].to_pylist()))
+    report.stories = store.read("docs", ["story_id"]).num_rows
     return store, report

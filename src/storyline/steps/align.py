@@ -146,10 +146,11 @@ class Align:
         return pa.Table.from_pylist(rows, schema=self.output_schema)
 
 
-# Wire-service credits: a text that credits a wire is treated as carrying that wire's copy.
+# A wire dateline ("PARIS (Reuters) -") or reporting credit marks a text as the wire's own copy.
+# Mentions such as "told Reuters" or photo credits ("via AFP") say nothing about direction.
 WIRE_CREDIT = re.compile(
-    r"\((?:Reuters|AP|AFP|dpa|UPI|Bloomberg)\)|\b(?:Reuters|Associated Press|Agence France-Presse|AFP)\b"
-    r"(?= contributed| reported|\W*$)|^\s*(?:Reuters|AP|AFP)\b",
+    r"^[A-Z][A-Za-z .,'-]{0,40}\((?:Reuters|AP|AFP|dpa|UPI|Bloomberg)\)\s*[-–—]"
+    r"|^\s*(?:Reporting by|Additional reporting by|Writing by)\b",
     re.MULTILINE,
 )
 

@@ -75,6 +75,8 @@ _WORD = re.compile(r"\w+")
 _SENT_END = re.compile(r"[.!?…。](?:[\"'”’)\]]*)(?=\s|$)")
 _TERMINAL = tuple('.!?…。"”’\')')
 _BULLET = re.compile(r"^(?:[*+•·▪►»>-]|#{1,6}|\d{1,2}[.)])\s")
+_DIGIT = re.compile(r"\d")
+_PUNCT = re.compile(r"[^\w\s]")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _URL = re.compile(r"https?://|www\.\w", re.I)
 _CAPTION = re.compile(
@@ -135,7 +137,7 @@ _COPYRIGHT = re.compile(
 N_STATS = 24
 
 
-def _line_stats(line: str, site_lines: frozenset[str], counts: Counter[str]) -> list[float]:
+def _line_stats(line: str, site_lines: frozenset[str]) -> list[float]:
     """Shape of one stripped, non-blank line: length, punctuation, function words, capitals."""
     words = _WORD.findall(line)
     nw = len(words)
@@ -144,8 +146,9 @@ def _line_stats(line: str, site_lines: frozenset[str], counts: Counter[str]) -> 
     last = line[-1]
     stop = sum(1 for w in words if w.lower() in _STOP)
     caps = sum(1 for w in words if w[0].isupper())
-    digits = sum(1 for c in line if c.isdigit())
-    alnum_space = sum(1 for c in line if c.isalnum() or c.isspace())
+    digits = len(_DIGIT.findall(line))
+    punct = len(_PUNCT.findall(line))
+    short = nw <= 30  # the costlier lexicon checks only matter for short lines
     return [
         math.log1p(nc),
         math.log1p(nw),
@@ -155,17 +158,17 @@ def _line_stats(line: str, site_lines: frozenset[str], counts: Counter[str]) -> 
         stop / lw,
         caps / lw,
         digits / nc,
-        (nc - alnum_space) / nc,
+        punct / nc,
         float(bool(_BULLET.match(line))),
         float("|" in line),
         float(bool(_COMMENT_HEAD.match(line))),
-        float(bool(_EMAIL.search(line))),
+        float("@" in line and bool(_EMAIL.search(line))),
         float(bool(_URL.search(line))),
         float(line in site_lines),
         float(bool(_CAPTION.search(line))),
-        float(counts[line] > 1),
-        float(bool(_ANY_DATE.search(line)) and nw <= 12),
-        float(bool(_BOILER.search(line))),
+        0.0,  # repeated on the page: filled in by line_features, as it depends on the page
+        float(nw <= 12 and bool(_ANY_DATE.search(line))),
+        float(short and bool(_BOILER.search(line))),
         float(line.isupper()),
         line.count(",") / lw,
         float(line[0].isupper() or line[0] in "\"“‘'"),
@@ -174,11 +177,19 @@ def _line_stats(line: str, site_lines: frozenset[str], counts: Counter[str]) -> 
     ]
 
 
-def line_features(lines: list[str], site_lines: frozenset[str] = frozenset()) -> np.ndarray:
-    """Stage-one features of the non-blank ``lines`` of a page (stats plus neighbours' stats)."""
+def line_features(lines: list[str], site_lines: frozenset[str] = frozenset(),
+                  memo: dict[str, list[float]] | None = None) -> np.ndarray:
+    """Stage-one features of the non-blank ``lines`` of a page (stats plus neighbours' stats).
+
+    ``memo`` (line -> stats) saves recomputing lines across the passes over one page.
+    """
+    memo = {} if memo is None else memo
+    for s in lines:
+        if s not in memo:
+            memo[s] = _line_stats(s, site_lines)
+    stats = np.array([memo[s] for s in lines], dtype=np.float64).reshape(len(lines), N_STATS)
     counts = Counter(lines)
-    stats = np.array([_line_stats(s, site_lines, counts) for s in lines], dtype=np.float64)
-    stats = stats.reshape(len(lines), N_STATS)
+    stats[:, 16] = [counts[s] > 1 for s in lines]
     n = len(lines)
     # Prose is what neighbours look like too: short terminal-less neighbours mean a menu.
     key = stats[:, [1, 2, 5, 9]]
@@ -261,11 +272,12 @@ def default_weights() -> _Weights:
     return _Weights(MEAN1, SCALE1, W1, W2)
 
 
-def score_lines(lines: list[str], site_lines: frozenset[str], weights: _Weights) -> np.ndarray:
+def score_lines(lines: list[str], site_lines: frozenset[str], weights: _Weights,
+                memo: dict[str, list[float]] | None = None) -> np.ndarray:
     """Keep-probability of each non-blank line of a page."""
     if not lines:
         return np.zeros(0)
-    x = line_features(lines, site_lines)
+    x = line_features(lines, site_lines, memo)
     z = _logit((x - weights.mean) / weights.scale, weights.w1)
     barrier = x[:, 11] > 0
     z2 = _logit(stage_two_features(z, x, barrier), weights.w2)
@@ -308,9 +320,9 @@ def _split(page: str) -> tuple[list[str], list[bool]]:
 
 
 def _keep_mask(lines: list[str], gaps: list[bool], cfg: CleanConfig, site_lines: frozenset[str],
-               weights: _Weights) -> np.ndarray:
+               weights: _Weights, memo: dict[str, list[float]] | None = None) -> np.ndarray:
     """Which lines are body: classifier score over threshold, minus comments, junk and repeats."""
-    p = score_lines(lines, site_lines, weights)
+    p = score_lines(lines, site_lines, weights, memo)
     keep = (p > cfg.keep_threshold) & ~_comment_lines(lines, gaps)
     if site_lines:
         keep &= np.array([s not in site_lines for s in lines], dtype=bool)
@@ -332,19 +344,23 @@ def _drop_leading_headings(lines: list[str], keep: np.ndarray) -> None:
         keep[i] = False
 
 
-def _clean_once(page: str, cfg: CleanConfig, site_lines: frozenset[str], weights: _Weights) -> str:
+def _clean_once(page: str, cfg: CleanConfig, site_lines: frozenset[str], weights: _Weights,
+                memo: dict[str, list[float]]) -> str:
     lines, gaps = _split(page)
-    keep = _keep_mask(lines, gaps, cfg, site_lines, weights)
+    keep = _keep_mask(lines, gaps, cfg, site_lines, weights, memo)
     return "\n\n".join(s for s, k in zip(lines, keep) if k)
 
 
 def body_text(page: str, cfg: CleanConfig, site_lines: frozenset[str] = frozenset(),
-              weights: _Weights | None = None, max_passes: int = 4) -> str:
+              weights: _Weights | None = None, memo: dict[str, list[float]] | None = None,
+              max_passes: int = 50) -> str:
     """The body of whole-page text, cleaned until a further pass changes nothing (so it is idempotent)."""
     weights = weights or default_weights()
-    text = _clean_once(page, cfg, site_lines, weights)
+    memo = {} if memo is None else memo
+    text = _clean_once(page, cfg, site_lines, weights, memo)
+    # Each pass that changes the text drops at least one line, so this ends well before the cap.
     for _ in range(max_passes - 1):
-        again = _clean_once(text, cfg, site_lines, weights)
+        again = _clean_once(text, cfg, site_lines, weights, memo)
         if again == text:
             break
         text = again
@@ -458,12 +474,12 @@ def clean_text(page: str, cfg: CleanConfig, site_lines: frozenset[str] = frozens
         >>> clean_text("Menu\\nHome\\n\\nA short page.", CleanConfig()).title is None
         True
     """
-    weights = default_weights()
+    weights, memo = default_weights(), {}
     lines, gaps = _split(page)
-    keep = _keep_mask(lines, gaps, cfg, site_lines, weights)
+    keep = _keep_mask(lines, gaps, cfg, site_lines, weights, memo)
     first = int(np.argmax(keep)) if keep.any() else len(lines)
     title, byline, published, outlet = _metadata(lines, first, site_lines)
-    text = body_text("\n\n".join(s for s, k in zip(lines, keep) if k), cfg, site_lines, weights)
+    text = body_text("\n\n".join(s for s, k in zip(lines, keep) if k), cfg, site_lines, weights, memo)
     return Cleaned(title=title, byline=byline, published=published, outlet=outlet, text=text)
 
 
@@ -499,6 +515,7 @@ def _trafilatura(html: str, cfg: CleanConfig, url: str | None):
         url=url,
         with_metadata=True,
         favor_recall=cfg.html_favor_recall,
+        favor_precision=not cfg.html_favor_recall,
         include_comments=False,
         include_tables=True,
         deduplicate=False,

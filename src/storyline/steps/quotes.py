@@ -88,6 +88,9 @@ _TITLES = frozenset(
     sergeant admiral commander marshal defense defence foreign interior state treasury homeland
     former acting executive assistant associate senior top u.s. us uk un eu gop democratic
     republican democrat federal national senate house white press campaign manager rev reverend
+    engineer lawyer doctor nurse teacher farmer worker resident activist historian scientist
+    researcher expert reporter journalist author writer coach player host anchor pollster strategist
+    lawmaker legislator organizer organiser volunteer owner economist
     intelligence pastor bishop cardinal archbishop emir sheikh ayatollah crown first lady""".split()
 )
 _ORG_WORDS = frozenset(
@@ -227,9 +230,22 @@ def _segments(text: str, min_words: int) -> list[_Seg]:
                 s += 1
             while e > s and text[e - 1].isspace():
                 e -= 1
-            if len(re.findall(r"\w+", text[s:e])) >= min_words:
+            if len(re.findall(r"\w+", text[s:e])) >= min_words and _speechlike(text, a, s, e):
                 segs.append(_Seg(s, e, a, b, para))
     return segs
+
+
+_SMALL = frozenset("a an and the of for to in on at by with or nor but as from vs".split())
+
+
+def _speechlike(text: str, open_at: int, s: int, e: int) -> bool:
+    """False for quoted titles ("Saturday Night Live"), URLs and HTML attribute values."""
+    inner = text[s:e]
+    if text[max(0, open_at - 1) : open_at] == "=" or "://" in inner or inner.startswith("www."):
+        return False
+    words = re.findall(r"[^\W\d_][\w’'\-]*", inner)
+    titled = all(w[0].isupper() or w.lower() in _SMALL for w in words)
+    return not (titled and len(words) <= 12 and inner[-1:] not in ".!?,")
 
 
 def _mask(text: str, segs: list[_Seg]) -> str:
@@ -370,22 +386,60 @@ def _mention_of(text: str, toks: list[tuple[int, int, str]]) -> _Mention | None:
     if not toks:
         return None
     if len(toks) == 1 and _norm(toks[0][2]) in _PRONOUNS:
-        return _Mention(toks[0][0], toks[0][1], toks[0][2], "pronoun")
+        return _make_mention(text, toks[0][0], toks[0][1], "pronoun")
     k = 0
     while k < len(toks) - 1 and _norm(toks[k][2]) in _LEAD - _DETERMINERS:
         k += 1
     toks = toks[k:]
     words = [t[2] for t in toks]
-    name = _clean_name(words)
-    if name and all(w[0].isupper() or _norm(w) in _PARTICLES for w in words) and _is_person_name(name):
-        first = len(words) - len(name)
-        s, e = toks[max(first - _honorific_lead(words, first), 0)][0], toks[-1][1]
-        return _Mention(s, e, _strip_possessive(text[s:e].rstrip(".,")), "name")
-    if _norm(words[0]) in _DETERMINERS or words[0][0].isupper():
-        if len(words) <= 10:
-            s, e = toks[0][0], toks[-1][1]
-            return _Mention(s, e, text[s:e].rstrip(".,"), "description")
+    j = len(toks)
+    while j > 0 and _capish(words[j - 1]):
+        j -= 1
+    # "chief executive Lowell McAdam": role words, then the name; not "a spokesman for Bernie Sanders".
+    if j < len(toks) and (j == 0 or (len(words) <= 8 and _norm(words[j - 1]) not in _PREPOSITIONS)):
+        found = _name_mention(text, toks[j:], need_two=j > 0)
+        if found:
+            return found
+    i = 0
+    while i < len(toks) and _capish(words[i]):
+        i += 1
+    # "Scott Hawkins of Cheyenne": the name, without where the person is from.
+    if 0 < i < len(toks) and _norm(words[i]) in {"of", "from"}:
+        found = _name_mention(text, toks[:i], need_two=True)
+        if found:
+            return found
+    if (_norm(words[0]) in _DETERMINERS or words[0][0].isupper()) and len(words) <= 10:
+        s, e = toks[0][0], toks[-1][1]
+        return _make_mention(text, s, e, "description")
     return None
+
+
+_PREPOSITIONS = frozenset("for of with to at by from on in about against behind like than".split())
+
+
+def _capish(word: str) -> bool:
+    return word[0].isupper() or _norm(word) in _PARTICLES
+
+
+def _name_mention(text: str, toks: list[tuple[int, int, str]], need_two: bool) -> _Mention | None:
+    """A name mention over ``toks`` (capitalised words), keeping an honorific before it."""
+    words = [t[2] for t in toks]
+    name = _clean_name(words)
+    if not name or not _is_person_name(name) or (need_two and len(name) < 2):
+        return None
+    first = len(words) - len(name)
+    s, e = toks[max(first - _honorific_lead(words, first), 0)][0], toks[-1][1]
+    return _make_mention(text, s, e, "name")
+
+
+def _make_mention(text: str, s: int, e: int, kind: str) -> _Mention:
+    """A mention whose offsets hold exactly its words: trailing punctuation and "’s" cut off."""
+    words = text[s:e].rstrip(".,;:")
+    if kind == "name" and len(words) > 2 and not re.search(r"\b[A-Z]\.$|\b(?:Jr|Sr)\.$", text[s:e]):
+        words = _strip_possessive(words)
+    elif kind == "name":
+        words = text[s:e].rstrip(",;:")
+    return _Mention(s, s + len(words), words, kind)
 
 
 def _honorific_lead(words: list[str], first: int) -> int:
@@ -558,10 +612,10 @@ def _people(text: str) -> _People:
         if name and not any(s <= m.start() < e for s, e, _ in full):
             extra.append((m.start(), m.end(), full_name(m.group(1), names) or name))
     people = _People(sorted(full + extra))
-    for m in re.finditer(r"\b(Mr|Mrs|Ms|Miss|Sir|Lady|Dame)\.?\s+([A-Z][\w’'\-]+)", text):
-        name = full_name(m.group(2), names)
-        if name:
-            people.gender[name] = "f" if m.group(1).lower() in _FEMALE_HON else "m"
+    for s, _, name in full:
+        hon = re.search(r"\b(Mr|Mrs|Ms|Miss|Sir|Lady|Dame)\.?\s+$", text[max(0, s - 8) : s])
+        if hon:
+            people.gender.setdefault(name, "f" if hon.group(1).lower() in _FEMALE_HON else "m")
     return people
 
 
@@ -583,7 +637,38 @@ def _own_attr(text: str, masked: str, g: _Seg, para: tuple[int, int]) -> Attr | 
     trailing = (inner[-1:] in (",", "?", "!", "—", "-")) or after_mark == ","
     first, second = (_after, _before) if trailing else (_before, _after)
     a = first(text, masked, g, para[1] if first is _after else para[0])
-    return a or second(text, masked, g, para[1] if second is _after else para[0])
+    a = a or second(text, masked, g, para[1] if second is _after else para[0])
+    return a or _sentence_subject(text, masked, g, para[0])
+
+
+def _known_surname(masked: str, word: str) -> bool:
+    """True when ``word`` ends a full name mentioned in the article."""
+    return any(n.split()[-1] == word for _, _, n in person_names(masked))
+
+
+def _sentence_subject(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
+    """No reporting verb: the named subject of the sentence that leads into the quote.
+
+    ``He pledged to be "the greatest..."`` or ``Earlier, Clinton shared her anxiety: "..."``.
+    """
+    lo = _sentence_start(masked, g.open_at, p0)
+    toks = _tokens(masked, lo, g.open_at)
+    starts = {0} | {i + 1 for i, t in enumerate(toks) if re.search(r"[,:;—]", masked[t[1] : t[1] + 2])}
+    for i in sorted(starts):
+        while i < len(toks) and _norm(toks[i][2]) in _LEAD - _DETERMINERS:
+            i += 1
+        j = i
+        while j < len(toks) and _capish(toks[j][2]) and _norm(toks[j][2]) not in _PRONOUNS:
+            j += 1
+        if j == i and i < len(toks) and _norm(toks[i][2]) in ("he", "she"):
+            j = i + 1
+        if i == j or j >= len(toks) or not toks[j][2][0].islower() or _norm(toks[j][2]) in _PREPOSITIONS:
+            continue
+        m = _mention_of(text, toks[i:j])
+        # Without a cue, a lone capitalised word is too weak ("Security situation in ...").
+        if m and (m.kind == "pronoun" or (m.kind == "name" and (" " in m.text or _known_surname(masked, m.text)))):
+            return m, toks[j][2].rstrip(".,:;"), 0.55
+    return None
 
 
 def _inherit(segs: list[_Seg], text: str, masked: str, paras: list[tuple[int, int]]) -> None:

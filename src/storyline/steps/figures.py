@@ -1,0 +1,220 @@
+"""Figures: numbers with what they count ("40,000 foreigners", "$25 million", "9 percent").
+
+A figure is a number (digits with thousands commas and decimals, or number words such as
+"three" and "two million"), scaled by thousand/million/billion, with its unit: a currency code
+for money (``"$25 million"`` -> 25e6 USD), ``"percent"`` for ``%``/"percent"/"per cent", else
+the plural noun it counts within the next few words (``"15,000 Islamic State extremists"`` ->
+"extremists"). ``text[start:end] == surface``, which runs from the currency sign or number to the
+counted noun. Dates, times, years, ordinals, model names ("F-16") and numbered labels ("No. 5",
+"page 3") are skipped: they are not quantities a reader compares across articles.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pyarrow as pa
+
+from .. import model
+
+__all__ = ["FigureSpan", "Figures", "find_figures"]
+
+
+@dataclass(frozen=True, slots=True)
+class FigureSpan:
+    """One figure: normalised ``value``, ``unit`` and the sentence that carries it."""
+
+    start: int
+    end: int
+    value: float
+    unit: str | None
+    surface: str
+    context: str
+
+
+_WORDS = {
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    "hundred": 100, "dozen": 12,
+}  # fmt: skip
+_SCALE = {
+    "hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
+    "k": 1e3, "m": 1e6, "mn": 1e6, "bn": 1e9, "b": 1e9, "tn": 1e12,
+}  # fmt: skip
+_CURRENCY = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_CURRENCY_WORDS = {"dollars": "USD", "dollar": "USD", "euros": "EUR", "euro": "EUR", "pounds": "GBP"}
+_MONTHS = frozenset(
+    """january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+_LABELS = frozenset("no no. number page pages p. pp. section article chapter route room flight vol volume".split())
+_PLURAL_IRREGULAR = frozenset(
+    """people men women children police personnel staff troops cattle sheep fish aircraft
+    militia youth clergy""".split()
+)
+_NOT_NOUNS = frozenset(
+    """was is has this as us its his yes thus plus less news series species always perhaps
+    whereas across various previous serious famous dangerous numerous""".split()
+)
+_STOP = frozenset(
+    """of the a an and or to in on at by for from with than more less about nearly almost some
+    over under up down per into out who which that were are was is have has had be been will would
+    could should may might can said says""".split()
+)
+
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_WORDNUM = r"(?:" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")(?:[\s-]+(?:" + "|".join(_WORDS) + r"))?"
+_FIGURE = re.compile(
+    rf"(?:(?P<cur>US\$|[$€£¥])\s?)?(?P<num>{_NUM})(?P<scale>\s*(?:hundred|thousand|million|billion|trillion)\b"
+    rf"|(?:k|m|mn|bn|b|tn)\b)?(?P<pct>\s?%|\s+per\s?cent\b)?"
+    rf"|\b(?P<word>{_WORDNUM})(?P<wscale>\s+(?:hundred|thousand|million|billion|trillion)\b)?"
+    rf"(?P<wpct>\s+per\s?cent\b)?",
+    re.IGNORECASE,
+)
+_TOKEN = re.compile(r"[A-Za-z][\w’'\-]*")
+_SENT = re.compile(r"[.!?][\"”’)]?\s+(?=[\"“A-Z0-9])|\n")
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    """The sentence around ``[start, end)``."""
+    lo, hi = 0, len(text)
+    for m in _SENT.finditer(text, max(0, start - 600), min(len(text), end + 600)):
+        if m.end() <= start and not re.search(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|No|U\.S)$", text[max(0, m.start() - 5) : m.start()]):
+            lo = m.end()
+        elif m.start() >= end:
+            hi = m.start() + (0 if m.group() == "\n" else len(m.group().rstrip()))
+            break
+    return text[max(lo, start - 600) : min(hi, end + 600)].strip()
+
+
+def _word_value(words: str) -> float:
+    """"twenty five" -> 25, "two hundred" -> 200."""
+    total = 0.0
+    for w in re.split(r"[\s-]+", words.lower()):
+        v = _WORDS.get(w, 0)
+        total = total * v if v == 100 and total else total + v
+    return total
+
+
+def _is_date_or_label(text: str, m: re.Match[str]) -> bool:
+    """Years, days of the month, times, ordinals, model names and numbered labels."""
+    s, e = m.start("num"), m.end("num")
+    num = m.group("num")
+    before = text[max(0, s - 12) : s]
+    after = text[e : e + 12]
+    prev_word = (re.findall(r"[\w.]+", before) or [""])[-1].lower()
+    next_word = (re.findall(r"[\w.]+", after) or [""])[0].lower()
+    if re.match(r"[:/]\d|st\b|nd\b|rd\b|th\b|\s*(?:a\.m|p\.m|am\b|pm\b|gmt|utc|et\b|bst)", after, re.I):
+        return True
+    if re.search(r"[A-Za-z][-‐]?$|[:/]$", before) or re.match(r"[-‐]?[A-Za-z]\d|\.\d", after):
+        return True  # F-16, G20, 3.1.2, 10/12
+    if prev_word in _MONTHS or next_word in _MONTHS or prev_word in _LABELS:
+        return True
+    plain_year = re.fullmatch(r"1[5-9]\d\d|20\d\d", num) and not m.group("cur") and not m.group("pct")
+    return bool(plain_year and not m.group("scale") and not m.group("pct"))
+
+
+def _unit_noun(text: str, pos: int) -> tuple[str | None, int]:
+    """The plural noun counted by the number ending at ``pos`` and where it ends."""
+    for k, t in enumerate(_TOKEN.finditer(text, pos, min(len(text), pos + 60))):
+        if k >= 4 or re.search(r"[.,;:!?()\n]", text[pos : t.start()]):
+            break
+        word = t.group().lower()
+        if word.startswith("-"):
+            break
+        if word in _PLURAL_IRREGULAR or (word.endswith("s") and len(word) > 3 and word not in _NOT_NOUNS
+                                         and not word.endswith(("ss", "us", "is")) and word not in _STOP):
+            return word, t.end()
+        if word in _STOP and k > 0:
+            break
+        if k == 0 and word in _STOP:
+            break
+    return None, pos
+
+
+def _hyphen_unit(text: str, pos: int) -> tuple[str | None, int]:
+    """"10-point lead" -> "point"; "23-year-old" is an age, kept as "year-old"."""
+    m = re.match(r"-([a-z]+(?:-[a-z]+)?)\b", text[pos : pos + 30])
+    return (m.group(1), pos + m.end()) if m else (None, pos)
+
+
+def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
+    if m.group("word"):
+        value = _word_value(m.group("word")) * _SCALE.get((m.group("wscale") or "").strip().lower(), 1)
+        unit, end = ("percent", m.end()) if m.group("wpct") else _unit_noun(text, m.end())
+        if unit is None or value == 0:
+            return None  # a number word without a counted noun is rarely a figure ("two of them")
+    else:
+        if _is_date_or_label(text, m):
+            return None
+        value = float(m.group("num").replace(",", "")) * _SCALE.get((m.group("scale") or "").strip().lower(), 1)
+        end = m.end()
+        if m.group("pct"):
+            unit = "percent"
+        elif m.group("cur"):
+            unit = _CURRENCY[m.group("cur").lower()]
+        else:
+            unit, end = _hyphen_unit(text, m.end())
+            if unit is None:
+                unit, end = _unit_noun(text, m.end())
+            if unit in _CURRENCY_WORDS:
+                unit = _CURRENCY_WORDS[unit]
+    start = m.start()
+    while text[start].isspace():
+        start += 1
+    return FigureSpan(start, end, value, unit, text[start:end], _sentence(text, start, end))
+
+
+def find_figures(text: str) -> list[FigureSpan]:
+    """Figures in ``text``, in order.
+
+    Args:
+        text: the article body.
+
+    Returns:
+        One :class:`FigureSpan` per quantity; ``text[f.start:f.end] == f.surface``.
+
+    Example:
+        >>> [(f.value, f.unit) for f in find_figures("Some 40,000 foreigners joined in 2014.")]
+        [(40000.0, 'foreigners')]
+    """
+    if not text or not isinstance(text, str):
+        return []
+    out = []
+    for m in _FIGURE.finditer(text):
+        if m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in ".,") and not m.group("cur"):
+            continue
+        fig = _figure(text, m)
+        if fig is not None:
+            out.append(fig)
+    return out
+
+
+@dataclass
+class Figures:
+    """Map step: articles -> one row per figure."""
+
+    kind: ClassVar[str] = "map"
+    reads: ClassVar[tuple[str, ...]] = ("article_id", "text")
+    output_schema: ClassVar[pa.Schema] = model.FIGURE
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        rows = [
+            {
+                "figure_id": model.stable_id(article_id, f.start, f.end),
+                "article_id": article_id,
+                "start": f.start,
+                "end": f.end,
+                "value": f.value,
+                "unit": f.unit,
+                "surface": f.surface,
+                "context": f.context,
+            }
+            for article_id, text in zip(batch["article_id"].to_pylist(), batch["text"].to_pylist())
+            for f in find_figures(text or "")
+        ]
+        return pa.Table.from_pylist(rows, schema=self.output_schema)

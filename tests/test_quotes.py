@@ -1,0 +1,212 @@
+"""Direct quotes and speaker attribution (invented articles)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from storyline import model
+from storyline.config import QuotesConfig
+from storyline.steps.base import params, rebuild
+from storyline.steps.quotes import Quotes, find_quotes, full_name, person_names
+
+CFG = QuotesConfig()
+SEEDS = Path(__file__).resolve().parents[2] / "shared/data/seeds"
+
+CASES = {
+    "split": (
+        "Engineer Maria Delgado inspected the site.\n\n“We will rebuild the bridge,” Delgado said. "
+        "“It will take two years.”",
+        [("We will rebuild the bridge,", "Maria Delgado"), ("It will take two years.", "Maria Delgado")],
+    ),
+    "multi_paragraph": (
+        "Port director Omar Haddad described the night.\n\n“The cranes stopped at midnight and nobody "
+        "knew why. We waited for hours.\n\n“By morning the ships were gone,” Haddad said.",
+        [
+            ("The cranes stopped at midnight and nobody knew why. We waited for hours.", "Omar Haddad"),
+            ("By morning the ships were gone,", "Omar Haddad"),
+        ],
+    ),
+    "pronoun": (
+        "Health minister Sofia Lindqvist visited the clinic on Monday.\n\n"
+        "“We need more nurses in every district,” she said.",
+        [("We need more nurses in every district,", "Sofia Lindqvist")],
+    ),
+    "pronoun_gender": (
+        "Mrs. Petra Novak met Mr. Karel Dvorak in Brno. Dvorak left early.\n\n"
+        "“The agreement is fair to both towns,” she said.",
+        [("The agreement is fair to both towns,", "Petra Novak")],
+    ),
+    "surname": (
+        "Dmitri Volkov, the head of the port authority, arrived late.\n\n"
+        "“The delays are simply unacceptable,” Volkov told reporters.",
+        [("The delays are simply unacceptable,", "Dmitri Volkov")],
+    ),
+    "role_before_name": (
+        "“Prices will keep rising this winter,” the chief economist of Nordbank, Ingrid Solberg, said.",
+        [("Prices will keep rising this winter,", "Ingrid Solberg")],
+    ),
+    "title_in_name": (
+        "“The border will stay open,” Interior Minister Jonas Petrauskas said on Friday.",
+        [("The border will stay open,", "Jonas Petrauskas")],
+    ),
+    "inverted": (
+        "“The river is rising fast,” said Tomas Berg, the mayor of Linden.",
+        [("The river is rising fast,", "Tomas Berg")],
+    ),
+    "verb_before": (
+        'Mayor Ana Reyes added: "Nobody will be left behind tonight."',
+        [("Nobody will be left behind tonight.", "Ana Reyes")],
+    ),
+    "honorific": (
+        "Chinedu Okafor runs the spice market.\n\n“Business is slower than last year,” Mr. Okafor said.",
+        [("Business is slower than last year,", "Chinedu Okafor")],
+    ),
+    "according_to": (
+        "“The talks have collapsed for good,” according to Lena Fischer, a negotiator.",
+        [("The talks have collapsed for good,", "Lena Fischer")],
+    ),
+    "description": (
+        '"We have no comment at this time," a spokesman for the ministry said.',
+        [("We have no comment at this time,", "a spokesman for the ministry")],
+    ),
+    "partial_quote": (
+        "Senator Rafael Ortiz said the plan was “a gift to the big banks” and would fail.",
+        [("a gift to the big banks", "Rafael Ortiz")],
+    ),
+}
+
+
+@pytest.mark.parametrize("text, expected", list(CASES.values()), ids=list(CASES))
+def test_quotes_attribution(text: str, expected: list[tuple[str, str]]) -> None:
+    got = [(q.quote, q.speaker) for q in find_quotes(text, CFG)]
+    assert got == expected
+
+
+@pytest.mark.parametrize("text", [t for t, _ in CASES.values()], ids=list(CASES))
+def test_quotes_offsets_point_into_text(text: str) -> None:
+    for q in find_quotes(text, CFG):
+        assert text[q.start : q.end] == q.quote
+        assert q.speaker_mention is None or text[q.speaker_start : q.speaker_end] == q.speaker_mention
+        assert 0.0 <= q.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "“Schools will reopen on Monday morning,” Clara Weiss said.",
+        '"Schools will reopen on Monday morning," Clara Weiss said.',
+        "«Schools will reopen on Monday morning», Clara Weiss said.",
+        "„Schools will reopen on Monday morning“, Clara Weiss said.",
+        "‘Schools will reopen on Monday morning,’ Clara Weiss said.",
+    ],
+    ids=["curly", "straight", "guillemets", "german", "single"],
+)
+def test_quotes_mark_styles(text: str) -> None:
+    [q] = find_quotes(text, CFG)
+    assert q.quote.rstrip(",") == "Schools will reopen on Monday morning"
+    assert q.speaker == "Clara Weiss"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The farmers’ union said it can’t accept the deal and won’t sign before the ’90s rules change.",
+        "It's the workers' right, Joe's friends said, and they'll say it again at the union's hall.",
+        "Rock ’n’ roll fans and the drivers’ club didn’t mind the rain.",
+    ],
+)
+def test_quotes_apostrophes_are_not_quotes(text: str) -> None:
+    assert find_quotes(text, CFG) == []
+
+
+def test_quotes_single_marks_as_quotes() -> None:
+    text = "The minister called it ‘a very bad deal for farmers’ on Tuesday, Piotr Zielinski wrote."
+    [q] = find_quotes(text, CFG)
+    assert q.quote == "a very bad deal for farmers"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She watched “Saturday Night Live” and read “The Old Man and the Sea” twice.",
+        'See <a href="http://example.com/a-b-c">the link</a> for more.',
+        "He called it “fake” and “sad,” the aide said.",
+    ],
+    ids=["titles", "html", "short"],
+)
+def test_quotes_skips_titles_and_short(text: str) -> None:
+    assert find_quotes(text, CFG) == []
+
+
+def test_quotes_min_words_is_configurable() -> None:
+    text = "“Never,” Joan Ruiz said."
+    assert find_quotes(text, CFG) == []
+    assert [q.quote for q in find_quotes(text, QuotesConfig(min_quote_words=1))] == ["Never,"]
+
+
+@pytest.mark.parametrize(
+    "mention, names, expected",
+    [
+        ("Rasmussen", ["Jim Mattis", "Nicholas Rasmussen"], "Nicholas Rasmussen"),
+        ("Mr. Rasmussen", ["Nicholas Rasmussen"], "Nicholas Rasmussen"),
+        ("Sen. Ted Cruz", [], "Ted Cruz"),
+        ("Baghdadi", ["Abu Bakr al Baghdadi"], "Abu Bakr al Baghdadi"),
+        ("Smith", ["Nicholas Rasmussen"], None),
+        ("", ["Nicholas Rasmussen"], None),
+    ],
+)
+def test_quotes_full_name(mention: str, names: list[str], expected: str | None) -> None:
+    assert full_name(mention, names) == expected
+
+
+def test_quotes_person_names_skip_organisations() -> None:
+    text = "Defense Secretary Jim Mattis met the Islamic State experts at the Aspen Security Forum."
+    assert [n for _, _, n in person_names(text)] == ["Jim Mattis"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list("ab cD.,\n\"“”‘’'«»„:-") + ["said", "He", " Ann Lee "]), max_size=120).map("".join))
+def test_quotes_never_raise_and_offsets_hold(text: str) -> None:
+    for q in find_quotes(text, CFG):
+        assert text[q.start : q.end] == q.quote
+        assert q.speaker_mention is None or text[q.speaker_start : q.speaker_end] == q.speaker_mention
+
+
+def _batch(rows: list[tuple[str, str]]) -> pa.Table:
+    return pa.table({"article_id": [a for a, _ in rows], "text": [t for _, t in rows]})
+
+
+def test_quotes_step_contract() -> None:
+    step = Quotes(QuotesConfig(min_quote_words=2))
+    again = pickle.loads(pickle.dumps(rebuild(step)))
+    assert params(again) == params(step)
+    empty = again(_batch([]))
+    assert empty.num_rows == 0 and empty.schema.equals(model.QUOTE)
+    text = CASES["split"][0]
+    out = again(_batch([("a1", text), ("a2", "")]))
+    assert out.schema.equals(model.QUOTE)
+    assert out.column("quote_id").to_pylist() == [
+        model.stable_id("a1", s, e) for s, e in zip(out["start"].to_pylist(), out["end"].to_pylist())
+    ]
+    assert out.equals(again(_batch([("a1", text), ("a2", "")])))
+
+
+def test_quotes_seeds_name_full_speakers() -> None:
+    if not SEEDS.is_dir():
+        pytest.skip("shared/data/seeds not present")
+    pages = sorted(SEEDS.glob("*.txt"))
+    assert pages
+    attributed = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for q in find_quotes(text, CFG):
+            assert text[q.start : q.end] == q.quote
+            assert q.speaker is None or len(q.speaker.split()) >= 2, (page.name, q)
+            attributed += q.speaker is not None
+    assert attributed >= 4
