@@ -14,7 +14,17 @@ def test_store_append_replace_and_query(tmp_path):
     assert s.read("t")["x"].to_pylist() == [1, 2, 3]
     assert s.query("select sum(x) as n from t") == [{"n": 6}]
     s.replace("t", pa.table({"x": [9]}), "c2")
-    assert s.read("t")["x"].to_pylist() == [9] and len(list((tmp_path / "out" / "t").glob("part-*"))) == 1
+    assert s.read("t")["x"].to_pylist() == [9] and len(s.parts("t")) == 1
+
+
+def test_store_keeps_one_previous_generation_for_readers(tmp_path):
+    s = Store(tmp_path)
+    s.replace("t", pa.table({"x": [1]}), "c")
+    first = s.parts("t")
+    s.replace("t", pa.table({"x": [2]}), "c")
+    assert all(p.exists() for p in first)  # a reader holding the old manifest can still read
+    s.replace("t", pa.table({"x": [3]}), "c")
+    assert not any(p.exists() for p in first) and len(list((tmp_path / "t").glob("part-*"))) == 2
 
 
 def test_store_config_change_drops_old_parts(tmp_path):

@@ -27,9 +27,11 @@ class IngestConfig:
 
     max_page_bytes: int = 20_000_000  # larger pages are rejected with reason "too_large"
     default_encoding: str = "utf-8"
+    chunk_pages: int = 1000  # pages cleaned and committed together; a killed run loses at most one chunk
 
     def __post_init__(self) -> None:
         _check_range("ingest", "max_page_bytes", self.max_page_bytes, 1, 2**40)
+        _check_range("ingest", "chunk_pages", self.chunk_pages, 1, 10**7)
 
 
 @dataclass(frozen=True)

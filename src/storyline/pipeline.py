@@ -13,6 +13,7 @@ resumes where it stopped. Corpus-wide stages are redone when any input table cha
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,39 +96,45 @@ def _pair_view(pairs: pa.Table, articles: pa.Table, cols: list[str]) -> pa.Table
 
 
 def ingest_new(store: Store, inputs: Iterable[str], cfg: PipelineConfig, engine: Any, report: Report) -> None:
-    """Read inputs, clean the pages the store has not seen, and append articles and rejects."""
-    pages, rejects = ingest.to_tables(ingest.read(inputs, cfg.ingest))
-    report.pages_read = pages.num_rows + rejects.num_rows
+    """Read inputs and clean, chunk by chunk, the pages the store has not seen; append articles and rejects."""
     seen = set(store.read("articles", ["article_id"], model.ARTICLE)["article_id"].to_pylist())
     old_rejects = store.read("rejects", schema=model.REJECT)
     seen |= {p for p in old_rejects["page_id"].to_pylist() if p}
     known_rejects = {(r["path"], r["record"], r["reason"]) for r in old_rejects.to_pylist()}
-    mask = [p not in seen for p in pages["page_id"].to_pylist()]
-    new = pages.filter(pa.array(mask, pa.bool_()))
-    report.skipped_existing = pages.num_rows - new.num_rows
-    _, dupes = _dedupe_pages(new)
-    new = new.filter(pa.array(dupes, pa.bool_()))
-    cleaned = engine.map(Clean(cfg.clean), new)
-    articles, clean_rejects = _split_rejects(cleaned, "clean")
-    all_rejects = pa.concat_tables([rejects, clean_rejects])
-    keep = [(r["path"], r["record"], r["reason"]) not in known_rejects for r in all_rejects.to_pylist()]
-    all_rejects = all_rejects.filter(pa.array(keep, pa.bool_()))
-    for reason in sorted(set(all_rejects["reason"].to_pylist())):
-        log.warning("rejected input (%s); see the rejects table", reason)
-    # Rejects first: a crash between the two writes re-reads the page instead of losing it.
-    store.append("rejects", all_rejects, "rejects", stats={f"dropped_{r}": 1 for r in all_rejects["reason"].to_pylist()})
-    store.append("articles", articles.cast(model.ARTICLE), config_id(cfg.clean))
-    report.articles_added, report.rejected = articles.num_rows, all_rejects.num_rows
+    for chunk in _chunks(ingest.read(inputs, cfg.ingest), cfg.ingest.chunk_pages):
+        pages, rejects = ingest.to_tables(chunk)
+        report.pages_read += pages.num_rows + rejects.num_rows
+        mask = []
+        for pid in pages["page_id"].to_pylist():  # skip stored pages and repeats within this run
+            mask.append(pid not in seen)
+            seen.add(pid)
+        new = pages.filter(pa.array(mask, pa.bool_()))
+        report.skipped_existing += pages.num_rows - new.num_rows
+        articles, clean_rejects = _split_rejects(engine.map(Clean(cfg.clean), new), "clean")
+        all_rejects = pa.concat_tables([rejects, clean_rejects])
+        keys = [(r["path"], r["record"], r["reason"]) for r in all_rejects.to_pylist()]
+        all_rejects = all_rejects.filter(pa.array([k not in known_rejects for k in keys], pa.bool_()))
+        known_rejects.update(keys)
+        for reason in sorted(set(all_rejects["reason"].to_pylist())):
+            log.warning("rejected input (%s); see the rejects table", reason)
+        # Rejects first: a crash between the two writes re-reads the page instead of losing it.
+        stats = dict(Counter(f"dropped_{r}" for r in all_rejects["reason"].to_pylist()))
+        if all_rejects.num_rows or store.manifest("rejects") is None:
+            store.append("rejects", all_rejects, "rejects", stats=stats)
+        if articles.num_rows or store.manifest("articles") is None:
+            store.append("articles", articles.cast(model.ARTICLE), config_id(cfg.clean))
+        report.articles_added += articles.num_rows
+        report.rejected += all_rejects.num_rows
 
 
-def _dedupe_pages(pages: pa.Table) -> tuple[set[str], list[bool]]:
-    """Keep the first of pages with the same id (the same file given twice)."""
-    seen: set[str] = set()
-    mask = []
-    for pid in pages["page_id"].to_pylist():
-        mask.append(pid not in seen)
-        seen.add(pid)
-    return seen, mask
+def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    chunk: list[Any] = []
+    for it in items:
+        chunk.append(it)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    yield chunk  # possibly empty, so a run on nothing new still writes its manifests
 
 
 def per_article(store: Store, cfg: PipelineConfig, engine: Any) -> None:

@@ -69,7 +69,10 @@ class Store:
             if schema is None:
                 raise StoreError(f"table {name!r} is not in {self.root}; tables: {', '.join(self.tables())}")
             return schema.empty_table() if columns is None else schema.empty_table().select(columns)
-        tables = [pq.read_table(p, columns=columns) for p in parts]
+        try:
+            tables = [pq.read_table(p, columns=columns) for p in parts]
+        except FileNotFoundError:  # a writer swapped generations twice while we read: read the new one
+            return self.read(name, columns, schema)
         return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
     def read_part(self, name: str, part: str, columns: list[str] | None = None) -> pa.Table:
@@ -91,9 +94,12 @@ class Store:
 
     def _commit(self, name: str, parts: list[str], meta: dict[str, Any]) -> None:
         rows = sum(pq.ParquetFile(self.root / name / p).metadata.num_rows for p in parts)
-        manifest = {"version": __version__, "parts": parts, "rows": rows, **meta}
+        previous = (self.manifest(name) or {}).get("parts", [])
+        manifest = {"version": __version__, "parts": parts, "previous_parts": previous, "rows": rows, **meta}
         _write_json(self.root / name / MANIFEST, manifest)
-        self._sweep(name, set(parts))
+        # The previous generation stays on disk so a reader that has just read the old manifest
+        # can still open its parts; anything older (or orphaned by a killed run) goes.
+        self._sweep(name, set(parts) | set(previous))
 
     def _sweep(self, name: str, keep: set[str]) -> None:
         for p in (self.root / name).glob("*part-*"):

@@ -163,6 +163,8 @@ def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
                 unit, end = _unit_noun(text, m.end())
             if unit in _CURRENCY_WORDS:
                 unit = _CURRENCY_WORDS[unit]
+            if unit is None and value < 100 and not m.group("scale"):
+                return None  # a bare small number ("(2)", "chapter 4 of 12") says nothing comparable
     start = m.start()
     while text[start].isspace():
         start += 1

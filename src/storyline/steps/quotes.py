@@ -48,7 +48,7 @@ class QuoteSpan:
 
 # --- word lists -------------------------------------------------------------------------------
 
-_VERBS = frozenset(
+_VERBS_ONLY = frozenset(
     """said says say saying told tells tell telling added adds adding stated states asked asks
     wrote writes writing noted notes argued argues explained explains insisted insists claimed
     claims declared declares warned warns continued continues recalled recalls acknowledged
@@ -60,7 +60,7 @@ _VERBS = frozenset(
     alleged alleges lamented laments thundered wondered wonders described describes called calls
     added. explained. insisted. pleaded opined cried screamed whispered proclaimed proclaims
     acknowledge admit confirmed confirms denied denies blasted mocked demanded demands assured
-    assures reported reports texted emailed messaged announced. retorted snapped""".split()
+    assures reported reports chanted imagined read reads texted emailed messaged announced. retorted snapped""".split()
 )
 # Verbs that may come before their subject ("said Rasmussen"); "told Rasmussen" names the hearer.
 _INVERTIBLE = frozenset(
@@ -68,6 +68,7 @@ _INVERTIBLE = frozenset(
     recalled replied responded observed remarked argued insisted warned cautioned answered
     countered quipped joked concluded suggested declared stated tweeted""".split()
 )
+_VERBS = _VERBS_ONLY | _INVERTIBLE
 _AUX = frozenset(
     """has had have would will also later then previously recently once again earlier
     further repeatedly simply just often frequently has since last reportedly""".split()
@@ -90,7 +91,7 @@ _TITLES = frozenset(
     republican democrat federal national senate house white press campaign manager rev reverend
     engineer lawyer doctor nurse teacher farmer worker resident activist historian scientist
     researcher expert reporter journalist author writer coach player host anchor pollster strategist
-    lawmaker legislator organizer organiser volunteer owner economist
+    alderman alderwoman councillor councilor lawmaker legislator organizer organiser volunteer owner economist
     intelligence pastor bishop cardinal archbishop emir sheikh ayatollah crown first lady""".split()
 )
 _ORG_WORDS = frozenset(
@@ -99,6 +100,7 @@ _ORG_WORDS = frozenset(
     journal press agency bureau office service services force forces army navy police union
     association organization organisation foundation fund bank group company corporation corp inc
     ltd co network channel tv radio magazine street avenue city county province republic kingdom
+    sea river lake mountain mountains island islands ocean gulf bay valley desert canal
     nations islamic iraq syria iraqi syrian american americans europe european africa asia
     county district commission administration government authority board club league church
     hospital airport station project program programme campaign caucus coalition front movement
@@ -217,8 +219,8 @@ def _single_segments(text: str, p0: int, p1: int, taken: list[tuple[int, int]]) 
     return out
 
 
-def _segments(text: str, min_words: int) -> list[_Seg]:
-    """Every quoted segment with enough words, in text order."""
+def _segments(text: str) -> list[_Seg]:
+    """Every quoted segment, in text order (titles and one-word scare quotes included)."""
     segs: list[_Seg] = []
     for para, (p0, p1) in enumerate(_paragraphs(text)):
         pairs = _double_segments(text, p0, p1)
@@ -230,9 +232,14 @@ def _segments(text: str, min_words: int) -> list[_Seg]:
                 s += 1
             while e > s and text[e - 1].isspace():
                 e -= 1
-            if len(re.findall(r"\w+", text[s:e])) >= min_words and _speechlike(text, a, s, e):
+            if s < e:
                 segs.append(_Seg(s, e, a, b, para))
     return segs
+
+
+def _is_quote(text: str, g: _Seg, min_words: int) -> bool:
+    """Enough words and not a title, URL or attribute value."""
+    return len(re.findall(r"\w+", text[g.start : g.end])) >= min_words and _speechlike(text, g.open_at, g.start, g.end)
 
 
 _SMALL = frozenset("a an and the of for to in on at by with or nor but as from vs".split())
@@ -251,6 +258,9 @@ def _speechlike(text: str, open_at: int, s: int, e: int) -> bool:
 def _mask(text: str, segs: list[_Seg]) -> str:
     """``text`` with quoted content blanked out, so cues and names are only found outside quotes."""
     chars = list(text)
+    # Party tags and asides in parentheses ("Gov. John Kasich (R-OH), said") are not subjects.
+    for m in re.finditer(r"\(([^()\n]{1,40})\)", text):
+        chars[m.start(1) : m.end(1)] = " " * (m.end(1) - m.start(1))
     for g in segs:
         for k in range(g.start, g.end):
             if chars[k] != "\n":
@@ -287,7 +297,7 @@ def _clean_name(tokens: list[str]) -> list[str]:
 
 def _is_person_name(tokens: list[str]) -> bool:
     """A plausible personal name: capitalised words, no organisation or place words."""
-    if not tokens or len(tokens) > 5:
+    if not tokens or len(tokens) > 5 or (len(tokens) == 1 and "." in tokens[0]):
         return False
     for t in tokens:
         low = _norm(t)
@@ -392,28 +402,32 @@ def _mention_of(text: str, toks: list[tuple[int, int, str]]) -> _Mention | None:
         k += 1
     toks = toks[k:]
     words = [t[2] for t in toks]
-    j = len(toks)
-    while j > 0 and _capish(words[j - 1]):
-        j -= 1
-    # "chief executive Lowell McAdam": role words, then the name; not "a spokesman for Bernie Sanders".
-    if j < len(toks) and (j == 0 or (len(words) <= 8 and _norm(words[j - 1]) not in _PREPOSITIONS)):
-        found = _name_mention(text, toks[j:], need_two=j > 0)
-        if found:
-            return found
+    # The first run of capitalised words that reads as a person's name and is not the object of
+    # a preposition: "chief executive Lowell McAdam", "Scott Hawkins of Cheyenne", but not
+    # "a spokesman for Bernie Sanders".
     i = 0
-    while i < len(toks) and _capish(words[i]):
-        i += 1
-    # "Scott Hawkins of Cheyenne": the name, without where the person is from.
-    if 0 < i < len(toks) and _norm(words[i]) in {"of", "from"}:
-        found = _name_mention(text, toks[:i], need_two=True)
-        if found:
-            return found
+    while i < len(toks):
+        if not _capish(words[i]):
+            i += 1
+            continue
+        j = i
+        while j < len(toks) and _capish(words[j]):
+            j += 1
+        whole = i == 0 and j == len(toks)
+        if i == 0 or _norm(words[i - 1]) not in _PREPOSITIONS:
+            found = _name_mention(text, toks[i:j], need_two=not whole)
+            if found:
+                return found
+        i = j
+    if any(_norm(w) in _RELATIVE for w in words):
+        return None  # "a passion that almost (suggested)": a clause, not a speaker
     if (_norm(words[0]) in _DETERMINERS or words[0][0].isupper()) and len(words) <= 10:
         s, e = toks[0][0], toks[-1][1]
         return _make_mention(text, s, e, "description")
     return None
 
 
+_RELATIVE = frozenset("that which who whom whose when where if because while".split())
 _PREPOSITIONS = frozenset("for of with to at by from on in about against behind like than".split())
 
 
@@ -483,8 +497,9 @@ def _pick_subject(text: str, masked: str, toks: list[tuple[int, int, str]], afte
 def _sentence_start(masked: str, pos: int, floor: int) -> int:
     """Start of the sentence holding ``pos`` (never before ``floor``)."""
     best = floor
-    for m in _SENT_END.finditer(masked, floor, pos):
-        if not _abbrev_before(masked, m.start()):
+    # The lookahead needs to see the character at ``pos`` (often the opening mark itself).
+    for m in _SENT_END.finditer(masked, floor, min(len(masked), pos + 2)):
+        if m.end() <= pos and not _abbrev_before(masked, m.start()):
             best = m.end()
     return best
 
@@ -514,8 +529,8 @@ def _after(text: str, masked: str, g: _Seg, p1: int) -> Attr | None:
         return None
     lo = g.close_at + 1
     hi = _sentence_end(masked, lo + 1, p1)
-    nxt = masked.find("“", lo, hi)
-    hi = nxt if nxt != -1 else hi
+    nxt = re.compile(r"[\"“«„]").search(masked, lo, hi)
+    hi = nxt.start() if nxt else hi
     toks = _tokens(masked, lo, hi)
     for i, (s, e, w) in enumerate(toks[:28]):
         low = w.lower().rstrip(".,:;")
@@ -529,7 +544,13 @@ def _after(text: str, masked: str, g: _Seg, p1: int) -> Attr | None:
                 m = _pick_subject(text, masked, _until_clause(toks[i + 1 :], masked), after=True)
                 return (m, text[s:e].rstrip(".,:;"), 0.9) if m else None
             return None
+        if _norm(toks[0][2]) in _PREPOSITIONS:
+            return None  # '"...," with a passion that suggested': no subject here
         m = _pick_subject(text, masked, toks[:i], after=True)
+        if m is None and low in _INVERTIBLE and "," in masked[toks[i - 1][1] : s]:
+            # '"...the beginning of the end" for the EU, said Geert Wilders'
+            m = _pick_subject(text, masked, _until_clause(toks[i + 1 :], masked), after=True)
+            return (m, text[s:e].rstrip(".,:;"), 0.8) if m else None
         return (m, text[s:e].rstrip(".,:;"), 0.9) if m else None
     return None
 
@@ -550,6 +571,10 @@ def _before(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
     """``Rasmussen said: "..."``, ``He told reporters that "..."``, ``According to X, "..."``."""
     lo = _sentence_start(masked, g.open_at, p0)
     toks = _tokens(masked, lo, g.open_at)
+    lead_in = masked[:p0].rstrip()
+    if not toks and lead_in.endswith(":"):
+        # 'In a statement, the group said:' closes the paragraph before a paragraph-long quote.
+        toks = _tokens(masked, _sentence_start(masked, len(lead_in), lead_in.rfind("\n") + 1), len(lead_in))
     for i in range(len(toks) - 1, -1, -1):
         s, e, w = toks[i]
         low = w.lower().rstrip(".,:;")
@@ -557,8 +582,8 @@ def _before(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
             sub = [t for t in toks[i + 2 :] if t[0] < g.open_at]
             m = _pick_subject(text, masked, _chunks(sub, masked)[0] if sub else [], after=True)
             return (m, "according to", 0.8) if m else None
-        if low not in _VERBS:
-            continue
+        if low not in _VERBS or (i > 0 and _norm(toks[i - 1][2]) in _PASSIVE):
+            continue  # "Pence was asked about the 'not there yet' comment": not Pence's words
         subj = toks[:i]
         while subj and _norm(subj[-1][2]) in _AUX:
             subj = subj[:-1]
@@ -641,6 +666,10 @@ def _own_attr(text: str, masked: str, g: _Seg, para: tuple[int, int]) -> Attr | 
     return a or _sentence_subject(text, masked, g, para[0])
 
 
+_PASSIVE = frozenset("was were is are been being be get got gets".split())
+_NOT_CUES = frozenset("who which whose whom that and or but nor is was were are".split())
+
+
 def _known_surname(masked: str, word: str) -> bool:
     """True when ``word`` ends a full name mentioned in the article."""
     return any(n.split()[-1] == word for _, _, n in person_names(masked))
@@ -658,11 +687,15 @@ def _sentence_subject(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
         while i < len(toks) and _norm(toks[i][2]) in _LEAD - _DETERMINERS:
             i += 1
         j = i
-        while j < len(toks) and _capish(toks[j][2]) and _norm(toks[j][2]) not in _PRONOUNS:
-            j += 1
+        while j < len(toks) and _norm(toks[j][2]) not in _PRONOUNS and (
+            _capish(toks[j][2]) or (toks[j][2] == "of" and j + 1 < len(toks) and toks[j + 1][2][0].isupper())
+        ):
+            j += 1  # "Former Secretary of State Madeleine Albright"
         if j == i and i < len(toks) and _norm(toks[i][2]) in ("he", "she"):
             j = i + 1
         if i == j or j >= len(toks) or not toks[j][2][0].islower() or _norm(toks[j][2]) in _PREPOSITIONS:
+            continue
+        if _norm(toks[j][2]) in _NOT_CUES:
             continue
         m = _mention_of(text, toks[i:j])
         # Without a cue, a lone capitalised word is too weak ("Security situation in ...").
@@ -729,10 +762,11 @@ def find_quotes(text: str, cfg: QuotesConfig) -> list[QuoteSpan]:
     """
     if not text or not isinstance(text, str):
         return []
-    segs = _segments(text, cfg.min_quote_words)
+    every = _segments(text)
+    segs = [g for g in every if _is_quote(text, g, cfg.min_quote_words)]
     if not segs:
         return []
-    masked = _mask(text, segs)
+    masked = _mask(text, every)
     paras = list(_paragraphs(text))
     people = _people(masked)
     speakers: list[tuple[int, str]] = []

@@ -26,7 +26,7 @@ CELL = {"shared": "reported", "only_here": "only here", "conflict": "conflict"}
 
 def list_params(q: str | None, outlet: str | None, since: str | None, until: str | None,
                 sort: str | None) -> dict[str, str]:
-    """Validated list filters (empty strings dropped).
+    """Validated list filters (every key present; an empty string means not set).
 
     Raises:
         ConfigError: ``sort`` is not one of SORTS, or a date is not YYYY-MM-DD.
@@ -41,7 +41,7 @@ def list_params(q: str | None, outlet: str | None, since: str | None, until: str
                 date.fromisoformat(params[key])
             except ValueError:
                 raise ConfigError(f"{key} must be a date like 2025-03-04, got {params[key]!r}") from None
-    return {k: v for k, v in params.items() if v}
+    return params
 
 
 def _matches(doc: dict[str, Any], p: dict[str, str]) -> bool:
@@ -199,11 +199,11 @@ def copy_graph(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """Reuse edges (source → copy) with outlets and titles for display."""
     arts = {a["article_id"]: a for a in doc["articles"]}
 
-    def name(aid: str) -> dict[str, Any]:
+    def name(aid: str, side: str) -> dict[str, Any]:
         a = arts.get(aid, {})
-        return {"outlet": a.get("outlet", "?"), "title": a.get("title") or ""}
+        return {f"{side}_outlet": a.get("outlet", "?"), f"{side}_title": a.get("title") or ""}
 
-    return [e | {"source": name(e["source_id"]), "copy": name(e["copy_id"])} for e in doc["edges"]]
+    return [e | name(e["source_id"], "source") | name(e["copy_id"], "copy") for e in doc["edges"]]
 
 
 def matrix(doc: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,79 @@
+"""Figures: numbers with units and what they count (invented sentences)."""
+
+from __future__ import annotations
+
+import pickle
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from storyline import model
+from storyline.steps.base import params, rebuild
+from storyline.steps.figures import Figures, find_figures
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Officials said some 52,000 volunteers signed up.", [(52000.0, "volunteers", "52,000 volunteers")]),
+        ("The city offered a $12 million reward.", [(12e6, "USD", "$12 million")]),
+        ("Turnout fell to 9 percent in the north.", [(9.0, "percent", "9 percent")]),
+        ("Turnout fell to 9% in the north.", [(9.0, "percent", "9%")]),
+        ("Prices rose 4.5 per cent last month.", [(4.5, "percent", "4.5 per cent")]),
+        ("Rescuers found three people alive.", [(3.0, "people", "three people")]),
+        ("Some 2.3 billion dollars were moved.", [(2.3e9, "USD", "2.3 billion dollars")]),
+        ("The fund lost €4bn and £250m.", [(4e9, "EUR", "€4bn"), (250e6, "GBP", "£250m")]),
+        ("Fewer than 8,000 armed river pirates remain.", [(8000.0, "pirates", "8,000 armed river pirates")]),
+        ("Twenty five teachers and two million pupils went home.",
+         [(25.0, "teachers", "Twenty five teachers"), (2e6, "pupils", "two million pupils")]),
+        ("She holds a 12-point lead.", [(12.0, "point", "12-point")]),
+    ],
+)
+def test_figures_normalise(text: str, expected: list[tuple[float, str, str]]) -> None:
+    got = [(f.value, f.unit, f.surface) for f in find_figures(text)]
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The group was founded in 2014 and grew fast.",
+        "The talks ended on July 21, 2017.",
+        "The vote closes at 10:30 a.m. on the 3rd of May.",
+        "Its F-16 jets and G20 partners met in Room 12.",
+        "See page 3 and No. 5 of the report.",
+        "He was one of the first to leave.",
+        "Comments (2) | 13/7/2016",
+    ],
+)
+def test_figures_skip_dates_times_and_labels(text: str) -> None:
+    assert find_figures(text) == []
+
+
+def test_figures_context_is_the_sentence() -> None:
+    text = "Mr. Lee spoke first. The agency counted 4,200 migrants in June. Nobody else spoke."
+    [f] = find_figures(text)
+    assert f.context == "The agency counted 4,200 migrants in June."
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list("0123456789 ,.%$€-:") + ["people", "million", " in ", "three", "\n"]),
+                max_size=80).map("".join))
+def test_figures_offsets_hold(text: str) -> None:
+    for f in find_figures(text):
+        assert text[f.start : f.end] == f.surface
+        assert f.surface.strip() == f.surface
+
+
+def test_figures_step_contract() -> None:
+    step = Figures()
+    again = pickle.loads(pickle.dumps(rebuild(step)))
+    assert params(again) == params(step) == {}
+    empty = again(pa.table({"article_id": pa.array([], pa.string()), "text": pa.array([], pa.string())}))
+    assert empty.num_rows == 0 and empty.schema.equals(model.FIGURE)
+    out = again(pa.table({"article_id": ["a1", "a2"], "text": ["It cost $3 million.", ""]}))
+    assert out.schema.equals(model.FIGURE)
+    assert out.to_pylist()[0]["figure_id"] == model.stable_id("a1", 8, 18)
+    assert out.to_pylist()[0]["value"] == 3e6
