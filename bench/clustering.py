@@ -1,14 +1,29 @@
-"""Same-story clustering accuracy on BASIL (same events covered by NYT, Fox News, HuffPost).
+"""Same-story clustering on BASIL (same events covered by NYT, Fox News, HuffPost), with distractors.
 
-Prints BCubed P/R/F1 and pairwise F1 for storyline's clusterer and a TF-IDF + agglomerative
-baseline, in one run, plus articles/s. Usage: python bench/clustering.py [--data PATH]
+Prints, in one run, BCubed P/R/F1 and pairwise F1 of storyline's streaming clusterer and a TF-IDF +
+average-linkage agglomerative baseline on:
+
+* ``basil``: basil-dev with its real dates (45 events spread over 2010-2019);
+* ``basil-compressed``: the same events squeezed into 30 days (intra-event offsets kept), so that
+  many same-topic US-politics events are active at once and dates cannot separate them;
+* ``basil+polnear``: basil-dev plus every polnear-train article as a distractor, each moved to the
+  date of the basil event nearest to it by TF-IDF topic (plus -3..+3 days), so distractors are
+  same-topic *and* same-week. Only basil items are scored; ``distr%`` is the share of distractors
+  that land in a story holding a basil article.
+
+Then: the merge model's cross-validation by event (5 folds, never train numbers), order
+dependence (ties re-ordered, and two-batch incremental runs), and assignment speed once warm.
+
+Usage: python bench/clustering.py [--data PATH] [--polnear PATH] [--fit] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
+from datetime import date, timedelta
 from itertools import combinations
 from pathlib import Path
 
@@ -16,16 +31,19 @@ import numpy as np
 import pyarrow as pa
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
 
 from storyline import model
-from storyline.config import ClusterConfig
-from storyline.steps.cluster import Cluster
+from storyline.steps import cluster as C
 
-DEFAULT = Path(__file__).resolve().parents[1].parent / "shared/data/basil-dev.jsonl"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared/data"
+DEFAULT = SHARED / "basil-dev.jsonl"
+POLNEAR = SHARED / "polnear-train.jsonl"
 
 
 def bcubed(pred: dict[str, str], gold: dict[str, str]) -> tuple[float, float, float]:
-    """BCubed precision, recall, F1 over the items of ``gold``."""
+    """BCubed precision, recall, F1 over the items of ``gold`` (other predicted items are ignored)."""
     items = list(gold)
     by_pred: dict[str, set[str]] = {}
     by_gold: dict[str, set[str]] = {}
@@ -38,16 +56,22 @@ def bcubed(pred: dict[str, str], gold: dict[str, str]) -> tuple[float, float, fl
 
 
 def pairwise_f1(pred: dict[str, str], gold: dict[str, str]) -> float:
-    """F1 of same-cluster pairs."""
+    """F1 of same-cluster pairs among the items of ``gold``."""
     items = sorted(gold)
     pp = {(a, b) for a, b in combinations(items, 2) if pred[a] == pred[b]}
     gp = {(a, b) for a, b in combinations(items, 2) if gold[a] == gold[b]}
-    tp = len(pp & gp)
-    return 2 * tp / max(1, len(pp) + len(gp))
+    return 2 * len(pp & gp) / max(1, len(pp) + len(gp))
+
+
+def distractor_rate(pred: dict[str, str], gold: dict[str, str]) -> float:
+    """Share of non-gold items whose predicted story holds a gold item."""
+    gold_stories = {pred[i] for i in gold}
+    others = [i for i in pred if i not in gold]
+    return sum(pred[i] in gold_stories for i in others) / max(1, len(others))
 
 
 def baseline(rows: list[dict], threshold: float = 0.2) -> dict[str, str]:
-    """TF-IDF cosine + average-linkage agglomerative clustering."""
+    """TF-IDF cosine + average-linkage agglomerative clustering (batch, no dates)."""
     x = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(
         [f"{r['title']}\n{r['text']}" for r in rows]
     )
@@ -68,36 +92,210 @@ def load(path: Path) -> tuple[list[dict], dict[str, str]]:
     return rows, gold
 
 
-def run_storyline(rows: list[dict], cfg: ClusterConfig) -> tuple[dict[str, str], float]:
-    """storyline's clustering of ``rows`` and the seconds it took."""
-    table = pa.Table.from_pylist(rows)
+def load_polnear(path: Path) -> list[dict]:
+    """polnear-train rows as article dicts (no gold story)."""
+    out = []
+    for line in path.open(encoding="utf-8"):
+        r = json.loads(line)
+        out.append({"article_id": "pn:" + r["filename"], "title": r["title"], "text": r["text"],
+                    "published": r["publication_date"]})
+    return out
+
+
+def _shift(day: str, days: int) -> str:
+    return (date.fromisoformat(day[:10]) + timedelta(days=days)).isoformat()
+
+
+def compress(rows: list[dict], gold: dict[str, str], span: int = 30, seed: int = 0) -> list[dict]:
+    """Move every event to a random start within ``span`` days of 2020-01-01, keeping its own offsets."""
+    rng = random.Random(seed)
+    first: dict[str, str] = {}
+    for r in rows:
+        e = gold[r["article_id"]]
+        first[e] = min(first.get(e, r["published"]), r["published"])
+    start = {e: rng.randrange(span) for e in sorted(first)}
+    out = []
+    for r in rows:
+        e = gold[r["article_id"]]
+        off = (date.fromisoformat(r["published"]) - date.fromisoformat(first[e])).days
+        out.append({**r, "published": _shift("2020-01-01", start[e] + off)})
+    return out
+
+
+def topical_distractors(basil: list[dict], gold: dict[str, str], polnear: list[dict]) -> list[dict]:
+    """polnear articles dated next to the basil event nearest to them by TF-IDF topic (-3..+3 days)."""
+    vec = TfidfVectorizer(sublinear_tf=True, stop_words="english", max_features=50000)
+    x = vec.fit_transform([f"{r['title']}\n{r['text']}" for r in basil + polnear])
+    events = sorted(set(gold.values()))
+    first = {e: min(r["published"] for r in basil if gold[r["article_id"]] == e) for e in events}
+    cent = np.vstack([np.asarray(x[[i for i, r in enumerate(basil) if gold[r["article_id"]] == e]].mean(0))
+                      for e in events])
+    sims = x[len(basil):] @ cent.T
+    out = []
+    for i, r in enumerate(polnear):
+        e = events[int(np.argmax(sims[i]))]
+        out.append({**r, "published": _shift(first[e], int(model.stable_id(r["article_id"]), 16) % 7 - 3)})
+    return out
+
+
+def run_storyline(rows: list[dict], threshold: float = C.MERGE_THRESHOLD, weights=C.WEIGHTS, bias=C.BIAS,
+                  window: int = 7, salt: str = "") -> dict[str, str]:
+    """storyline's streaming assignment of ``rows`` (ties within a timestamp ordered by salted id hash)."""
+    key = (lambda r: C.stream_order(r)) if not salt else (
+        lambda r: C.stream_order(r)[:2] + (model.stable_id(salt, r["article_id"]),))
+    docs = C.featurize(sorted(rows, key=key))
+    return {d.article_id: d.story_id for d in C.stream(docs, {}, {}, window, threshold, weights, bias)}
+
+
+def run_step(rows: list[dict], previous: pa.Table | None = None) -> pa.Table:
+    """The pipeline step itself on ``rows`` (what `storyline run` does)."""
+    return C.Cluster()(pa.Table.from_pylist(rows), model.REUSE_EDGE.empty_table(), previous=previous)
+
+
+def training_pairs(rows: list[dict], gold: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Teacher-forced (article, story-so-far) feature rows, label and the article's event.
+
+    Every story built from gold so far is a candidate whatever its date (window = infinity), so
+    the model learns to tell events apart by content alone; the window is applied on top.
+    """
+    index = C.StoryIndex(window_days=10**6)
+    xs, ys, gs = [], [], []
+    for doc in C.featurize(sorted(rows, key=C.stream_order)):
+        vecs = index.weigh(doc)
+        slots, x = index.candidates(doc, vecs)
+        e = gold[doc.article_id]
+        xs.append(x)
+        ys.extend(index.stories[s].story_id == e for s in slots)
+        gs.extend([e] * len(slots))
+        slot = index.by_id.get(e)
+        index.add(doc, vecs, index.open(e, doc.day) if slot is None else slot)
+    return np.vstack(xs), np.array(ys, int), np.array(gs)
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> tuple[tuple[float, ...], float]:
+    """Logistic regression merge model; returns (weights, bias)."""
+    lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(x, y)
+    return tuple(float(w) for w in lr.coef_[0]), float(lr.intercept_[0])
+
+
+def cross_validate(rows: list[dict], gold: dict[str, str], thresholds: list[float]) -> dict[float, list[float]]:
+    """5-fold CV by event: fit on 4/5 of events, stream the held-out events (compressed dates)."""
+    events = np.array([gold[r["article_id"]] for r in rows])
+    scores: dict[float, list[float]] = {t: [] for t in thresholds}
+    for train, test in GroupKFold(5).split(rows, groups=events):
+        w, b = fit(*training_pairs([rows[i] for i in train], gold)[:2])
+        held = [rows[i] for i in test]
+        held_gold = {r["article_id"]: gold[r["article_id"]] for r in held}
+        for t in thresholds:
+            for variant in (held, compress(held, held_gold, span=5)):
+                scores[t].append(bcubed(run_storyline(variant, t, w, b), held_gold)[2])
+    return scores
+
+
+def order_dependence(rows: list[dict], gold: dict[str, str], n: int = 10) -> list[tuple[float, float]]:
+    """(B3-F1, distractor rate) over ``n`` re-orderings of same-timestamp ties."""
+    out = []
+    for k in range(n):
+        pred = run_storyline(rows, salt=f"order{k}")
+        out.append((bcubed(pred, gold)[2], distractor_rate(pred, gold)))
+    return out
+
+
+def two_batch(rows: list[dict], gold: dict[str, str], seed: int) -> tuple[float, float]:
+    """B3-F1 and share of articles whose story differs, when a random half is added incrementally."""
+    rng = random.Random(seed)
+    first = [r for r in rows if rng.random() < 0.5]
+    ids = {r["article_id"] for r in first}
+    prev = run_step(first)
+    both = run_step(rows, previous=prev)
+    whole = run_step(rows)
+    pred = dict(zip(both["article_id"].to_pylist(), both["story_id"].to_pylist()))
+    ref = dict(zip(whole["article_id"].to_pylist(), whole["story_id"].to_pylist()))
+    kept = dict(zip(prev["article_id"].to_pylist(), prev["story_id"].to_pylist()))
+    assert all(pred[a] == kept[a] for a in ids), "incremental run changed an old assignment"
+    pairs_diff = np.mean([(pred[a] == pred[b]) != (ref[a] == ref[b]) for a, b in combinations(sorted(gold), 2)
+                          if gold[a] == gold[b] or ref[a] == ref[b] or pred[a] == pred[b]])
+    return bcubed(pred, gold)[2], float(pairs_diff)
+
+
+def speed(rows: list[dict]) -> tuple[float, float, int]:
+    """Articles/s of featurizing, and of assignment once the index holds the first half of the stream."""
+    rows = sorted(rows, key=C.stream_order)
     t0 = time.perf_counter()
-    out = Cluster(cfg)(table, model.REUSE_EDGE.empty_table())
-    dt = time.perf_counter() - t0
-    return dict(zip(out["article_id"].to_pylist(), out["story_id"].to_pylist())), dt
+    docs = C.featurize(rows)
+    feat = len(rows) / (time.perf_counter() - t0)
+    half = len(docs) // 2
+    index = C.StoryIndex(7)
+    assigned: dict[str, str] = {}
+
+    def step(doc: C.Doc) -> None:
+        vecs = index.weigh(doc)
+        slots, x = index.candidates(doc, vecs)
+        sid = C._decide(doc, slots, x, index, assigned, {}, C.MERGE_THRESHOLD, C.WEIGHTS, C.BIAS)[0]
+        slot = index.by_id.get(sid)
+        index.add(doc, vecs, index.open(sid, doc.day) if slot is None else slot)
+        assigned[doc.article_id] = sid
+
+    for doc in docs[:half]:
+        step(doc)
+    t0 = time.perf_counter()
+    for doc in docs[half:]:
+        step(doc)
+    return feat, (len(docs) - half) / (time.perf_counter() - t0), sum(s.size > 0 for s in index.stories)
+
+
+def _line(name: str, pred: dict[str, str], gold: dict[str, str], dt: float, n: int) -> str:
+    p, r, f = bcubed(pred, gold)
+    return (f"{name:40} {p:6.3f} {r:6.3f} {f:6.3f} {pairwise_f1(pred, gold):7.3f} "
+            f"{100 * distractor_rate(pred, gold):6.2f} {n / dt:8.0f}")
 
 
 def main() -> None:
-    """Print the comparison table."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    """Print the comparison table, CV, order dependence and speed."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT)
-    ap.add_argument("--sweep", action="store_true", help="also print F1 over a threshold sweep")
+    ap.add_argument("--polnear", type=Path, default=POLNEAR)
+    ap.add_argument("--fit", action="store_true", help="refit the merge model on all of --data and print it")
+    ap.add_argument("--quick", action="store_true", help="only the main table")
     args = ap.parse_args()
     rows, gold = load(args.data)
-    print(f"BASIL dev: {len(rows)} articles, {len(set(gold.values()))} events")
-    print(f"{'system':34} {'B3-P':>6} {'B3-R':>6} {'B3-F1':>6} {'pair-F1':>7} {'art/s':>7}")
-    pred, dt = run_storyline(rows, ClusterConfig())
-    p, r, f = bcubed(pred, gold)
-    print(f"{'storyline':34} {p:6.3f} {r:6.3f} {f:6.3f} {pairwise_f1(pred, gold):7.3f} {len(rows) / dt:7.0f}")
-    t0 = time.perf_counter()
-    base = baseline(rows)
-    dt = time.perf_counter() - t0
-    p, r, f = bcubed(base, gold)
-    print(f"{'tfidf+agglomerative (0.2)':34} {p:6.3f} {r:6.3f} {f:6.3f} {pairwise_f1(base, gold):7.3f} {len(rows) / dt:7.0f}")
-    if args.sweep:
-        for th in np.arange(0.10, 0.55, 0.04):
-            pred, _ = run_storyline(rows, ClusterConfig(threshold=float(th)))
-            print(f"  storyline threshold={th:.2f}: B3-F1={bcubed(pred, gold)[2]:.3f}")
+    if args.fit:
+        w, b = fit(*training_pairs(rows, gold)[:2])
+        print(f"WEIGHTS = ({', '.join(f'{v:.3f}' for v in w)})  # {C.FEATURES}\nBIAS = {b:.3f}")
+    polnear = load_polnear(args.polnear) if args.polnear.exists() else []
+    streams = [("basil", rows), ("basil-compressed", compress(rows, gold))]
+    if polnear:
+        streams.append(("basil+polnear (topic-dated)", rows + topical_distractors(rows, gold, polnear)))
+        streams.append(("basil+polnear (own dates)", rows + polnear))
+    print(f"basil-dev: {len(rows)} articles, {len(set(gold.values()))} events; polnear distractors: {len(polnear)}")
+    print(f"{'stream / system':40} {'B3-P':>6} {'B3-R':>6} {'B3-F1':>6} {'pair-F1':>7} {'distr%':>6} {'art/s':>8}")
+    for name, stream_rows in streams:
+        t0 = time.perf_counter()
+        out = run_step(stream_rows)
+        dt = time.perf_counter() - t0
+        print(_line(f"{name}: storyline", dict(zip(out["article_id"].to_pylist(), out["story_id"].to_pylist())),
+                    gold, dt, len(stream_rows)))
+        t0 = time.perf_counter()
+        base = baseline(stream_rows)
+        print(_line(f"{name}: tfidf+agglomerative 0.2", base, gold, time.perf_counter() - t0, len(stream_rows)))
+    if args.quick:
+        return
+    grid = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    cv = cross_validate(rows, gold, grid)
+    print("CV by event (5 folds x {real, compressed} dates), mean B3-F1 per threshold: "
+          + ", ".join(f"{t:.2f}={np.mean(v):.3f}" for t, v in cv.items()))
+    if polnear:
+        mixed = rows + topical_distractors(rows, gold, polnear)
+        od = np.array(order_dependence(mixed, gold))
+        print(f"order dependence (10 tie orders, basil+polnear topic-dated): B3-F1 {od[:, 0].mean():.4f} "
+              f"± {od[:, 0].std():.4f} (min {od[:, 0].min():.4f}), distr% {100 * od[:, 1].mean():.2f} "
+              f"± {100 * od[:, 1].std():.2f}")
+        tb = np.array([two_batch(mixed, gold, s) for s in range(3)])
+        print(f"two-batch incremental (random halves, 3 seeds): B3-F1 {tb[:, 0].mean():.4f} ± {tb[:, 0].std():.4f}; "
+              f"co-membership flips vs one batch {100 * tb[:, 1].mean():.2f}%")
+        feat, assign, n_stories = speed(mixed * 1)
+        print(f"speed (1 core): featurize {feat:.0f} art/s; assignment once warm {assign:.0f} art/s "
+              f"({n_stories} stories)")
 
 
 if __name__ == "__main__":

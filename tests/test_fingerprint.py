@@ -5,7 +5,7 @@ import pytest
 
 from storyline.config import FingerprintConfig
 from storyline.errors import ConfigError
-from storyline.steps.fingerprint import Fingerprint, fingerprint, minhash, permutations, winnow
+from storyline.steps.fingerprint import Fingerprint, fingerprint, fingerprint_batch, minhash, winnow
 from storyline.textutil import ngram_hashes, tokenize
 from tests.conftest import make_articles
 
@@ -14,17 +14,20 @@ TEXT = " ".join(f"word{i}" for i in range(300))
 
 def test_fingerprint_identical_texts_share_all_keys():
     cfg = FingerprintConfig()
-    perms = permutations(cfg)
-    assert fingerprint(TEXT, cfg, perms) == fingerprint(TEXT, cfg, perms)
+    assert fingerprint(TEXT, cfg) == fingerprint(TEXT, cfg)
 
 
-def test_fingerprint_minhash_estimates_jaccard():
-    cfg = FingerprintConfig(num_perm=256, bands=32)
-    seeds = permutations(cfg)
+@pytest.mark.parametrize("lo,hi,expected", [(500, 1500, 1 / 3), (0, 1000, 1.0), (100, 1000, 0.9), (1000, 2000, 0.0)])
+def test_fingerprint_minhash_estimates_jaccard(lo, hi, expected):
     x = np.arange(0, 1000, dtype=np.uint64)
-    y = np.arange(500, 1500, dtype=np.uint64)  # Jaccard 1/3
-    est = float(np.mean(minhash(x, seeds) == minhash(y, seeds)))
-    assert abs(est - 1 / 3) < 0.1
+    y = np.arange(lo, hi, dtype=np.uint64)
+    est = float(np.mean(minhash(x, 256, 1) == minhash(y, 256, 1)))
+    assert abs(est - expected) < 0.1
+
+
+def test_fingerprint_minhash_small_sets_fill_every_bin():
+    sig = minhash(np.arange(10, dtype=np.uint64), 128, 1)
+    assert (sig != np.iinfo(np.uint64).max).all()
 
 
 def test_fingerprint_winnowing_guarantees_shared_passage():
@@ -38,8 +41,24 @@ def test_fingerprint_winnowing_guarantees_shared_passage():
 
 
 def test_fingerprint_short_text_has_no_keys():
+    assert fingerprint("too short", FingerprintConfig()) == ([], [])
+
+
+def test_fingerprint_batch_equals_one_by_one():
     cfg = FingerprintConfig()
-    assert fingerprint("too short", cfg, permutations(cfg)) == ([], [])
+    texts = [TEXT, "", "too short", "The U.S. and the Islamic State. " * 20, TEXT[500:]]
+    doc, is_band, key = fingerprint_batch(texts, cfg)
+    for i, t in enumerate(texts):
+        bands, grams = fingerprint(t, cfg)
+        assert key[(doc == i) & is_band].tolist() == bands
+        assert sorted(key[(doc == i) & ~is_band].tolist()) == sorted(grams)
+
+
+@pytest.mark.parametrize("a,b", [("The U.S. army said", "the US Army said"),
+                                 ("fighters of the Islamic State group", "fighters of the ISIL group")])
+def test_fingerprint_aliases_share_keys(a, b):
+    cfg = FingerprintConfig(shingle_words=3, gram_words=3, winnow_window=1)
+    assert set(fingerprint(a, cfg)[1]) == set(fingerprint(b, cfg)[1])
 
 
 def test_fingerprint_step_rows_per_key():

@@ -1,58 +1,223 @@
 """Word tokens with character offsets, shared by fingerprinting, alignment and comparison.
 
 Tokens are normalised so that small editorial changes do not break matches: case is folded and
-inner dots/apostrophes are dropped ("U.S." and "US" are both ``us``).
+inner dots/apostrophes are dropped ("U.S." and "US" are both ``us``). With ``aliases=True`` a few
+common name variants are folded too ("Islamic State"/"ISIL"/"Daesh" -> ``isis``, "United States"
+-> ``us``), so alignment does not break on them.
+
+Tokenising is vectorised with numpy: the text is read as code points, word characters are found
+with a lookup table, and each word gets a 64-bit polynomial hash computed from prefix sums, so no
+Python code runs per word. Word strings are only built when :attr:`Tokens.words` is asked for.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import xxhash
 
-# A word, optionally with inner dots or apostrophes ("U.S", "don't"); hyphens split words.
-_WORD = re.compile(r"\w+(?:[.'’]\w+)*")
+__all__ = ["Tokens", "fold_aliases", "hash32", "mix64", "ngram_hashes", "paragraphs", "sentences", "tokenize",
+           "tokenize_many", "word_hash"]
+
 _STRIP = str.maketrans("", "", ".'’")
+_ASCII_WORD = np.zeros(128, dtype=bool)
+for _c in "0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
+    _ASCII_WORD[ord(_c)] = True
+_ASCII_LOWER = np.arange(128, dtype=np.uint32)
+_ASCII_LOWER[65:91] += 32
+_JOINERS = np.array([ord("."), ord("'"), ord("’")], dtype=np.uint32)
+_BASE = 0x9E3779B97F4A7C15  # odd, so it has an inverse modulo 2**64
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_NGRAM_MUL = np.uint64(0xD6E8FEB86659FD93)
 
 
-@dataclass(frozen=True, slots=True)
+def mix64(z: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser of every element (uint64 arithmetic wraps, as the mixer wants)."""
+    z = np.asarray(z, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def _tables() -> np.ndarray:
+    """Lowered code point for every BMP character that ``\\w`` matches, 0 for the others."""
+    chars = [chr(c) for c in range(65536)]
+    low = [ord(lc) if ch.isalnum() or ch == "_" else 0
+           for ch in chars for lc in [ch.lower() if len(ch.lower()) == 1 else ch]]
+    return np.array(low, dtype=np.uint32)
+
+
+_LOWER = _tables()  # a constant of Unicode itself, built once at import
+with np.errstate(over="ignore"):
+    _POW = np.concatenate(([np.uint64(1)], np.cumprod(np.full(255, _BASE, dtype=np.uint64), dtype=np.uint64)))
+_JOIN = (ord("."), ord("'"), ord("’"))
+
+
+def _lowered(cp: np.ndarray) -> np.ndarray:
+    low = _LOWER[np.minimum(cp, 65535)]
+    astral = np.flatnonzero(cp > 65535)
+    for i in astral.tolist():  # rare (emoji, historic scripts): Python's own rules
+        ch = chr(int(cp[i]))
+        low[i] = (ord(ch.lower()) if len(ch.lower()) == 1 else ord(ch)) if ch.isalnum() else 0
+    return low
+
+
+def _scan(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(starts, ends, hashes)`` of the words of ``text`` (regex ``\\w+(?:[.'’]\\w+)*``)."""
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if cp.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.uint64)
+    low = _lowered(cp)
+    isword = low != 0
+    # A dot or apostrophe joins two words when word characters sit on both sides ("U.S", "don't").
+    inword = np.zeros(cp.size + 2, dtype=bool)
+    inword[1:-1] = isword
+    if cp.size > 2:
+        mid = cp[1:-1]
+        joiner = ((mid == _JOIN[0]) | (mid == _JOIN[1]) | (mid == _JOIN[2])) & isword[:-2] & isword[2:]
+        inword[2:-2] |= joiner
+    edges = np.flatnonzero(inword[1:] != inword[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    if starts.size == 0:
+        return starts.astype(np.int64), ends.astype(np.int64), np.zeros(0, dtype=np.uint64)
+    # Polynomial hash of each word's kept (non-joiner) lowered characters: sum of c * BASE**rank.
+    kept = np.flatnonzero(isword)
+    first = np.searchsorted(kept, starts)  # every word starts with a kept character
+    word_of = np.repeat(np.arange(starts.size), np.diff(np.append(first, kept.size)))
+    rank = np.minimum(np.arange(kept.size) - first[word_of], 255)
+    with np.errstate(over="ignore"):
+        vals = (low[kept].astype(np.uint64) + np.uint64(1)) * _POW[rank]
+        raw = np.add.reduceat(vals, first)
+    return starts.astype(np.int64), ends.astype(np.int64), mix64(raw)
+
+
+def word_hash(word: str) -> int:
+    """The 64-bit hash :func:`tokenize` gives ``word`` (a single normalised word)."""
+    h = _scan(word)[2]
+    return int(h[0]) if h.size else 0
+
+
+# Name variants folded when ``aliases=True``: multi-word phrases become one token.
+ALIASES: dict[str, str] = {
+    "united states": "us", "united states of america": "us", "usa": "us",
+    "islamic state": "isis", "isil": "isis", "daesh": "isis", "islamic state of iraq and the levant": "isis",
+    "united nations": "un", "united kingdom": "uk", "britain": "uk", "great britain": "uk",
+    "european union": "eu", "per cent": "percent", "pct": "percent",
+}
+
+
+def _alias_table() -> list[tuple[np.ndarray, int]]:
+    table = [(_scan(k)[2], word_hash(v)) for k, v in ALIASES.items()]
+    return sorted(table, key=lambda t: -t[0].size)  # longest phrases first
+
+
+_ALIAS_TABLE = _alias_table()  # derived from the constant ALIASES at import; never changes
+
+
+def fold_aliases(starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray,
+            doc: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fold :data:`ALIASES` in a token stream; a phrase becomes one token spanning its words.
+
+    ``doc`` (one value per token) keeps phrases from running across documents of a batch.
+    """
+    hashes = hashes.copy()
+    ends = ends.copy()
+    alive = np.ones(hashes.size, dtype=bool)
+    for phrase, canon in _ALIAS_TABLE:
+        m = phrase.size
+        if hashes.size < m:
+            continue
+        hit = alive[: hashes.size - m + 1].copy()
+        for t in range(m):
+            hit &= hashes[t : hashes.size - m + 1 + t] == phrase[t]
+            if t:
+                hit &= alive[t : hashes.size - m + 1 + t]
+        if doc is not None and m > 1:
+            hit &= doc[: doc.size - m + 1] == doc[m - 1 :]
+        for i in np.flatnonzero(hit).tolist():  # rare: a handful per text
+            if all(alive[i : i + m]):
+                hashes[i] = canon
+                ends[i] = ends[i + m - 1]
+                alive[i + 1 : i + m] = False
+    return starts[alive], ends[alive], hashes[alive]
+
+
 class Tokens:
-    """Normalised words of a text and their ``[start, end)`` character offsets."""
+    """Normalised words of a text: ``[start, end)`` character offsets and 64-bit word hashes.
 
-    words: list[str]
-    starts: np.ndarray
-    ends: np.ndarray
+    ``words`` (the normalised strings) is built on first use.
+    """
+
+    __slots__ = ("_words", "ends", "hashes", "starts", "text")
+
+    def __init__(self, text: str, starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray) -> None:
+        self.text, self.starts, self.ends, self.hashes = text, starts, ends, hashes
+        self._words: list[str] | None = None
+
+    @property
+    def words(self) -> list[str]:
+        """The normalised words (case-folded, inner dots and apostrophes dropped)."""
+        if self._words is None:
+            t = self.text
+            self._words = [t[s:e].translate(_STRIP).lower() for s, e in zip(self.starts.tolist(), self.ends.tolist())]
+        return self._words
 
     def __len__(self) -> int:
-        return len(self.words)
+        return int(self.starts.size)
 
 
-def tokenize(text: str) -> Tokens:
-    """Split ``text`` into normalised words with offsets."""
-    words, starts, ends = [], [], []
-    for m in _WORD.finditer(text):
-        words.append(m.group().translate(_STRIP).lower())
-        starts.append(m.start())
-        ends.append(m.end())
-    return Tokens(words, np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64))
+def tokenize(text: str, aliases: bool = False) -> Tokens:
+    """Split ``text`` into normalised words with offsets (and fold name variants if ``aliases``).
+
+    Example:
+        >>> tokenize("The U.S. said").words
+        ['the', 'us', 'said']
+    """
+    starts, ends, hashes = _scan(text)
+    if aliases:
+        starts, ends, hashes = fold_aliases(starts, ends, hashes)
+    return Tokens(text, starts, ends, hashes)
+
+
+def tokenize_many(texts: Sequence[str], aliases: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Word hashes of many texts at once: ``(hashes, bounds)``; text ``i`` owns ``hashes[bounds[i]:bounds[i+1]]``.
+
+    The same hashes as :func:`tokenize` gives each text alone, in one numpy pass over the batch.
+    """
+    joined = "\n".join(texts)  # "\n" is not a word character, so no word spans two texts
+    starts, ends, hashes = _scan(joined)
+    text_starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]], dtype=np.int64) if texts else np.zeros(0, np.int64)
+    doc = np.searchsorted(text_starts, starts, side="right") - 1
+    if aliases:
+        starts, _, hashes = fold_aliases(starts, ends, hashes, doc)
+        doc = np.searchsorted(text_starts, starts, side="right") - 1
+    bounds = np.searchsorted(doc, np.arange(len(texts) + 1), side="left")
+    return hashes, bounds
+
+
+def ngram_hashes(words: Sequence[str] | np.ndarray, n: int) -> np.ndarray:
+    """64-bit hashes of every word ``n``-gram (empty when there are fewer than ``n`` words).
+
+    ``words`` is a list of normalised words or an array of word hashes from :func:`tokenize`.
+    """
+    h = np.asarray(words, dtype=np.uint64) if isinstance(words, np.ndarray) else _scan(" ".join(words))[2]
+    if h.size < n:
+        return np.zeros(0, dtype=np.uint64)
+    m = h.size - n + 1
+    g = h[:m].copy()
+    with np.errstate(over="ignore"):
+        for t in range(1, n):
+            g = mix64(g * _NGRAM_MUL + h[t : t + m])
+    return g
 
 
 def hash32(s: str) -> int:
     """A stable 32-bit hash of a string."""
     return xxhash.xxh32_intdigest(s.encode("utf-8"))
-
-
-def ngram_hashes(words: list[str], n: int) -> np.ndarray:
-    """Stable 32-bit hashes of every word ``n``-gram (empty when there are fewer than ``n`` words)."""
-    if len(words) < n:
-        return np.zeros(0, dtype=np.uint64)
-    return np.fromiter(
-        (hash32(" ".join(words[i : i + n])) for i in range(len(words) - n + 1)),
-        dtype=np.uint64,
-        count=len(words) - n + 1,
-    )
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:

@@ -1,29 +1,35 @@
 """Passage alignment of candidate pairs, and the direction of reuse.
 
-Alignment chains exact word ``seed_words``-grams that advance together in both texts, tolerating
-gaps of up to ``max_gap_words`` (edits such as "U.S."/"US" are already normalised away by the
-tokenizer; substitutions, insertions and drops become gaps). Each chain long enough is a passage
-with character offsets in both articles. Word substitutions inside a passage are listed as edits.
+Alignment is verification after candidates, so it is vectorised: both texts are tokenised once
+(word hashes, with name variants folded: "U.S."/"US", "ISIL"/"Islamic State"), exact word
+``seed_words``-grams shared by both are found by sorting, seeds on one diagonal are merged into
+exact runs, and runs are chained when they advance together in both texts with gaps of at most
+``max_gap_words`` (substitutions, insertions and dropped words become gaps). Each chain long
+enough is a passage with character offsets in both articles; the gaps and alias differences
+inside it are listed as edits.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import numpy as np
 import pyarrow as pa
 
 from .. import model
 from ..config import AlignConfig
-from ..textutil import Tokens, tokenize
+from ..textutil import Tokens, ngram_hashes, tokenize
+
+MAX_REPEAT = 4  # seed n-grams repeated more often than this in either text are not anchors
+ALIASES = True
 
 
 @dataclass(frozen=True, slots=True)
 class Passage:
-    """One aligned passage: word index ranges and character offsets in both texts."""
+    """One aligned passage: character offsets in both texts, matched words, score and edits."""
 
     a_start: int
     a_end: int
@@ -34,81 +40,109 @@ class Passage:
     edits: tuple[tuple[str, str], ...]
 
 
-def _seed_index(words: list[str], k: int) -> dict[tuple[str, ...], list[int]]:
-    index: dict[tuple[str, ...], list[int]] = {}
-    for i in range(len(words) - k + 1):
-        index.setdefault(tuple(words[i : i + k]), []).append(i)
-    return index
+def seed_matches(ha: np.ndarray, hb: np.ndarray, k: int, max_repeat: int = MAX_REPEAT) -> tuple[np.ndarray, np.ndarray]:
+    """``(i, j)`` arrays where the word ``k``-grams at ``a[i]`` and ``b[j]`` are equal.
+
+    ``ha``/``hb`` are word hashes; k-grams repeated more than ``max_repeat`` times in either text
+    are skipped (stock phrases anchor nothing).
+    """
+    ga, gb = ngram_hashes(ha, k), ngram_hashes(hb, k)
+    empty = np.zeros(0, dtype=np.int64)
+    if ga.size == 0 or gb.size == 0:
+        return empty, empty
+    ob = np.argsort(gb, kind="stable")
+    sb = gb[ob]
+    lo, hi = np.searchsorted(sb, ga, "left"), np.searchsorted(sb, ga, "right")
+    cb = hi - lo
+    hit = cb > 0
+    if not hit.any():
+        return empty, empty
+    ua, inv, ca = np.unique(ga, return_inverse=True, return_counts=True)
+    hit &= (cb <= max_repeat) & (ca[inv] <= max_repeat)
+    i = np.repeat(np.flatnonzero(hit), cb[hit])
+    offs = np.arange(i.size) - np.repeat(np.cumsum(cb[hit]) - cb[hit], cb[hit])
+    j = ob[lo[i] + offs]
+    return i.astype(np.int64), j.astype(np.int64)
 
 
-def seed_matches(a: list[str], b: list[str], k: int, max_repeat: int = 4) -> list[tuple[int, int]]:
-    """``(i, j)`` where ``a[i:i+k] == b[j:j+k]``, skipping k-grams repeated too often in either."""
-    index_b = _seed_index(b, k)
-    index_a = _seed_index(a, k)
-    matches = []
-    for gram, pos_a in index_a.items():
-        pos_b = index_b.get(gram)
-        if pos_b and len(pos_a) <= max_repeat and len(pos_b) <= max_repeat:
-            matches.extend((i, j) for i in pos_a for j in pos_b)
-    matches.sort()
-    return matches
+def runs(i: np.ndarray, j: np.ndarray, k: int) -> list[tuple[int, int, int, int]]:
+    """Merge seeds on one diagonal into exact runs ``(a0, a1, b0, b1)`` of words (ends exclusive)."""
+    if i.size == 0:
+        return []
+    diag = j - i
+    order = np.lexsort((i, diag))
+    i, diag = i[order], diag[order]
+    cut = np.r_[True, (diag[1:] != diag[:-1]) | (i[1:] != i[:-1] + 1)]
+    s = np.flatnonzero(cut)
+    e = np.r_[s[1:], i.size] - 1
+    a0, a1 = i[s], i[e] + k
+    out = sorted(zip(a0.tolist(), a1.tolist(), (a0 + diag[s]).tolist(), (a1 + diag[s]).tolist()))
+    return out
 
 
-def chain(matches: list[tuple[int, int]], k: int, max_gap: int) -> list[list[tuple[int, int]]]:
-    """Group seed matches into chains that advance in both texts with gaps <= ``max_gap``."""
-    chains: list[list[tuple[int, int]]] = []
-    active: list[list[tuple[int, int]]] = []
-    for i, j in matches:
-        active = [c for c in active if i - c[-1][0] <= k + max_gap]
-        best = None
-        for c in active:
-            li, lj = c[-1]
-            di, dj = i - li, j - lj
-            if 0 < di <= k + max_gap and 0 < dj <= k + max_gap and abs(di - dj) <= max_gap:
-                if best is None or abs(di - dj) < abs(i - best[-1][0] - (j - best[-1][1])):
-                    best = c
+def chain(runs_: list[tuple[int, int, int, int]], max_gap: int) -> list[list[tuple[int, int, int, int]]]:
+    """Group runs (sorted by start in ``a``) into chains that advance in both texts with gaps <= ``max_gap``."""
+    chains: list[list[tuple[int, int, int, int]]] = []
+    for r in runs_:
+        a0, _, b0, _ = r
+        best, best_cost = None, None
+        for c in chains[-8:]:  # only recent chains can still be extended
+            _, pa1, _, pb1 = c[-1]
+            ga, gb = a0 - pa1, b0 - pb1
+            if -max_gap <= ga <= max_gap and -max_gap <= gb <= max_gap and abs(ga - gb) <= max_gap:
+                cost = (abs(ga - gb), max(ga, gb))
+                if best_cost is None or cost < best_cost:
+                    best, best_cost = c, cost
         if best is None:
-            best = []
-            chains.append(best)
-            active.append(best)
-        best.append((i, j))
+            chains.append([r])
+        elif r[1] > best[-1][1] and r[3] > best[-1][3]:
+            best.append(r)
     return chains
 
 
-def _covered(chain_: list[tuple[int, int]], k: int) -> int:
-    covered, last_end = 0, -1
-    for i, _ in chain_:
-        covered += min(k, i + k - max(i, last_end))
-        last_end = max(last_end, i + k)
+def _matched(c: list[tuple[int, int, int, int]]) -> int:
+    covered, last = 0, -1
+    for a0, a1, _, _ in c:
+        covered += max(0, a1 - max(a0, last))
+        last = max(last, a1)
     return covered
 
 
-def _edits(a: list[str], b: list[str]) -> tuple[tuple[str, str], ...]:
-    sm = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+def _edits(ta: Tokens, tb: Tokens, c: list[tuple[int, int, int, int]]) -> tuple[tuple[str, str], ...]:
+    """The gaps between runs, and alias differences inside runs, as ``(a_words, b_words)``."""
+    wa, wb = ta.words, tb.words
     out = []
-    for op, i1, i2, j1, j2 in sm.get_opcodes():
-        if op != "equal":
-            out.append((" ".join(a[i1:i2]), " ".join(b[j1:j2])))
+    prev = None
+    for a0, a1, b0, b1 in c:
+        if prev is not None:
+            ea, eb = wa[prev[1]:a0] if a0 > prev[1] else [], wb[prev[3]:b0] if b0 > prev[3] else []
+            if ea or eb:
+                out.append((" ".join(ea), " ".join(eb)))
+        for x, y in zip(range(max(a0, prev[1] if prev else a0), a1), range(max(b0, prev[3] if prev else b0), b1)):
+            if wa[x] != wb[y]:  # same hash, different surface: a folded alias ("isil" / "islamic state")
+                out.append((wa[x], wb[y]))
+        prev = (a0, a1, b0, b1)
     return tuple(out)
 
 
 def align_tokens(ta: Tokens, tb: Tokens, cfg: AlignConfig) -> list[Passage]:
     """Aligned passages of two tokenised texts, in order of their position in ``a``."""
     k = cfg.seed_words
+    i, j = seed_matches(ta.hashes, tb.hashes, k)
+    if i.size * k < cfg.min_passage_words:  # not enough seeds to cover a passage
+        return []
     passages = []
-    for c in chain(seed_matches(ta.words, tb.words, k), k, cfg.max_gap_words):
-        matched = _covered(c, k)
+    for c in chain(runs(i, j, k), cfg.max_gap_words):
+        matched = _matched(c)
         if matched < cfg.min_passage_words:
             continue
-        i0, i1 = c[0][0], max(i for i, _ in c) + k
-        j0, j1 = min(j for _, j in c), max(j for _, j in c) + k
+        i0, i1 = c[0][0], c[-1][1]
+        j0, j1 = min(r[2] for r in c), max(r[3] for r in c)
         score = matched / max(i1 - i0, j1 - j0)
-        passages.append(
-            Passage(
-                int(ta.starts[i0]), int(ta.ends[i1 - 1]), int(tb.starts[j0]), int(tb.ends[j1 - 1]),
-                matched, round(score, 4), _edits(ta.words[i0:i1], tb.words[j0:j1]),
-            )
-        )
+        passages.append(Passage(
+            int(ta.starts[i0]), int(ta.ends[i1 - 1]), int(tb.starts[j0]), int(tb.ends[j1 - 1]),
+            matched, round(score, 4), _edits(ta, tb, c),
+        ))
     return passages
 
 
@@ -121,7 +155,7 @@ def align(a: str, b: str, cfg: AlignConfig | None = None) -> list[Passage]:
         >>> (p[0].a_start, p[0].b_start)
         (0, 5)
     """
-    return align_tokens(tokenize(a), tokenize(b), cfg or AlignConfig())
+    return align_tokens(tokenize(a, aliases=ALIASES), tokenize(b, aliases=ALIASES), cfg or AlignConfig())
 
 
 @dataclass
@@ -134,16 +168,17 @@ class Align:
     output_schema: ClassVar[pa.Schema] = model.ALIGNMENT
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        rows = []
-        cols = [batch[c].to_pylist() for c in self.reads]
-        for a_id, a_text, b_id, b_text in zip(*cols):
-            for p in align(a_text or "", b_text or "", self.config):
-                rows.append({
-                    "a_id": a_id, "a_start": p.a_start, "a_end": p.a_end,
-                    "b_id": b_id, "b_start": p.b_start, "b_end": p.b_end,
-                    "score": p.score, "words": p.matched_words, "edits": json.dumps(p.edits),
-                })
-        return pa.Table.from_pylist(rows, schema=self.output_schema)
+        cols: dict[str, list] = {name: [] for name in self.output_schema.names}
+        tokens: dict[str, Tokens] = {}  # each text is tokenised once per batch
+        for a_id, a_text, b_id, b_text in zip(*(batch[c].to_pylist() for c in self.reads)):
+            ta = tokens.get(a_id) or tokens.setdefault(a_id, tokenize(a_text or "", aliases=ALIASES))
+            tb = tokens.get(b_id) or tokens.setdefault(b_id, tokenize(b_text or "", aliases=ALIASES))
+            for p in align_tokens(ta, tb, self.config):
+                for name, value in (("a_id", a_id), ("a_start", p.a_start), ("a_end", p.a_end), ("b_id", b_id),
+                                    ("b_start", p.b_start), ("b_end", p.b_end), ("score", p.score),
+                                    ("words", p.matched_words), ("edits", json.dumps(p.edits))):
+                    cols[name].append(value)
+        return pa.table(cols, schema=self.output_schema)
 
 
 # A wire dateline ("PARIS (Reuters) -") or reporting credit marks a text as the wire's own copy.

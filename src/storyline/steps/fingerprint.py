@@ -1,74 +1,161 @@
 """Fingerprints: MinHash LSH band keys (near-duplicates) and winnowed word n-grams (partial reuse).
 
-MinHash is vectorised with numpy: each of the ``num_perm`` hash functions is the splitmix64
-finaliser of the shingle hash xor a per-function seed (linear hashes of small inputs are nearly
-monotonic and make poor MinHash permutations). Winnowing (Schleimer et al. 2003) keeps the minimum n-gram hash of every window, which
-guarantees that any shared run of ``winnow_window + gram_words - 1`` words yields a shared key.
+Everything runs on a whole batch at once with numpy: words are hashed by the vectorised tokenizer
+(:func:`storyline.textutil.tokenize_many`), n-gram hashes are rolled from word hashes, and no
+Python code runs per word or per n-gram.
+
+MinHash is one-permutation hashing with rotation densification (Li et al. 2012; Shrivastava & Li
+2014): each shingle hash picks one of ``num_perm`` bins by its high bits and the bin keeps its
+minimum; an empty bin borrows from the next non-empty bin to its right. The probability that two
+signatures agree in a bin is the Jaccard similarity, as with ``num_perm`` separate hash functions,
+at the cost of one hash per shingle instead of ``num_perm``. Winnowing (Schleimer et al. 2003)
+keeps the minimum n-gram hash of every window, which guarantees that any shared run of
+``winnow_window + gram_words - 1`` words yields a shared key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
-import xxhash
 
 from .. import model
 from ..config import FingerprintConfig
-from ..textutil import ngram_hashes, tokenize
+from ..textutil import mix64, ngram_hashes, tokenize_many
 
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-
-
-def permutations(cfg: FingerprintConfig) -> np.ndarray:
-    """The ``num_perm`` 64-bit seeds of the hash functions, fixed by ``cfg.seed``."""
-    return np.random.default_rng(cfg.seed).integers(0, 2**63, size=cfg.num_perm, dtype=np.uint64)
+_MAX = np.uint64(np.iinfo(np.uint64).max)
+_BAND_MUL = np.uint64(0x9FB21C651E98DF25)
+ALIASES = True  # fold name variants ("ISIL"/"Islamic State") before hashing, as alignment does
 
 
-def _mix(z: np.ndarray) -> np.ndarray:
-    # splitmix64 finaliser; uint64 arithmetic wraps, which is what the mixer wants.
+def _seed(cfg: FingerprintConfig) -> np.uint64:
+    return mix64(np.array([cfg.seed], dtype=np.uint64))[0]
+
+
+def batch_ngrams(hashes: np.ndarray, bounds: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(gram_hashes, doc)``: every word ``n``-gram of a batch that lies inside one text, and its text."""
+    grams = ngram_hashes(hashes, n)
+    if grams.size == 0:
+        return grams, np.zeros(0, dtype=np.int64)
+    doc = np.repeat(np.arange(bounds.size - 1), np.diff(bounds))
+    ok = doc[: grams.size] == doc[n - 1 :]  # the n-gram's first and last words are in the same text
+    return grams[ok], doc[: grams.size][ok]
+
+
+def minhash(shingles: np.ndarray, num_perm: int, seed: np.uint64 | int = 0,
+            doc: np.ndarray | None = None, docs: int = 1) -> np.ndarray:
+    """One-permutation MinHash signatures, shape ``(docs, num_perm)``; all-max rows for no shingles.
+
+    Args:
+        shingles: shingle hashes (uint64), of one text or of many with ``doc`` saying whose.
+        num_perm: signature length (bins).
+        seed: changes the hash function.
+        doc: text index per shingle (default: all of text 0).
+        docs: number of texts.
+
+    Example:
+        >>> a = minhash(np.arange(1000, dtype=np.uint64), 128)
+        >>> a.shape
+        (1, 128)
+    """
+    doc = np.zeros(shingles.size, dtype=np.int64) if doc is None else doc
+    h = mix64(shingles.astype(np.uint64) ^ np.uint64(seed))
+    bins = ((h >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)  # unbiased bin from the high bits
+    sig = np.full(docs * num_perm, _MAX, dtype=np.uint64)
+    np.minimum.at(sig, doc * num_perm + bins.astype(np.int64), mix64(h))
+    return _densify(sig.reshape(docs, num_perm))
+
+
+def _densify(sig: np.ndarray) -> np.ndarray:
+    """Fill each empty bin from the next non-empty bin to its right (circularly), salted by distance."""
+    empty = sig == _MAX
+    if not empty.any():
+        return sig
+    d, p = sig.shape
+    idx = np.where(np.tile(empty, 2), 2 * p, np.arange(2 * p)[None, :])
+    nxt = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1][:, :p]  # next filled position (in 2p)
+    full = nxt < 2 * p
+    rows = np.repeat(np.arange(d), p).reshape(d, p)
+    src = sig[rows, np.where(full, nxt % p, 0)]
+    dist = (nxt - np.arange(p)[None, :]).astype(np.uint64)
+    filled = np.where(empty & full, mix64(src + dist), sig)
+    return filled
+
+
+def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
+    """One 64-bit key per LSH band, shape ``(docs, bands)``: a hash of the band index and its rows."""
+    d, p = signatures.shape
+    rows = signatures.reshape(d, bands, p // bands)
+    key = np.broadcast_to(np.arange(bands, dtype=np.uint64)[None, :], (d, bands)).copy()
     with np.errstate(over="ignore"):
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+        for r in range(rows.shape[2]):
+            key = mix64(key * _BAND_MUL + rows[:, :, r])
+    return key
 
 
-def minhash(shingles: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """The MinHash signature of a set of shingle hashes (all-max when empty)."""
-    if shingles.size == 0:
-        return np.full(seeds.size, np.iinfo(np.uint64).max, dtype=np.uint64)
-    return _mix(shingles.astype(np.uint64)[:, None] ^ seeds[None, :]).min(axis=0)
+def winnow(hashes: np.ndarray, window: int, doc: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+    """Winnowing: the distinct minima of every ``window`` consecutive hashes of a text.
 
-
-def band_keys(signature: np.ndarray, bands: int) -> list[int]:
-    """One 64-bit key per LSH band: the hash of the band index and its rows."""
-    rows = signature.size // bands
-    return [
-        xxhash.xxh64_intdigest(signature[i * rows : (i + 1) * rows].tobytes(), seed=i) for i in range(bands)
-    ]
-
-
-def winnow(hashes: np.ndarray, window: int) -> np.ndarray:
-    """Winnowing: the distinct minima of every ``window`` consecutive hashes."""
+    With ``doc`` (text index per hash, non-decreasing), windows stay inside texts and the result
+    is ``(keys, doc)`` sorted by text then key; a text shorter than the window keeps its minimum.
+    """
+    single = doc is None
+    doc = np.zeros(hashes.size, dtype=np.int64) if doc is None else doc
     if hashes.size == 0:
-        return hashes
-    if hashes.size <= window:
-        return np.unique(hashes.min(keepdims=True))
-    views = np.lib.stride_tricks.sliding_window_view(hashes, window)
-    return np.unique(views.min(axis=1))
+        return hashes if single else (hashes, doc)
+    if hashes.size >= window:
+        mins = np.lib.stride_tricks.sliding_window_view(hashes, window).min(axis=1)
+        ok = doc[: mins.size] == doc[window - 1 :]
+        keys, owner = mins[ok], doc[: mins.size][ok]
+    else:
+        keys, owner = hashes[:0], doc[:0]
+    # Texts with fewer hashes than the window: their overall minimum.
+    starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
+    counts = np.diff(np.r_[starts, doc.size])
+    short = counts < window
+    if short.any():
+        keys = np.concatenate((keys, np.minimum.reduceat(hashes, starts)[short]))
+        owner = np.concatenate((owner, doc[starts][short]))
+    order = np.lexsort((keys, owner))
+    keys, owner = keys[order], owner[order]
+    first = np.r_[True, (keys[1:] != keys[:-1]) | (owner[1:] != owner[:-1])]
+    keys, owner = keys[first], owner[first]
+    return keys if single else (keys, owner)
 
 
-def fingerprint(text: str, cfg: FingerprintConfig, seeds: np.ndarray) -> tuple[list[int], list[int]]:
-    """``(band_keys, gram_keys)`` of one text; both empty for texts too short to shingle."""
-    words = tokenize(text).words
-    if len(words) < cfg.shingle_words:
-        return [], []
-    shingles = np.unique(ngram_hashes(words, cfg.shingle_words))
-    bands = band_keys(minhash(shingles, seeds), cfg.bands)
-    grams = winnow(ngram_hashes(words, cfg.gram_words), cfg.winnow_window).tolist()
-    return bands, grams
+def fingerprint_batch(texts: Sequence[str], cfg: FingerprintConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(doc, is_band, key)`` rows for a batch of texts; texts under ``shingle_words`` words get none."""
+    hashes, bounds = tokenize_many(list(texts), aliases=ALIASES)
+    n_docs = len(texts)
+    shingles, sdoc = batch_ngrams(hashes, bounds, cfg.shingle_words)
+    has = np.zeros(n_docs, dtype=bool)
+    has[sdoc] = True
+    sig = minhash(shingles, cfg.num_perm, _seed(cfg), sdoc, n_docs)
+    bands = band_keys(sig, cfg.bands)[has]
+    band_doc = np.repeat(np.flatnonzero(has), cfg.bands)
+    grams, gdoc = batch_ngrams(hashes, bounds, cfg.gram_words)
+    grams, gdoc = winnow(grams, cfg.winnow_window, gdoc)
+    keep = has[gdoc]
+    doc = np.concatenate((band_doc, gdoc[keep]))
+    is_band = np.concatenate((np.ones(band_doc.size, bool), np.zeros(int(keep.sum()), bool)))
+    key = np.concatenate((bands.ravel(), grams[keep]))
+    order = np.argsort(doc, kind="stable")
+    return doc[order], is_band[order], key[order]
+
+
+def fingerprint(text: str, cfg: FingerprintConfig) -> tuple[list[int], list[int]]:
+    """``(band_keys, gram_keys)`` of one text; both empty for texts too short to shingle.
+
+    Example:
+        >>> bands, grams = fingerprint(" ".join(f"w{i}" for i in range(50)), FingerprintConfig())
+        >>> len(bands)
+        32
+    """
+    _, is_band, key = fingerprint_batch([text], cfg)
+    return key[is_band].tolist(), key[~is_band].tolist()
 
 
 @dataclass
@@ -81,16 +168,11 @@ class Fingerprint:
     output_schema: ClassVar[pa.Schema] = model.BAND_KEY
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        seeds = permutations(self.config)
-        ids, kinds, keys = [], [], []
-        for aid, text in zip(batch["article_id"].to_pylist(), batch["text"].to_pylist()):
-            bands, grams = fingerprint(text or "", self.config, seeds)
-            for kind, values in (("band", bands), ("gram", grams)):
-                ids.extend([aid] * len(values))
-                kinds.extend([kind] * len(values))
-                keys.extend(values)
+        texts = [t or "" for t in batch["text"].to_pylist()]
+        doc, is_band, key = fingerprint_batch(texts, self.config)
+        kinds = pa.DictionaryArray.from_arrays(pa.array(is_band.astype(np.int8) ^ 1), pa.array(["band", "gram"]))
         return pa.table(
-            {"article_id": pa.array(ids, pa.string()), "kind": pa.array(kinds, pa.string()),
-             "band_key": pa.array(keys, pa.uint64())},
+            {"article_id": batch["article_id"].combine_chunks().take(pa.array(doc)).cast(pa.string()),
+             "kind": kinds.cast(pa.string()), "band_key": pa.array(key, pa.uint64())},
             schema=self.output_schema,
         )

@@ -102,11 +102,20 @@ def sniff(data: bytes) -> str:
     return "text"
 
 
-def read_bytes(path: str) -> bytes:
-    """The bytes of ``path`` (``-`` is stdin), gunzipped when gzip magic is present."""
+def read_bytes(path: str, kind: str | None) -> bytes:
+    """The bytes of ``path`` (``-`` is stdin), gunzipped when gzip magic is present.
+
+    WARC files stay compressed: warcio reads gzip member by member, so the records before a
+    truncation survive.
+    """
     raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    if raw[:2] == b"\x1f\x8b" and kind != "warc":
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError):
+            if kind is not None:
+                raise
+            # stdin: maybe a gzipped WARC, whose members warcio reads itself
     return raw
 
 
@@ -142,7 +151,8 @@ def _first(obj: dict, *keys: str) -> str | None:
 
 def read_jsonl(path: str, text: str) -> Iterator[Page | Reject]:
     """One article per line: ``text``/``maintext`` plus optional metadata."""
-    for i, line in enumerate(text.splitlines()):
+    # JSONL lines end with \n only: str.splitlines would also split inside strings at U+0085, U+2028...
+    for i, line in enumerate(text.split("\n")):
         if not line.strip():
             continue
         try:
@@ -176,9 +186,13 @@ def read_warc(path: str, data: bytes, cfg: IngestConfig) -> Iterator[Page | Reje
     from warcio.archiveiterator import ArchiveIterator
 
     i = -1
+    records = ArchiveIterator(io.BytesIO(data))
     try:
-        for i, rec in enumerate(ArchiveIterator(io.BytesIO(data))):
+        for i, rec in enumerate(records):
             if rec.rec_type != "response":
+                continue
+            if rec.rec_headers.get_header("Content-Length") is None:  # a member cut mid-header
+                yield Reject(path, i, "bad_warc", "truncated record: no Content-Length")
                 continue
             ctype = (rec.http_headers.get_header("Content-Type") if rec.http_headers else "") or ""
             if "html" not in ctype.lower():
@@ -197,16 +211,20 @@ def read_warc(path: str, data: bytes, cfg: IngestConfig) -> Iterator[Page | Reje
             )
     except Exception as exc:  # warcio raises several types on truncated archives
         yield Reject(path, i + 1, "bad_warc", f"{type(exc).__name__}: {exc}")
+        return
+    # warcio stops quietly at a truncated gzip member: unread trailing bytes mean a lost record.
+    if i >= 0 and records.get_record_offset() + (records.get_record_length() or 0) < len(data):
+        yield Reject(path, i + 1, "bad_warc", "truncated: the archive ends inside a record")
 
 
 def read_file(path: str, kind: str | None, cfg: IngestConfig) -> Iterator[Page | Reject]:
     """Every page in one input file; never raises for bad content."""
     try:
-        data = read_bytes(path)
+        data = read_bytes(path, kind)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         yield Reject(path, 0, "unreadable", f"{type(exc).__name__}: {exc}")
         return
-    kind = kind or (sniff(data) if path == "-" else None)
+    kind = kind or (("warc" if data[:2] == b"\x1f\x8b" else sniff(data)) if path == "-" else None)
     if kind is None:
         yield Reject(path, 0, "unsupported", f"unknown file type; supported: {ALLOWED}")
         return
@@ -228,10 +246,15 @@ def read_file(path: str, kind: str | None, cfg: IngestConfig) -> Iterator[Page |
 
 
 def read(inputs: Iterable[str], cfg: IngestConfig | None = None) -> Iterator[Page | Reject]:
-    """Pages and rejects from every input, in a deterministic order."""
+    """Pages and rejects from every input, in a deterministic order; every file yields at least one."""
     cfg = cfg or IngestConfig()
     for path, kind in expand(inputs):
-        yield from read_file(path, kind, cfg)
+        empty = True
+        for item in read_file(path, kind, cfg):
+            empty = False
+            yield item
+        if empty:  # e.g. a JSONL file of blank lines, a WARC without HTML responses
+            yield Reject(path, 0, "empty", "no article records in the file")
 
 
 def to_tables(items: Iterable[Page | Reject]) -> tuple[pa.Table, pa.Table]:

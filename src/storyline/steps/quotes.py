@@ -28,7 +28,12 @@ import pyarrow as pa
 from .. import model
 from ..config import QuotesConfig
 
-__all__ = ["QuoteSpan", "Quotes", "find_quotes", "full_name", "person_names"]
+__all__ = ["MIN_CONFIDENCE", "QuoteSpan", "Quotes", "find_quotes", "full_name", "person_names"]
+
+# Quotes below this confidence are dropped: 0.5 keeps every quote with a resolved speaker and drops
+# unattributed ones. Picked by 5-fold cross-validation in bench/quotes.py (the same value on every
+# fold). Meant to become ``QuotesConfig.min_confidence``; find_quotes already reads that if present.
+MIN_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +135,6 @@ _ABBREV = frozenset(
 
 _MARKS = "\"“”„«»"
 _WORD = re.compile(r"[A-Za-z][\w’'.\-]*|\d[\w,.]*")
-_CAP = re.compile(r"(?:[A-Z][a-z]*\.){1,3}|[A-Z][\w’'\-]*")
 _CAPTOK = r"(?:(?:[A-Z]\.){1,3}|[A-Z][\w’'\-]*\.?)"
 _PARTTOK = r"(?:al|bin|ibn|de|del|la|le|van|von|der|da|di|du)"
 _NAME_RUN = re.compile(rf"(?<![\w’'\-]){_CAPTOK}(?:[ \t]+(?:{_PARTTOK}[ \t]+|al-)?{_CAPTOK})*")
@@ -196,26 +200,32 @@ def _double_segments(text: str, p0: int, p1: int) -> list[tuple[int, int | None]
     return out
 
 
+_SINGLE_OPEN = re.compile(r"[‘']")
+_SINGLE_CLOSE = re.compile(r"[’']")
+
+
 def _single_segments(text: str, p0: int, p1: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """``(open_at, close_at)`` pairs of single marks outside double quotes, apostrophes excluded."""
+    """``(open_at, close_at)`` pairs of single marks outside double quotes, apostrophes excluded.
+
+    An opening mark follows a space and leads a letter (not "’90s", "’em" after a word); a closing
+    mark follows a non-space and is not followed by a letter (not "don’t", but "workers’ " is
+    still ambiguous, so the first closing candidate wins).
+    """
     out: list[tuple[int, int]] = []
-    i = p0
-    while i < p1:
-        ch = text[i]
-        inside = any(a <= i <= b for a, b in taken)
+    pos = p0
+    for m in _SINGLE_OPEN.finditer(text, p0, p1):
+        i = m.start()
+        if i < pos or any(a <= i <= b for a, b in taken):
+            continue
         before = text[i - 1] if i > p0 else " "
-        after = text[i + 1] if i + 1 < p1 else " "
-        if not inside and ch in "‘'" and (before.isspace() or before in "([—–") and after.isalpha():
-            j = i + 2
-            while j < p1:
-                c = text[j]
-                nxt = text[j + 1] if j + 1 < p1 else " "
-                if c in "’'" and not text[j - 1].isspace() and not nxt.isalnum():
-                    out.append((i, j))
-                    break
-                j += 1
-            i = j if j < p1 else i
-        i += 1
+        if not ((before.isspace() or before in "([—–") and text[i + 1 : i + 2].isalpha()):
+            continue
+        for c in _SINGLE_CLOSE.finditer(text, i + 2, p1):
+            j = c.start()
+            if not text[j - 1].isspace() and not text[j + 1 : j + 2].isalnum():
+                out.append((i, j))
+                pos = j + 1
+                break
     return out
 
 
@@ -655,7 +665,7 @@ def _resolve(mention: _Mention, people: _People, speakers: list[tuple[int, str]]
 # --- grouping ---------------------------------------------------------------------------------
 
 
-def _own_attr(text: str, masked: str, g: _Seg, para: tuple[int, int]) -> Attr | None:
+def _own_attr(text: str, masked: str, g: _Seg, para: tuple[int, int], surnames: frozenset[str]) -> Attr | None:
     """The cue in the quote's own sentence, trying the likelier side first."""
     inner = text[g.start : g.end].rstrip()
     after_mark = text[g.close_at + 1 : g.close_at + 2] if g.close_at is not None else ""
@@ -663,19 +673,14 @@ def _own_attr(text: str, masked: str, g: _Seg, para: tuple[int, int]) -> Attr | 
     first, second = (_after, _before) if trailing else (_before, _after)
     a = first(text, masked, g, para[1] if first is _after else para[0])
     a = a or second(text, masked, g, para[1] if second is _after else para[0])
-    return a or _sentence_subject(text, masked, g, para[0])
+    return a or _sentence_subject(text, masked, g, para[0], surnames)
 
 
 _PASSIVE = frozenset("was were is are been being be get got gets".split())
 _NOT_CUES = frozenset("who which whose whom that and or but nor is was were are".split())
 
 
-def _known_surname(masked: str, word: str) -> bool:
-    """True when ``word`` ends a full name mentioned in the article."""
-    return any(n.split()[-1] == word for _, _, n in person_names(masked))
-
-
-def _sentence_subject(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
+def _sentence_subject(text: str, masked: str, g: _Seg, p0: int, surnames: frozenset[str]) -> Attr | None:
     """No reporting verb: the named subject of the sentence that leads into the quote.
 
     ``He pledged to be "the greatest..."`` or ``Earlier, Clinton shared her anxiety: "..."``.
@@ -699,7 +704,7 @@ def _sentence_subject(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
             continue
         m = _mention_of(text, toks[i:j])
         # Without a cue, a lone capitalised word is too weak ("Security situation in ...").
-        if m and (m.kind == "pronoun" or (m.kind == "name" and (" " in m.text or _known_surname(masked, m.text)))):
+        if m and (m.kind == "pronoun" or (m.kind == "name" and (" " in m.text or m.text in surnames))):
             return m, toks[j][2].rstrip(".,:;"), 0.55
     return None
 
@@ -745,33 +750,49 @@ def _closes_para(text: str, masked: str, g: _Seg, para: tuple[int, int]) -> bool
     return not re.search(r"[A-Za-z]", tail)
 
 
-def find_quotes(text: str, cfg: QuotesConfig) -> list[QuoteSpan]:
+def find_quotes(text: str, cfg: QuotesConfig, *, min_confidence: float | None = None) -> list[QuoteSpan]:
     """Direct quotes in ``text`` with their speakers, in text order.
 
     Args:
         text: the article body.
         cfg: ``min_quote_words`` drops shorter quoted strings (titles, scare quotes).
+        min_confidence: drop quotes below this confidence; None means ``cfg.min_confidence`` when
+            the config has it, else :data:`MIN_CONFIDENCE`. A quote with no speaker found scores
+            0.3, one whose subject could not be resolved (a bare "they") at most 0.45.
 
     Returns:
-        One :class:`QuoteSpan` per quoted segment; ``text[q.start:q.end] == q.quote``.
+        One :class:`QuoteSpan` per quoted segment kept; ``text[q.start:q.end] == q.quote``.
 
     Example:
         >>> q = find_quotes("“We will stay and fight,” Jane Roe said.", QuotesConfig())[0]
         >>> (q.quote, q.speaker, q.cue)
         ('We will stay and fight,', 'Jane Roe', 'said')
     """
+    if min_confidence is None:
+        min_confidence = getattr(cfg, "min_confidence", MIN_CONFIDENCE)
     if not text or not isinstance(text, str):
         return []
     every = _segments(text)
     segs = [g for g in every if _is_quote(text, g, cfg.min_quote_words)]
     if not segs:
         return []
-    masked = _mask(text, every)
+    _attribute(text, segs, _mask(text, every))
+    out = []
+    for g in segs:
+        attr = g.attr or (None, None, None, None, None, 0.3)
+        if attr[5] >= min_confidence:
+            out.append(QuoteSpan(g.start, g.end, text[g.start : g.end], *attr))
+    return out
+
+
+def _attribute(text: str, segs: list[_Seg], masked: str) -> None:
+    """Set ``attr`` of every segment that has a speaker of its own or continues one that has."""
     paras = list(_paragraphs(text))
     people = _people(masked)
+    surnames = frozenset(n.split()[-1] for _, _, n in people.full)
     speakers: list[tuple[int, str]] = []
     for g in segs:
-        found = _own_attr(text, masked, g, paras[g.para])
+        found = _own_attr(text, masked, g, paras[g.para], surnames)
         if found is None:
             continue
         mention, cue, conf = found
@@ -780,11 +801,6 @@ def find_quotes(text: str, cfg: QuotesConfig) -> list[QuoteSpan]:
             speakers.append((mention.start, speaker))
         g.attr = (speaker, mention.text, mention.start, mention.end, cue, conf if speaker else conf / 2)
     _inherit(segs, text, masked, paras)
-    out = []
-    for g in segs:
-        attr = g.attr or (None, None, None, None, None, 0.3)
-        out.append(QuoteSpan(g.start, g.end, text[g.start : g.end], *attr))
-    return out
 
 
 # --- step -------------------------------------------------------------------------------------

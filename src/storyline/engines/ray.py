@@ -1,0 +1,179 @@
+"""The Ray engine: the local engine's very step classes, run as Ray Data stages.
+
+``map`` runs a step as ``map_batches(StepClass, fn_constructor_kwargs=params(step))`` on an actor
+pool sized to the cluster; ``group`` cuts the key-sorted table into batches of whole groups, exactly
+where the local engine cuts them (the partitioning is by key range, so no group is split and no
+worker sees the whole table), and runs those blocks the same way; ``gather`` runs the step as one
+Ray task. Block order is preserved, so every output equals the local engine's row for row and the
+store is identical whichever engine wrote it.
+
+Ray starts lazily, on the first call that needs it: importing this module or building the engine
+starts nothing. ``address=None`` starts a private local Ray; ``"auto"`` joins the cluster that
+``ray start`` runs on this host; ``"ray://host:10001"`` connects a Ray client.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import ConfigError
+from ..steps.base import check_reads, params
+
+INSTALL_HINT = "the ray engine needs Ray; install with pip install -e .[ray]"
+
+
+def _ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the extra is ray[data])
+    except ImportError as exc:
+        raise ConfigError(INSTALL_HINT) from exc
+    return ray
+
+
+def _gather(step_type: type, step_params: dict[str, Any], *tables: pa.Table) -> pa.Table:
+    # The worker rebuilds the step from its params, as the map actors do.
+    return step_type(**step_params)(*tables)
+
+
+def _apply(batch: pa.Table, step_type: type, step_params: dict[str, Any]) -> pa.Table:
+    return step_type(**step_params)(batch)
+
+
+def _concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    parts = [p for p in parts if p.num_rows]
+    return pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
+
+
+@dataclass
+class RayEngine:
+    """Runs steps as Ray Data stages on a local Ray or a cluster; outputs equal the local engine's.
+
+    Args:
+        address: None (start a private local Ray), ``"auto"`` (join ``ray start`` on this host) or
+            ``"ray://host:port"`` (Ray client).
+        num_cpus: CPUs of the private local Ray (None: all); ignored when joining a cluster.
+        batch_rows: rows per map batch, as in the local engine.
+
+    Example:
+        >>> engine = RayEngine(num_cpus=2)   # starts nothing yet
+        >>> engine.batch_rows
+        256
+    """
+
+    address: str | None = None
+    num_cpus: int | None = None
+    batch_rows: int = 256
+    _started: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.address is not None and self.address != "auto" and not self.address.startswith("ray://") \
+                and ":" not in self.address:
+            raise ConfigError(f"ray address {self.address!r}: use auto, host:port or ray://host:port")
+        if self.num_cpus is not None and self.num_cpus < 1:
+            raise ConfigError(f"num_cpus must be at least 1, got {self.num_cpus}")
+        if self.batch_rows < 1:
+            raise ConfigError(f"batch_rows must be at least 1, got {self.batch_rows}")
+
+    def _start(self) -> Any:
+        ray = _ray()
+        if not ray.is_initialized():
+            local = self.address is None
+            ray.init(
+                address=self.address,
+                include_dashboard=False,
+                num_cpus=self.num_cpus if local else None,
+                log_to_driver=False,
+                ignore_reinit_error=True,
+            )
+        if not self._started:
+            ctx = ray.data.DataContext.get_current()
+            # Blocks come back in input order, so outputs equal the local engine's row for row.
+            ctx.execution_options.preserve_order = True
+            ctx.enable_progress_bars = False
+            ctx.print_on_execution_start = False
+            # One INFO line per stage is noise in a CLI run; storyline logs its own progress.
+            logging.getLogger("ray.data").setLevel(logging.WARNING)
+            self._started = True
+        return ray
+
+    def cpus(self) -> int:
+        """CPUs of the cluster (starts Ray if needed): the size of every actor pool."""
+        ray = self._start()
+        return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    def _run_blocks(self, step: Any, blocks: list[pa.Table], batch_size: int | None) -> pa.Table:
+        ray = self._start()
+        n_batches = sum(-(-b.num_rows // batch_size) if batch_size else 1 for b in blocks)
+        # One actor per cluster CPU (never more than there are batches): more actors than CPUs
+        # leaves a pool waiting for CPUs that never free, which hung a 2-CPU local Ray.
+        pool = max(1, min(self.cpus(), n_batches))
+        ds = ray.data.from_arrow(blocks)
+        if n_batches > pool or os.environ.get("STORYLINE_RAY_ACTORS") == "1":
+            # An actor per CPU keeps one step (and whatever it loads lazily) for many batches.
+            ds = ds.map_batches(
+                type(step), fn_constructor_kwargs=params(step), batch_size=batch_size, batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1, max_restarts=0,
+            )
+        else:
+            # A batch or two per CPU: tasks on Ray's warm worker processes start faster than actors.
+            ds = ds.map_batches(
+                _apply, fn_kwargs={"step_type": type(step), "step_params": params(step)}, batch_size=batch_size,
+                batch_format="pyarrow", num_cpus=1,
+            )
+        return _concat(ray.get(ds.to_arrow_refs()), step.output_schema)
+
+    def map(self, step: Any, table: pa.Table) -> pa.Table:
+        """Apply a map step batch by batch on an actor pool."""
+        check_reads(step, table)
+        if table.num_rows == 0:
+            return step.output_schema.empty_table()
+        n = self.batch_rows
+        # Blocks of whole batches: batch boundaries are the local engine's.
+        per_block = n * max(1, -(-table.num_rows // (n * self.cpus() * 4)))
+        blocks = [table.slice(i, per_block) for i in range(0, table.num_rows, per_block)]
+        return self._run_blocks(step, blocks, n)
+
+    def group(self, step: Any, table: pa.Table) -> pa.Table:
+        """Apply a group step to blocks that each hold whole groups of ``step.key`` (key ranges)."""
+        check_reads(step, table)
+        if table.num_rows == 0:
+            return step.output_schema.empty_table()
+        return self._run_blocks(step, key_ranges(table, step.key, self.batch_rows * 16), None)
+
+    def gather(self, step: Any, *tables: pa.Table) -> pa.Table:
+        """Apply a gather step to whole tables in one Ray task."""
+        check_reads(step, tables[0])
+        ray = self._start()
+        task = ray.remote(num_cpus=1)(_gather)
+        return ray.get(task.remote(type(step), params(step), *tables))
+
+    def shutdown(self) -> None:
+        """Stop the private local Ray (or disconnect from the cluster)."""
+        if self._started:
+            _ray().shutdown()
+            self._started = False
+
+
+def key_ranges(table: pa.Table, key: str, min_rows: int) -> list[pa.Table]:
+    """``table`` sorted by ``key`` (stably) and cut, only where the key changes, into runs of at least ``min_rows``.
+
+    The same cut as the local engine's ``group``, so each block is one of its batches.
+    """
+    table = table.take(pc.sort_indices(table, [(key, "ascending")]))
+    keys = table[key].to_numpy(zero_copy_only=False)
+    # Rows where a new key starts; a block ends at the first such row ``min_rows`` past its start.
+    starts = np.append(np.flatnonzero(keys[1:] != keys[:-1]) + 1, len(keys))
+    blocks, start = [], 0
+    while start < len(keys):
+        end = int(starts[np.searchsorted(starts, start + min_rows)]) if start + min_rows < len(keys) else len(keys)
+        blocks.append(table.slice(start, end - start))
+        start = end
+    return blocks

@@ -1,0 +1,191 @@
+"""Bad input, interruption, concurrent readers, determinism: nothing lost, nothing crashes."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+import storyline
+from storyline.config import IngestConfig
+from storyline.steps import ingest
+from tests.conftest import ROOT, SHARED
+
+SUFFIXES = [".txt", ".html", ".htm.gz", ".jsonl", ".warc.gz", ".warc", ".bin"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=3000), suffix=st.sampled_from(SUFFIXES))
+def test_reliability_readers_never_raise_on_arbitrary_bytes(tmp_path, data, suffix):
+    f = tmp_path / f"fuzz{suffix}"
+    f.write_bytes(data)
+    items = list(ingest.read([str(f)]))
+    assert items, "every input yields a page or a reject"
+    for it in items:
+        assert isinstance(it, (ingest.Page, ingest.Reject))
+        if isinstance(it, ingest.Reject):
+            assert it.reason and it.path == str(f)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(st.text(max_size=200), st.dictionaries(st.text(max_size=8), st.text(max_size=50))),
+                      max_size=8))
+def test_reliability_jsonl_lines_each_page_or_reject(tmp_path, lines):
+    f = tmp_path / "x.jsonl"
+    f.write_text("\n".join(json.dumps(x) if isinstance(x, dict) else x.replace("\n", " ") for x in lines),
+                 encoding="utf-8")
+    items = list(ingest.read([str(f)]))
+    assert len(items) <= max(1, len(lines))
+
+
+@pytest.mark.parametrize(
+    "text,encoding",
+    [
+        ("وقال المتحدث إن الحكومة ستعلن القرار غدا بعد اجتماع مجلس الوزراء في العاصمة. " * 20, "cp1256"),
+        ("政府发言人表示，内阁将在明天的会议后宣布这一决定，并将发布详细说明。" * 20, "gb18030"),
+        ("Le porte-parole a déclaré que la décision serait annoncée après la réunion. " * 20, "cp1252"),
+    ],
+)
+def test_reliability_legacy_encodings_decode(tmp_path, text, encoding):
+    f = tmp_path / "page.txt"
+    f.write_bytes(text.encode(encoding))
+    page = next(iter(ingest.read([str(f)])))
+    assert isinstance(page, ingest.Page)
+    assert text[:20] in page.content
+
+
+def test_reliability_truncated_warc_keeps_earlier_records(tmp_path):
+    buf = io.BytesIO()
+    w = WARCWriter(buf, gzip=True)
+    for i in range(3):
+        html = f"<html><body><p>Record {i} body text.</p></body></html>".encode()
+        headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.0")
+        w.write_record(w.create_warc_record(f"https://example.com/{i}", "response", payload=io.BytesIO(html),
+                                            http_headers=headers))
+    data = buf.getvalue()
+    f = tmp_path / "cut.warc.gz"
+    for cut in (0.5, 0.8, 0.9):
+        f.write_bytes(data[: int(len(data) * cut)])
+        items = list(ingest.read([str(f)]))
+        pages = [i for i in items if isinstance(i, ingest.Page)]
+        rejects = [i for i in items if isinstance(i, ingest.Reject)]
+        assert len(pages) >= 1 and len(rejects) == 1 and rejects[0].reason == "bad_warc", (cut, items)
+
+
+def test_reliability_huge_and_nested_pages(tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * (IngestConfig().max_page_bytes // 5 + 10))
+    nested = tmp_path / "nested.html"
+    nested.write_text("<div>" * 5000 + "<p>Deep paragraph of real text that is long enough to count.</p>"
+                      + "</div>" * 5000, encoding="utf-8")
+    out = tmp_path / "out"
+    r = storyline.run([str(big), str(nested)], out=out)
+    rejects = {Path(x["path"]).name: x["reason"] for x in r.table("rejects").to_pylist()}
+    assert rejects["big.txt"] == "too_large"
+    assert r.table("articles").num_rows + len(rejects) == 2  # nothing silently lost
+
+
+def _corpus(dest: Path, n_polnear: int = 400) -> Path:
+    """A few thousand-ish JSONL articles from the dev data plus edited reprints of some of them."""
+    rows = []
+    for line in (SHARED / "polnear-train.jsonl").open(encoding="utf-8"):
+        r = json.loads(line)
+        rows.append({"id": r["filename"], "text": r["text"], "title": r["title"], "outlet": r["publisher"],
+                     "date": r["publication_date"]})
+        if len(rows) >= n_polnear:
+            break
+    rng = random.Random(7)
+    for r in list(rows[:150]):
+        paras = r["text"].split("\n\n")
+        keep = [p for p in paras if rng.random() > 0.3]
+        rows.append({"id": r["id"] + "-reprint", "text": "\n\n".join(keep).replace(" said", " says"),
+                     "title": r["title"], "outlet": "reprinter", "date": r["date"]})
+    rows.append({"id": "broken"})  # a reject
+    f = dest / "corpus.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n", encoding="utf-8")
+    return f
+
+
+def _cmd(corpus: Path, out: Path, cfg: Path) -> list[str]:
+    return [sys.executable, "-m", "storyline", "run", str(corpus), "-o", str(out), "--config", str(cfg)]
+
+
+def _snapshot(out: Path) -> dict[str, list[str]]:
+    r = storyline.open(out)
+    snap = {}
+    for name in ("articles", "rejects", "alignments", "edges", "quotes", "figures", "facts"):
+        rows = r.table(name).to_pylist()
+        snap[name] = sorted(json.dumps(x, sort_keys=True, default=str) for x in rows)
+    snap["stories"] = [json.dumps(s, sort_keys=True) for s in r.stories()]
+    return snap
+
+
+@pytest.mark.skipif(not (SHARED / "polnear-train.jsonl").exists(), reason="../shared/data not found")
+def test_reliability_kill_9_then_resume_equals_uninterrupted(tmp_path):
+    corpus = _corpus(tmp_path)
+    cfg = tmp_path / "small-chunks.toml"
+    cfg.write_text("[ingest]\nchunk_pages = 100\n", encoding="utf-8")
+    ref = tmp_path / "ref"
+    t0 = time.monotonic()
+    subprocess.run(_cmd(corpus, ref, cfg), check=True, capture_output=True)
+    full = time.monotonic() - t0
+    out = tmp_path / "killed"
+    rng = random.Random(11)
+    kills = 0
+    for _ in range(3):
+        proc = subprocess.Popen(_cmd(corpus, out, cfg), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 0.9) * full)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 1
+    subprocess.run(_cmd(corpus, out, cfg), check=True, capture_output=True)
+    got, want = _snapshot(out), _snapshot(ref)
+    for name in want:
+        assert got[name] == want[name], f"{name} differs after {kills} kills"
+
+
+def test_reliability_reader_sees_consistent_store_while_run_appends(tmp_path):
+    example = ROOT / "examples" / "corpus"
+    out = tmp_path / "out"
+    storyline.run([str(example / "01_wire_dam.txt")], out=out)
+    errors: list[BaseException] = []
+    sizes: list[int] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                r = storyline.open(out)
+                docs = r.stories()
+                ids = {a["article_id"] for d in docs for a in d["articles"]}
+                sizes.append(len(ids))
+            except BaseException as exc:  # noqa: BLE001 - any error is a failure here
+                errors.append(exc)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for f in sorted(example.iterdir()):
+            subprocess.run([sys.executable, "-m", "storyline", "run", str(f), "-o", str(out)], check=True,
+                           capture_output=True)
+    finally:
+        stop.set()
+        t.join()
+    assert not errors, errors[:3]
+    assert sizes and max(sizes) == 4
