@@ -198,7 +198,7 @@ def training_pages(pages: list[dict]) -> list[tuple[list[str], np.ndarray]]:
     return out
 
 
-def fit(pages: list[dict], c: float = 1.0) -> C._Weights:
+def fit(pages: list[dict], c: float = 0.1) -> C._Weights:
     """Fit both stages' logistic regressions on ``pages``."""
     data = training_pages(pages)
     xs = [C.line_features(lines) for lines, _ in data if lines]
@@ -223,7 +223,8 @@ def as_code(w: C._Weights) -> str:
     def arr(a):
         return "np.array([" + ", ".join(f"{v:.6g}" for v in a) + "])"
 
-    return "\n".join(f"{k.upper()} = {arr(getattr(w, k))}" for k in ("w1", "w2", "mean", "scale"))
+    names = {"w1": "W1", "w2": "W2", "mean": "MEAN1", "scale": "SCALE1"}  # the names clean.py uses
+    return "\n".join(f"{n} = {arr(getattr(w, k))}" for k, n in names.items())
 
 
 def text_mode(weights: C._Weights | None = None):

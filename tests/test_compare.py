@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from storyline.steps.compare import analyze_story, merge_spans, passage_groups, uncovered
+import pytest
+
+from storyline.steps.compare import analyze_story, lineage, merge_spans, passage_groups, uncovered
 
 
 def test_compare_merge_spans():
@@ -51,3 +53,30 @@ def test_compare_conflicting_figures_flagged():
              "context": t2}]
     rows = analyze_story("s", arts, [], figs)
     assert {r["status"] for r in rows if r["kind"] == "figure"} == {"conflict"}
+
+
+def test_compare_quotes_shared_via_reuse_are_one_origin_own_quotes_separate():
+    wire = "“We will rebuild the bridge within a year,” said Mayor Ana Ruiz on Monday in the city."
+    copy = "Local intro here. " + wire + " “Our own interview quote is here today,” Ruiz told us."
+    arts = [{"article_id": "a", "outlet": "wire", "text": wire}, {"article_id": "b", "outlet": "blog", "text": copy}]
+    off = len("Local intro here. ")
+    als = [{"a_id": "a", "a_start": 0, "a_end": len(wire), "b_id": "b", "b_start": off, "b_end": off + len(wire)}]
+    q = "We will rebuild the bridge within a year,"
+    quotes = [{"article_id": "a", "start": 1, "end": 1 + len(q), "quote": q, "speaker": "Ana Ruiz"},
+              {"article_id": "b", "start": off + 1, "end": off + 1 + len(q), "quote": q, "speaker": "Ana Ruiz"},
+              {"article_id": "b", "start": copy.index("Our"), "end": copy.index("Our") + 36,
+               "quote": "Our own interview quote is here today", "speaker": "Ana Ruiz"}]
+    rows = [r for r in analyze_story("s", arts, als, [], quotes) if r["kind"] == "quote"]
+    shared = [r for r in rows if r["status"] == "shared"]
+    own = [r for r in rows if r["status"] == "only_here"]
+    assert len(shared) == 2 and {r["origins"] for r in shared} == {1} and {r["detail"] for r in shared} == {"verbatim"}
+    assert len(own) == 1 and own[0]["article_id"] == "b"
+
+
+@pytest.mark.parametrize("a,b,want", [
+    ("We will win this fight.", "We will win this fight.", "verbatim"),
+    ("We will win this fight, and soon.", "We will win this fight", "trimmed"),
+    ("We will surely win this fight, and soon.", "We will win this fight, and quickly.", "altered"),
+])
+def test_compare_quote_lineage(a, b, want):
+    assert lineage(a, b) == want

@@ -119,6 +119,21 @@ def rejects(out: str) -> None:
         click.echo(f"{r['path']}#{r['record']}\t{r['stage']}\t{r['reason']}\t{r['detail']}")
 
 
+@cli.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (localhost only by default).")
+@click.option("-p", "--port", default=8000, show_default=True, help="Port to listen on.")
+@_errors
+def serve(out: str, host: str, port: int) -> None:
+    """Browse the stories in OUT in a local web UI; every page has a .json twin.
+
+    Example: storyline serve storyline-out --port 8000
+    """
+    from .web.app import serve as serve_web
+
+    serve_web(out, host=host, port=port)
+
+
 def main() -> None:
     """Console entry point."""
     cli(prog_name="storyline")

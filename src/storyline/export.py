@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from . import model
 from .errors import ConfigError
+from .steps.quotes import full_name, person_names
 from .store import Store
 
 FORMATS = ("jsonl", "csv", "parquet")
@@ -41,15 +42,14 @@ def _by(rows: list[dict], key: str) -> dict[str, list[dict]]:
     return out
 
 
-def resolve_story_speakers(quotes: list[dict]) -> None:
-    """Replace bare-surname speakers with the one full name elsewhere in the story that ends with it."""
-    full = {q["speaker"] for q in quotes if q.get("speaker") and len(q["speaker"].split()) > 1}
+def resolve_story_speakers(quotes: list[dict], texts: list[str]) -> None:
+    """Give bare-surname speakers the full name used elsewhere in the story (quotes or text)."""
+    known = sorted({q["speaker"] for q in quotes if q.get("speaker") and len(q["speaker"].split()) > 1}
+                   | {name for t in texts for _, _, name in person_names(t)})
     for q in quotes:
         sp = q.get("speaker")
         if sp and len(sp.split()) == 1:
-            matches = sorted(f for f in full if f.split()[-1].lower() == sp.lower())
-            if len(matches) == 1:
-                q["speaker"] = matches[0]
+            q["speaker"] = full_name(sp, known) or sp
 
 
 def independent_sources(member_ids: list[str], edges: list[dict]) -> int:
@@ -68,15 +68,21 @@ def independent_sources(member_ids: list[str], edges: list[dict]) -> int:
     return len({find(a) for a in member_ids})
 
 
-def _facts(rows: list[dict]) -> list[dict]:
+def _facts(rows: list[dict], outlet_of: dict[str, str]) -> list[dict]:
+    """Fact rows folded into one entry per fact, with its row of the fact-by-outlet matrix."""
     facts: dict[str, dict] = {}
     for r in rows:
         f = facts.setdefault(r["fact_id"], {k: r[k] for k in ("fact_id", "kind", "label", "outlets", "origins")}
-                             | {"status": r["status"], "carriers": []})
+                             | {"status": r["status"], "carriers": [], "cells": {}})
         if r["status"] == "conflict":
             f["status"] = "conflict"
         f["carriers"].append({"article_id": r["article_id"], "start": r["start"], "end": r["end"],
-                              "status": r["status"]})
+                              "status": r["status"], "detail": r.get("detail")})
+        cell = "conflict" if r["status"] == "conflict" else "only_here" if r["status"] == "only_here" else "reported"
+        f["cells"][outlet_of[r["article_id"]]] = cell
+    for f in facts.values():  # an outlet of the story that does not carry the fact omits it
+        for o in sorted(set(outlet_of.values())):
+            f["cells"].setdefault(o, "omitted")
     kinds = {"passage": 0, "quote": 1, "figure": 2, "unique": 3}
     return sorted(facts.values(), key=lambda f: (kinds.get(f["kind"], 9), -f["outlets"], f["fact_id"]))
 
@@ -101,7 +107,7 @@ def _story(sid: str, ms: list[dict], articles: dict, tables: dict[str, list[dict
     arts = sorted((articles[a] for a in mine), key=lambda a: (a["published"] or "", a["article_id"]))
     own = {name: [r for a in sorted(mine) for r in rows.get(a, [])] for name, rows in tables.items()}
     quotes = [dict(q) for q in own["quotes"]]
-    resolve_story_speakers(quotes)
+    resolve_story_speakers(quotes, [a["text"] for a in arts])
     edges = [e for e in own["edges"] if e["copy_id"] in mine]
     dates = sorted(a["published"] for a in arts if a["published"])
     return {
@@ -125,7 +131,7 @@ def _story(sid: str, ms: list[dict], articles: dict, tables: dict[str, list[dict
         "figures": [{k: f[k] for k in ("article_id", "start", "end", "value", "unit", "surface", "context")}
                     for f in sorted(own["figures"], key=lambda f: (f["article_id"], f["start"]))],
         "edges": [{k: e[k] for k in ("source_id", "copy_id", "shared_words", "containment", "reason")} for e in edges],
-        "facts": _facts(fact_rows),
+        "facts": _facts(fact_rows, {a["article_id"]: a["outlet"] for a in arts}),
     }
 
 

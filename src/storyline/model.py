@@ -220,6 +220,7 @@ FACT = pa.schema(
         ("status", pa.string()),  # shared | only_here | conflict
         ("outlets", pa.int64()),  # distinct outlets carrying the fact
         ("origins", pa.int64()),  # independent origin chains among the carriers
+        ("detail", pa.string()),  # quotes: speaker and lineage (verbatim / trimmed / altered)
     ]
 )
 

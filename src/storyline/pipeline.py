@@ -177,11 +177,12 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
         articles = store.read("articles", list(Cluster.reads))
         stories = engine.gather(Cluster(cfg.cluster), articles, store.read("edges", schema=model.REUSE_EDGE))
         store.replace("stories", stories, cid, inputs=inputs)
-    inputs = store.fingerprint("stories", "alignments", "figures")
+    inputs = store.fingerprint("stories", "alignments", "figures", "quotes")
     if not store.is_current("facts", "compare", inputs):
         facts = engine.gather(
             Compare(), store.read("stories"), store.read("articles", ["article_id", "outlet", "text"]),
             store.read("alignments", schema=model.ALIGNMENT), store.read("figures", schema=model.FIGURE),
+            store.read("quotes", schema=model.QUOTE),
         )
         store.replace("facts", facts, "compare", inputs=inputs)
     inputs = store.fingerprint("stories", "facts", "quotes", "edges", "articles")

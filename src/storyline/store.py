@@ -62,7 +62,8 @@ class Store:
         m = self.manifest(name)
         return [self.root / name / p for p in m["parts"]] if m else []
 
-    def read(self, name: str, columns: list[str] | None = None, schema: pa.Schema | None = None) -> pa.Table:
+    def read(self, name: str, columns: list[str] | None = None, schema: pa.Schema | None = None,
+             _tries: int = 3) -> pa.Table:
         """Table ``name`` (empty with ``schema`` when absent)."""
         parts = self.parts(name)
         if not parts:
@@ -71,8 +72,11 @@ class Store:
             return schema.empty_table() if columns is None else schema.empty_table().select(columns)
         try:
             tables = [pq.read_table(p, columns=columns) for p in parts]
-        except FileNotFoundError:  # a writer swapped generations twice while we read: read the new one
-            return self.read(name, columns, schema)
+        except FileNotFoundError as exc:  # a writer swapped generations twice while we read: read the new one
+            if _tries <= 1:
+                raise StoreError(f"table {name!r} names a part that is missing ({exc.filename}); "
+                                 f"rerun `storyline run` on {self.root} to rebuild it") from exc
+            return self.read(name, columns, schema, _tries - 1)
         return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
     def read_part(self, name: str, part: str, columns: list[str] | None = None) -> pa.Table:

@@ -87,7 +87,8 @@ class RayEngine:
         if not ray.is_initialized():
             local = self.address is None
             ray.init(
-                address=self.address,
+                # "local" always starts a private Ray, never joins one that another process started.
+                address="local" if local else self.address,
                 include_dashboard=False,
                 num_cpus=self.num_cpus if local else None,
                 log_to_driver=False,

@@ -100,11 +100,17 @@ def chain(runs_: list[tuple[int, int, int, int]], max_gap: int) -> list[list[tup
     return chains
 
 
-def _matched(c: list[tuple[int, int, int, int]]) -> int:
-    covered, last = 0, -1
-    for a0, a1, _, _ in c:
+def _matched(c: list[tuple[int, int, int, int]], ha: np.ndarray, hb: np.ndarray) -> int:
+    """Words of ``a`` covered by the runs, plus equal words at both ends of each gap between runs."""
+    covered, last, prev = 0, -1, None
+    for a0, a1, b0, b1 in c:
         covered += max(0, a1 - max(a0, last))
-        last = max(last, a1)
+        if prev is not None and a0 > prev[1] and b0 > prev[3]:
+            ga, gb = ha[prev[1]:a0], hb[prev[3]:b0]
+            n = min(ga.size, gb.size)
+            same = ga[:n] == gb[:n]
+            covered += int(np.cumprod(same).sum()) + int(np.cumprod((ga[::-1][:n] == gb[::-1][:n]) & ~same[::-1]).sum())
+        last, prev = max(last, a1), (a0, a1, b0, b1)
     return covered
 
 
@@ -133,7 +139,7 @@ def align_tokens(ta: Tokens, tb: Tokens, cfg: AlignConfig) -> list[Passage]:
         return []
     passages = []
     for c in chain(runs(i, j, k), cfg.max_gap_words):
-        matched = _matched(c)
+        matched = _matched(c, ta.hashes, tb.hashes)
         if matched < cfg.min_passage_words:
             continue
         i0, i1 = c[0][0], c[-1][1]

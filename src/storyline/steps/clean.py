@@ -117,6 +117,12 @@ _COMMENT_HEAD = re.compile(
     r"|\d+\s+(?:minutes?|hours?|days?|weeks?|months?|years?)\s+ago)",
     re.I,
 )
+# A photo credit or caption: "(Image: X)", "Photo by X", "Credit: X", "X/Agency/Getty Images", "via AP".
+_CAPTION_LINE = re.compile(
+    r"(?:^|[\s(|])(?:photo|image|picture|foto|credit)s?(?:\s+credit)?\s*(?::|by\b|courtesy\b)"
+    r"|\bvia (?:getty|ap|reuters|afp)\b|getty images|shutterstock|\(ap photo",
+    re.I,
+)
 _TIMER = re.compile(r"^\d+(?:[.,]\d+)?\s*(?:s|secs?|seconds?|ms)\.?$", re.I)
 _BYLINE = re.compile(
     r"^(?:by|von|por|par|di|de)\s+(?P<name>[^\W\d_][\w.'’-]*(?:[ \t]+(?:[^\W\d_][\w.'’-]*|and|&))*?)"
@@ -246,10 +252,10 @@ def stage_two_features(z: np.ndarray, x: np.ndarray, barrier: np.ndarray) -> np.
 # Logistic-regression weights fitted by bench/extraction.py --fit on extraction-dev
 # (intercept last). Regenerate with that script after changing any feature.
 # BEGIN FITTED
-W1 = np.array([0.954239, -0.62799, 0.117002, 0.151313, 0.133661, -0.240838, -0.412719, -0.0169534, -0.150971, -0.4317, 0.0328481, 0, -0.0706783, 0.186569, 0, -0.414128, -0.378253, -0.11313, -0.536789, 0.0761331, 0.0237601, -0.527522, -0.288656, 0.0659712, 0.422241, -0.0492755, -0.224, -0.358276, 0.367562, -0.141972, -0.2158, -0.306196, 1.9137, -0.27116, -2.98043])
-W2 = np.array([0.347659, 0.048394, 0.032341, 0.270588, -0.0223732, -0.710177, -0.579995, 0.825597, -0.954663, 1.06622])
-MEAN1 = np.array([3.24653, 1.64772, 0.226499, 0.00636438, 0.0233648, 0.153902, 0.618299, 0.0228317, 0.101156, 0.538871, 0.0110844, 0, 0.00103535, 0.00414142, 0, 0.010384, 0.283839, 0.00947045, 0.0395262, 0.0425104, 0.0176234, 0.334937, 0.598496, 0.123024, 1.6303, 0.222784, 0.15237, 0.537745, 1.63111, 0.223971, 0.152436, 0.537379, 0.68945, 0.49997])
-SCALE1 = np.array([1.21715, 1.08889, 0.418566, 0.0795228, 0.0718584, 0.201022, 0.393778, 0.0851354, 0.160262, 0.498487, 0.104697, 1e-09, 0.0321603, 0.0642204, 1e-09, 0.101371, 0.45086, 0.0968543, 0.194843, 0.201751, 0.0571421, 0.471968, 0.490203, 0.328465, 1.09309, 0.416114, 0.200822, 0.498573, 1.09281, 0.416903, 0.200927, 0.498601, 1.08862, 0.291171])
+W1 = np.array([0.818409, -0.567204, 0.139117, 0.154178, 0.139, -0.24823, -0.42719, -0.0314927, -0.28649, -0.408259, 0.0520304, 0, -0.0682267, 0.195551, 0, -0.405809, -0.375612, -0.109884, -0.619305, 0.0814492, 0.0340784, -0.529825, -0.295482, 0.0517836, 0.421585, -0.0320064, -0.22005, -0.364166, 0.385798, -0.127413, -0.232831, -0.297491, 1.86626, -0.268967, -2.99621])
+W2 = np.array([0.358738, 0.0414136, 0.0250964, 0.281157, 0.012459, -0.72568, -0.594836, 0.640222, -0.809745, 1.0833])
+MEAN1 = np.array([3.24653, 1.64772, 0.226499, 0.00636438, 0.0233648, 0.153902, 0.618299, 0.0228317, 0.0961445, 0.538871, 0.0110844, 0, 0.00103535, 0.00414142, 0, 0.010384, 0.283839, 0.0096227, 0.0369987, 0.0425104, 0.0176234, 0.334937, 0.598496, 0.123024, 1.6303, 0.222784, 0.15237, 0.537745, 1.63111, 0.223971, 0.152436, 0.537379, 0.68945, 0.49997])
+SCALE1 = np.array([1.21715, 1.08889, 0.418566, 0.0795228, 0.0718584, 0.201022, 0.393778, 0.0851354, 0.150223, 0.498487, 0.104697, 1, 0.0321603, 0.0642204, 1, 0.101371, 0.45086, 0.0976223, 0.188759, 0.201751, 0.0571421, 0.471968, 0.490203, 0.328465, 1.09309, 0.416114, 0.200822, 0.498573, 1.09281, 0.416903, 0.200927, 0.498601, 1.08862, 0.291171])
 # END FITTED
 
 
@@ -299,10 +305,13 @@ def _comment_lines(lines: list[str], gaps: list[bool]) -> np.ndarray:
 
 
 def _is_junk(line: str) -> bool:
-    """Lines that are never body text whatever the classifier says: timers, bare e-mail lines."""
+    """Lines that are never body text whatever the classifier says: timers, bare e-mail lines, captions."""
     if _TIMER.match(line):
         return True
-    return bool(_EMAIL.search(line)) and len(_WORD.findall(line)) <= 8
+    nw = len(_WORD.findall(line))
+    if nw <= 40 and _CAPTION_LINE.search(line):
+        return True
+    return bool(_EMAIL.search(line)) and nw <= 8
 
 
 def _split(page: str) -> tuple[list[str], list[bool]]:
@@ -474,7 +483,12 @@ def clean_text(page: str, cfg: CleanConfig, site_lines: frozenset[str] = frozens
         >>> clean_text("Menu\\nHome\\n\\nA short page.", CleanConfig()).title is None
         True
     """
-    weights, memo = default_weights(), {}
+    return _clean_text(page, cfg, site_lines, default_weights())
+
+
+def _clean_text(page: str, cfg: CleanConfig, site_lines: frozenset[str], weights: _Weights) -> Cleaned:
+    """:func:`clean_text` with given weights (the benchmark passes cross-validated ones)."""
+    memo: dict[str, list[float]] = {}
     lines, gaps = _split(page)
     keep = _keep_mask(lines, gaps, cfg, site_lines, weights, memo)
     first = int(np.argmax(keep)) if keep.any() else len(lines)
@@ -525,30 +539,88 @@ def _trafilatura(html: str, cfg: CleanConfig, url: str | None):
 def clean_html(html: str, cfg: CleanConfig, url: str | None = None) -> Cleaned:
     """Recover the article body and metadata from an HTML page.
 
-    trafilatura does the work; when it finds less than ``HTML_MIN_CHARS`` of body, text mode
-    runs on the page rendered to text, and the longer body wins.
+    trafilatura (precision mode by default) gives the body and metadata; text mode on the page
+    rendered to text is a second opinion. A leading paragraph that repeats the title is dropped.
+    When trafilatura finds less than ``HTML_MIN_CHARS``, or finds only a part of what text mode
+    finds (text mode covers it and is ``RESCUE_RATIO`` times longer), text mode's body is used,
+    with any trafilatura paragraph it lacks appended.
 
     Example:
         >>> clean_html("<html><body><p>Hi.</p></body></html>", CleanConfig()).text
         ''
     """
+    return _clean_html(html, cfg, url, default_weights())
+
+
+# Text mode replaces trafilatura's body when it is this many times longer and covers it (share of
+# trafilatura's words in text mode's shingles at least RESCUE_COVER): trafilatura then stopped early.
+RESCUE_RATIO = 1.5
+RESCUE_COVER = 0.9
+# A first paragraph whose words overlap the title's this much (Jaccard) is the headline again.
+TITLE_OVERLAP = 0.6
+
+
+def _clean_html(html: str, cfg: CleanConfig, url: str | None, weights: _Weights) -> Cleaned:
+    """:func:`clean_html` with given text-mode weights (the benchmark passes cross-validated ones)."""
     doc = _trafilatura(html, cfg, url) if html.strip() else None
-    text = _paragraphs(doc.text or "") if doc is not None else ""
     meta = {k: getattr(doc, k, None) for k in ("title", "author", "date", "sitename")} if doc else {}
-    if len(text) < HTML_MIN_CHARS:
-        fallback = clean_text(render_html(html), cfg)
-        if len(fallback.text) > len(text):
-            text = fallback.text
-            meta = {"title": meta.get("title") or fallback.title, "author": meta.get("author") or fallback.byline,
-                    "date": meta.get("date") or fallback.published, "sitename": meta.get("sitename") or fallback.outlet}
+    paras = _drop_title([s for s in (doc.text or "").splitlines() if s.strip()] if doc else [], meta.get("title"))
+    paras = [s.strip() for s in paras]
+    fallback = _clean_text(render_html(html), cfg, frozenset(), weights) if html.strip() else None
+    if fallback is not None and _text_mode_wins(paras, fallback.text.split("\n\n") if fallback.text else []):
+        ref = _ShingleRef("\n".join(fallback.text))
+        paras = [s for s in fallback.text.split("\n\n") if s] + [s for s in paras if ref.support(s) < 0.5]
+        meta = {"title": meta.get("title") or fallback.title, "author": meta.get("author") or fallback.byline,
+                "date": meta.get("date") or fallback.published, "sitename": meta.get("sitename") or fallback.outlet}
     date = meta.get("date")
     return Cleaned(
         title=meta.get("title") or None,
         byline=meta.get("author") or None,
         published=parse_date(date) if date else None,
         outlet=meta.get("sitename") or None,
-        text=text,
+        text="\n\n".join(paras),
     )
+
+
+def _text_mode_wins(traf: list[str], text_mode: list[str]) -> bool:
+    """Whether text mode's body should replace trafilatura's (trafilatura found little or a part)."""
+    n_traf = sum(len(s) for s in traf)
+    n_text = sum(len(s) for s in text_mode)
+    if n_traf < HTML_MIN_CHARS:
+        return n_text > n_traf
+    if n_text < RESCUE_RATIO * n_traf:
+        return False
+    ref = _ShingleRef("\n".join(text_mode))
+    words = [len(_WORD.findall(s)) for s in traf]
+    covered = sum(w * ref.support(s) for w, s in zip(words, traf))
+    return covered >= RESCUE_COVER * max(sum(words), 1)
+
+
+class _ShingleRef:
+    """The lower-cased 4-word shingles of a text, to ask how much of a paragraph it contains."""
+
+    def __init__(self, text: str) -> None:
+        toks = [w.lower() for w in _WORD.findall(text)]
+        self.shingles = {tuple(toks[i : i + 4]) for i in range(len(toks) - 3)}
+        self.joined = " " + " ".join(toks) + " "
+
+    def support(self, para: str) -> float:
+        """Share of ``para``'s shingles found here (for a paragraph under 4 words: found whole or not)."""
+        toks = [w.lower() for w in _WORD.findall(para)]
+        if len(toks) >= 4:
+            sh = [tuple(toks[i : i + 4]) for i in range(len(toks) - 3)]
+            return sum(s in self.shingles for s in sh) / len(sh)
+        return float(bool(toks) and f" {' '.join(toks)} " in self.joined)
+
+
+def _drop_title(paras: list[str], title: str | None) -> list[str]:
+    """``paras`` without a short first paragraph that repeats the title."""
+    if len(paras) < 2 or not title or len(paras[0].split()) > 30:
+        return paras
+    a = {w.lower() for w in _WORD.findall(paras[0])}
+    b = {w.lower() for w in _WORD.findall(title)}
+    overlap = len(a & b) / max(len(a | b), 1)
+    return paras[1:] if overlap >= TITLE_OVERLAP else paras
 
 
 def clean_jsonl(content: str) -> str:

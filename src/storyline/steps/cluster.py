@@ -34,13 +34,14 @@ from ..config import ClusterConfig
 
 # Defaults until ClusterConfig carries them (see the report of issue #5).
 N_FEATURES = 2**20
-MERGE_THRESHOLD = 0.5  # merge probability at or above which an article joins its best story
-REBUILD_EVERY = 256  # postings appended between rebuilds of the inverted index
-FEATURES = ("cos_body", "cos_title", "cos_entities", "max_member_body", "shared_figures")
+MERGE_THRESHOLD = 0.15  # merge probability at or above which an article joins its best story
+REBUILD_EVERY = 128  # postings appended between rebuilds of the inverted index
+FEATURES = ("cos_body", "cos_title", "cos_entities", "max_member_body", "gap", "shared_figures", "name_overlap")
+LAZY = 5  # features from LAZY on are set-based and only computed for stories that could still win
 # Logistic merge model over FEATURES, learned on basil-dev with every other event as a negative,
 # whatever its date (bench/clustering.py --fit prints these).
-WEIGHTS = (9.0, 3.0, 6.0, 3.0, 1.0)
-BIAS = -5.0
+WEIGHTS = (5.021, 5.486, 3.437, 4.917, -3.728, 1.295, 3.426)
+BIAS = -5.572
 
 # Runs of capitalised words; sentence-initial function words are dropped by the stop list below.
 _PROPER = re.compile(r"\b[A-Z][\w’'-]+(?:\s+(?:[A-Z][\w’'-]+|al|bin|de|van|von))*")
@@ -52,6 +53,7 @@ _NOT_NAMES = frozenset(
 )
 # Figures: numbers with at least two digits; bare years are too common to be evidence.
 _FIGURE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+NO_DAY = -(2**62)  # story date unknown
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 
 
@@ -76,13 +78,13 @@ def figures(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def _entity_tokens(doc: str) -> list[str]:
-    return sorted(proper_nouns(doc))
+def _identity(tokens: list[str]) -> list[str]:
+    return tokens
 
 
 _WORDS = HashingVectorizer(n_features=N_FEATURES, alternate_sign=False, norm=None, stop_words="english",
                            dtype=np.float32)
-_ENTITIES = HashingVectorizer(n_features=N_FEATURES, alternate_sign=False, norm=None, analyzer=_entity_tokens,
+_ENTITIES = HashingVectorizer(n_features=N_FEATURES, alternate_sign=False, norm=None, analyzer=_identity,
                               dtype=np.float32)
 
 
@@ -107,6 +109,7 @@ class Doc:
     day: int | None
     tf: tuple[tuple[np.ndarray, np.ndarray], ...]  # (indices, sublinear tf) for body, title, entities
     figures: frozenset[str]
+    names: frozenset[str]
 
 
 def featurize(rows: list[dict]) -> list[Doc]:
@@ -115,12 +118,13 @@ def featurize(rows: list[dict]) -> list[Doc]:
         return []
     titles = [r.get("title") or "" for r in rows]
     bodies = [r.get("text") or "" for r in rows]
+    names = [proper_nouns(f"{t}\n{b}") for t, b in zip(titles, bodies)]
     mats = [_sublinear(_WORDS.transform(bodies)), _sublinear(_WORDS.transform(titles)),
-            _sublinear(_ENTITIES.transform([f"{t}\n{b}" for t, b in zip(titles, bodies)]))]
+            _sublinear(_ENTITIES.transform([sorted(n) for n in names]))]
     docs = []
     for i, r in enumerate(rows):
         tf = tuple((m.indices[m.indptr[i]:m.indptr[i + 1]], m.data[m.indptr[i]:m.indptr[i + 1]]) for m in mats)
-        docs.append(Doc(r["article_id"], _day(r.get("published")), tf, figures(bodies[i])))
+        docs.append(Doc(r["article_id"], _day(r.get("published")), tf, figures(bodies[i]), names[i]))
     return docs
 
 
@@ -129,17 +133,21 @@ class _Postings:
 
     A story centroid is the sum of its members' unit vectors, so ``q . centroid`` is the sum of
     ``q . member`` over its members: scoring goes through member postings and sums per story.
+    Recent documents sit in a flat buffer until the next rebuild folds them into the index.
     """
 
     def __init__(self, n_features: int) -> None:
         self.df = np.zeros(n_features, np.float32)
         self.n_docs = 0
+        self.frozen = False  # True once the IDF was set from a whole batch (count_df)
         self.vectors: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # doc -> unit vector (active docs)
-        self.doc_story: dict[int, int] = {}
         self.norm2: dict[int, float] = {}  # story -> |centroid|^2
-        self.inv = sp.csr_matrix((n_features, 0), dtype=np.float32)
-        self.inv_docs = np.zeros(0, np.int64)
+        self.indptr = np.zeros(n_features + 1, np.int64)  # inverted index: term -> (doc, weight) postings
+        self.post_doc = np.zeros(0, np.int64)
+        self.post_w = np.zeros(0, np.float32)
         self.buffer: list[int] = []
+        self.buf_idx, self.buf_w = np.zeros(4096, np.int64), np.zeros(4096, np.float32)
+        self.buf_doc, self.buf_n = np.zeros(4096, np.int64), 0
         self.scratch = np.zeros(n_features, np.float32)
 
     def weigh(self, idx: np.ndarray, tf: np.ndarray) -> np.ndarray:
@@ -149,53 +157,62 @@ class _Postings:
         norm = float(np.sqrt(w @ w))
         return w / norm if norm else w
 
-    def doc_dots(self, idx: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(doc ids, dot products) of the active documents sharing a term with the query."""
-        docs, dots = [], []
-        if self.inv_docs.size and idx.size:
-            d = np.asarray(w @ self.inv[idx]).ravel()
-            hit = np.flatnonzero(d)
-            docs.append(self.inv_docs[hit])
-            dots.append(d[hit])
-        if self.buffer and idx.size:
-            self.scratch[idx] = w
-            for doc in self.buffer:
-                di, dw = self.vectors[doc]
-                v = float(self.scratch[di] @ dw)
-                if v:
-                    docs.append(np.array([doc]))
-                    dots.append(np.array([v], np.float32))
-            self.scratch[idx] = 0.0
-        if not docs:
+    def doc_dots(self, idx: np.ndarray, w: np.ndarray, per_doc: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(doc ids, dot products) of the active documents sharing a term with the query.
+
+        With ``per_doc=False`` a doc may appear several times (one entry per shared term).
+        """
+        if not idx.size:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return np.concatenate(docs), np.concatenate(dots)
+        starts, ends = self.indptr[idx], self.indptr[idx + 1]
+        lens = ends - starts
+        total = int(lens.sum())
+        pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(total)
+        doc, dot = self.post_doc[pos], self.post_w[pos] * np.repeat(w, lens)
+        if self.buf_n:
+            n = self.buf_n
+            self.scratch[idx] = w
+            contrib = self.scratch[self.buf_idx[:n]] * self.buf_w[:n]
+            self.scratch[idx] = 0.0
+            hit = np.flatnonzero(contrib)
+            doc, dot = np.concatenate([doc, self.buf_doc[:n][hit]]), np.concatenate([dot, contrib[hit]])
+        if not per_doc or not doc.size:
+            return doc, dot
+        uniq, inv = np.unique(doc, return_inverse=True)
+        return uniq, np.bincount(inv, dot).astype(np.float32)
 
     def add(self, doc: int, story: int, idx: np.ndarray, w: np.ndarray, dot_story: float) -> None:
         """Insert a weighted document into ``story`` (``dot_story``: its dot with the centroid)."""
-        self.df[idx] += 1.0
-        self.n_docs += 1
+        if not self.frozen:
+            self.df[idx] += 1.0
+            self.n_docs += 1
         self.norm2[story] = self.norm2.get(story, 0.0) + 2.0 * dot_story + float(w @ w)
-        if not idx.size:
-            return
-        self.vectors[doc] = (idx, w)
-        self.doc_story[doc] = story
-        self.buffer.append(doc)
+        if idx.size:
+            self.vectors[doc] = (idx, w)
+            self.buffer.append(doc)
+            n, m = self.buf_n, idx.size
+            if n + m > self.buf_idx.size:
+                size = 2 * (n + m)
+                self.buf_idx, self.buf_w = np.resize(self.buf_idx, size), np.resize(self.buf_w, size)
+                self.buf_doc = np.resize(self.buf_doc, size)
+            self.buf_idx[n:n + m], self.buf_w[n:n + m], self.buf_doc[n:n + m] = idx, w, doc
+            self.buf_n = n + m
 
     def rebuild(self, keep: Iterable[int]) -> None:
         """Rebuild the inverted index over the documents in ``keep``; forget the others."""
         keep = sorted(d for d in keep if d in self.vectors)
         self.vectors = {d: self.vectors[d] for d in keep}
-        self.doc_story = {d: self.doc_story[d] for d in keep}
-        self.buffer = []
+        self.buffer, self.buf_n = [], 0
         if not keep:
-            self.inv, self.inv_docs = sp.csr_matrix((len(self.df), 0), dtype=np.float32), np.zeros(0, np.int64)
+            self.indptr[:] = 0
+            self.post_doc, self.post_w = np.zeros(0, np.int64), np.zeros(0, np.float32)
             return
-        lens = [self.vectors[d][0].size for d in keep]
-        indptr = np.concatenate([[0], np.cumsum(lens)])
-        mat = sp.csr_matrix((np.concatenate([self.vectors[d][1] for d in keep]),
-                             np.concatenate([self.vectors[d][0] for d in keep]), indptr),
-                            shape=(len(keep), len(self.df)))
-        self.inv, self.inv_docs = mat.T.tocsr(), np.array(keep, np.int64)
+        terms = np.concatenate([self.vectors[d][0] for d in keep])
+        weights = np.concatenate([self.vectors[d][1] for d in keep])
+        docs = np.repeat(np.array(keep, np.int64), [self.vectors[d][0].size for d in keep])
+        order = np.argsort(terms, kind="stable")
+        self.post_doc, self.post_w = docs[order], weights[order]
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(terms, minlength=len(self.df)))])
 
 
 @dataclass
@@ -205,6 +222,7 @@ class _Story:
     first_day: int | None
     last_day: int | None
     figures: set[str] = field(default_factory=set)
+    names: list[frozenset[str]] = field(default_factory=list)  # members' proper-noun sets
     size: int = 0
 
 
@@ -225,7 +243,7 @@ class StoryIndex:
     """The active stories and their representations: score an article against them, add it to one.
 
     Memory holds the member vectors of stories active within ``window_days`` of the newest
-    article seen; older stories keep only their id and figures until evicted at the next rebuild.
+    article seen; older stories keep only their id, dates and figures once evicted at a rebuild.
     """
 
     def __init__(self, window_days: int = 7, n_features: int = N_FEATURES) -> None:
@@ -233,49 +251,83 @@ class StoryIndex:
         self.reps = [_Postings(n_features) for _ in range(3)]
         self.stories: list[_Story] = []
         self.by_id: dict[str, int] = {}
+        self.doc_story = np.zeros(1024, np.int64)  # doc number -> story slot
+        self.first = np.zeros(1024, np.int64)  # story slot -> first / last day (NO_DAY when unknown)
+        self.last = np.zeros(1024, np.int64)
         self.n_docs = 0
         self.newest: int | None = None
+        self._dots: list[dict[int, float]] | None = None
 
-    def _active(self, story: _Story, day: int | None) -> bool:
-        return _gap(day, story) <= self.window_days
+    def count_df(self, docs: list[Doc]) -> None:
+        """Fix the IDF to the document frequencies of ``docs`` (every article of this run)."""
+        for k, rep in enumerate(self.reps):
+            rep.df[:] = 0.0
+            for doc in docs:
+                rep.df[doc.tf[k][0]] += 1.0
+            rep.n_docs, rep.frozen = len(docs), True
 
     def weigh(self, doc: Doc) -> list[tuple[np.ndarray, np.ndarray]]:
         """The doc's unit TF-IDF vectors under the current IDF, one per representation."""
         return [(idx, rep.weigh(idx, tf)) for rep, (idx, tf) in zip(self.reps, doc.tf)]
 
-    def candidates(self, doc: Doc, vecs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[list[int], np.ndarray]:
+    def _story_sums(self, k: int, vec: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        docs, dots = self.reps[k].doc_dots(*vec, per_doc=k == 0)
+        slots = self.doc_story[docs]
+        uniq, inv = np.unique(slots, return_inverse=True)
+        best = np.zeros(uniq.size, np.float32)
+        if k == 0:
+            np.maximum.at(best, inv, dots)
+        return uniq, np.bincount(inv, dots, minlength=uniq.size), best
+
+    def candidates(self, doc: Doc, vecs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """Active stories sharing a body word or a name with ``doc``, and their feature rows."""
-        per_rep, max_member = [], {}
-        for k, (rep, (idx, w)) in enumerate(zip(self.reps, vecs)):
-            docs, dots = rep.doc_dots(idx, w)
-            sums: dict[int, float] = {}
-            for d, v in zip(docs.tolist(), dots.tolist()):
-                s = rep.doc_story[d]
-                sums[s] = sums.get(s, 0.0) + v
-                if k == 0 and v > max_member.get(s, 0.0):
-                    max_member[s] = v
-            per_rep.append(sums)
-        slots = sorted(s for s in set(per_rep[0]) | set(per_rep[2]) if self._active(self.stories[s], doc.day))
-        x = np.zeros((len(slots), len(FEATURES)))
-        for i, s in enumerate(slots):
-            for k in range(3):
-                n2 = self.reps[k].norm2.get(s, 0.0)
-                x[i, k] = per_rep[k].get(s, 0.0) / math.sqrt(n2) if n2 > 0 else 0.0
-            x[i, 3] = max_member.get(s, 0.0)
-            x[i, 4] = min(1.0, len(doc.figures & self.stories[s].figures) / 3.0)
-        self._dots = per_rep  # reused by add() for the centroid norm update
+        sums = [self._story_sums(k, vecs[k]) for k in range(3)]
+        slots = np.union1d(sums[0][0], sums[2][0])
+        if doc.day is not None and slots.size:
+            first, last = self.first[slots], self.last[slots]
+            gap = np.where(first == NO_DAY, 0, np.maximum(np.maximum(first - doc.day, doc.day - last), 0))
+            slots, gap = slots[gap <= self.window_days], gap[gap <= self.window_days]
+        else:
+            gap = np.zeros(slots.size)
+        x = np.zeros((slots.size, len(FEATURES)))
+        x[:, 4] = np.minimum(gap, 7) / 7.0
+        self._dots = []
+        for k, (uniq, dot, best) in enumerate(sums):
+            pos = np.searchsorted(uniq, slots)
+            found = (pos < uniq.size) & (uniq[np.minimum(pos, uniq.size - 1)] == slots) if uniq.size else pos < 0
+            norms = np.array([self.reps[k].norm2.get(int(s), 0.0) for s in slots])
+            col = np.zeros(slots.size)
+            col[found] = dot[pos[found]]
+            x[:, k] = np.divide(col, np.sqrt(norms), out=np.zeros(slots.size), where=norms > 0)
+            if k == 0:
+                x[found, 3] = best[pos[found]]
+            self._dots.append(dict(zip(slots.tolist(), col.tolist())))
         return slots, x
+
+    def set_features(self, doc: Doc, slot: int) -> tuple[float, float]:
+        """Shared figures, and the mean proper-noun overlap coefficient with the story's members."""
+        story = self.stories[slot]
+        figs = min(1.0, len(doc.figures & story.figures) / 3.0)
+        overlap = [len(doc.names & m) / max(1, min(len(doc.names), len(m))) for m in story.names]
+        return figs, float(np.mean(overlap)) if overlap else 0.0
 
     def open(self, story_id: str, day: int | None) -> int:
         """A new empty story; returns its slot."""
         slot = len(self.stories)
         self.stories.append(_Story(slot, story_id, day, day))
         self.by_id[story_id] = slot
+        if slot >= self.first.size:
+            self.first = np.resize(self.first, 2 * slot)
+            self.last = np.resize(self.last, 2 * slot)
+        self.first[slot] = self.last[slot] = NO_DAY if day is None else day
         return slot
 
     def add(self, doc: Doc, vecs: list[tuple[np.ndarray, np.ndarray]], slot: int) -> None:
         """Insert ``doc`` into the story at ``slot`` (after :meth:`candidates` on the same doc)."""
-        dots = getattr(self, "_dots", None) or [{}, {}, {}]
+        dots = self._dots or [{}, {}, {}]
+        if self.n_docs >= self.doc_story.size:
+            self.doc_story = np.resize(self.doc_story, 2 * self.n_docs)
+        self.doc_story[self.n_docs] = slot
         for k, (rep, (idx, w)) in enumerate(zip(self.reps, vecs)):
             rep.add(self.n_docs, slot, idx, w, dots[k].get(slot, 0.0))
         self._dots = None
@@ -283,9 +335,11 @@ class StoryIndex:
         story = self.stories[slot]
         story.size += 1
         story.figures |= doc.figures
+        story.names.append(doc.names)
         if doc.day is not None:
             story.first_day = doc.day if story.first_day is None else min(story.first_day, doc.day)
             story.last_day = doc.day if story.last_day is None else max(story.last_day, doc.day)
+            self.first[slot], self.last[slot] = story.first_day, story.last_day
             self.newest = doc.day if self.newest is None else max(self.newest, doc.day)
         if len(self.reps[0].buffer) >= REBUILD_EVERY:
             self.rebuild()
@@ -293,7 +347,8 @@ class StoryIndex:
     def rebuild(self) -> None:
         """Fold the recent postings into the inverted index and evict stories out of the window."""
         for rep in self.reps:
-            keep = [d for d, s in rep.doc_story.items() if self._active(self.stories[s], self.newest)]
+            keep = [d for d in rep.vectors
+                    if self.newest is None or _gap(self.newest, self.stories[self.doc_story[d]]) <= self.window_days]
             rep.rebuild(keep)
 
 
@@ -315,6 +370,7 @@ def stream(
     threshold: float = MERGE_THRESHOLD,
     weights: tuple[float, ...] = WEIGHTS,
     bias: float = BIAS,
+    idf: str = "batch",
 ) -> list[Decision]:
     """Assign ``docs`` (in the order given) to stories; ids in ``previous`` keep their story.
 
@@ -324,11 +380,15 @@ def stream(
         reuse: article id -> [(partner id, shared words)] for decisive reuse links.
         window_days: a story stays active this many days after its last article.
         threshold: merge probability needed to join the best active story.
+        idf: ``batch`` counts document frequencies over all ``docs`` up front (old and new
+            articles of this run); ``incremental`` counts only the articles before each one.
 
     Returns:
         One :class:`Decision` per doc, in the order given.
     """
     index = StoryIndex(window_days)
+    if idf == "batch":
+        index.count_df(docs)
     assigned = dict(previous)
     out = []
     for doc in docs:
@@ -352,13 +412,24 @@ def _decide(doc: Doc, slots: list[int], x: np.ndarray, index: StoryIndex, assign
     partners = [(words, p) for p, words in reuse.get(doc.article_id, ()) if p in assigned]
     if partners:
         return assigned[max(partners)[1]], 1.0, "reuse"
-    if slots:
-        p = merge_probability(x, weights, bias)
-        best = int(np.argmax(p))
-        if p[best] >= threshold:
-            return index.stories[slots[best]].story_id, float(p[best]), "merge"
+    if len(slots):
+        best, p = _best(doc, slots, x, index, weights, bias)
+        if p >= threshold:
+            return index.stories[best].story_id, p, "merge"
     story_id = model.stable_id("story", doc.article_id)
     return story_id, 1.0, "new"
+
+
+def _best(doc: Doc, slots: np.ndarray, x: np.ndarray, index: StoryIndex, weights: tuple[float, ...],
+          bias: float) -> tuple[int, float]:
+    """The most probable story; figures are only compared for stories that could still win."""
+    w = np.asarray(weights, np.float64)
+    partial = x[:, :LAZY] @ w[:LAZY]
+    for i in np.flatnonzero(partial >= partial.max() - np.clip(w[LAZY:], 0, None).sum()):
+        x[i, LAZY:] = index.set_features(doc, int(slots[i]))
+    p = merge_probability(x, weights, bias)
+    best = int(np.argmax(p))
+    return int(slots[best]), float(p[best])
 
 
 def stream_order(row: dict) -> tuple:

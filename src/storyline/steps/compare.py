@@ -104,8 +104,8 @@ def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
 
 
 def figure_origins(carriers: list[dict], aligned: dict[tuple[str, str], list[tuple[list, list]]]) -> int:
-    """Independent chains among figure carriers: two carriers share a chain when the figure sits
-    inside a passage aligned between their articles."""
+    """Independent chains among carriers of a figure or quote: two carriers share a chain when
+    their spans sit inside a passage aligned between their articles."""
     uf = _UnionFind()
     for c in carriers:
         uf.find(c["article_id"])
@@ -126,7 +126,8 @@ def _context_overlap(a: str, b: str) -> float:
     return len(wa & wb) / max(1, min(len(wa), len(wb)))
 
 
-def analyze_story(story_id: str, articles: list[dict], alignments: list[dict], figures: list[dict]) -> list[dict]:
+def analyze_story(story_id: str, articles: list[dict], alignments: list[dict], figures: list[dict],
+                  quotes: list[dict] | None = None) -> list[dict]:
     """All fact rows of one story."""
     outlet = {a["article_id"]: a["outlet"] for a in articles}
     rows: list[dict] = []
@@ -136,7 +137,8 @@ def analyze_story(story_id: str, articles: list[dict], alignments: list[dict], f
         n_out = len({outlet[c[0]] for c in carriers})
         for aid, s, e in sorted(carriers):
             rows.append({"story_id": story_id, "fact_id": fact_id, "kind": kind, "article_id": aid, "start": s,
-                         "end": e, "label": label, "status": status, "outlets": n_out, "origins": origins})
+                         "end": e, "label": label, "status": status, "outlets": n_out, "origins": origins,
+                         "detail": None})
 
     text = {a["article_id"]: a["text"] for a in articles}
     for g in passage_groups(alignments):
@@ -155,6 +157,54 @@ def analyze_story(story_id: str, articles: list[dict], alignments: list[dict], f
         for s, e in uncovered(a["text"], covered[a["article_id"]]):
             add("unique", (a["article_id"], s, e), [(a["article_id"], s, e)], a["text"][s:e][:300], "only_here", 1)
     rows.extend(_figure_facts(story_id, figures, aligned, outlet))
+    rows.extend(_quote_facts(story_id, quotes or [], aligned, outlet))
+    return rows
+
+
+def lineage(a: str, b: str) -> str:
+    """How quote ``b`` relates to quote ``a``: verbatim, trimmed (one inside the other) or altered."""
+    wa, wb = tokenize(a).words, tokenize(b).words
+    if wa == wb:
+        return "verbatim"
+    sa, sb = " ".join(wa), " ".join(wb)
+    return "trimmed" if sa in sb or sb in sa else "altered"
+
+
+def same_quote(a: str, b: str, min_overlap: float = 0.6) -> bool:
+    """Whether two quotes carry the same words: most of the shorter one's word trigrams are in the other."""
+    ta, tb = tokenize(a).words, tokenize(b).words
+    ga = {tuple(ta[i:i + 3]) for i in range(len(ta) - 2)}
+    gb = {tuple(tb[i:i + 3]) for i in range(len(tb) - 2)}
+    if not ga or not gb:
+        return ta == tb and bool(ta)
+    return len(ga & gb) / min(len(ga), len(gb)) >= min_overlap
+
+
+def _quote_facts(story_id: str, quotes: list[dict], aligned: dict, outlet: dict[str, str]) -> list[dict]:
+    """One fact per distinct quote across the story, with each carrier's lineage to the first."""
+    uf = _UnionFind()
+    qs = sorted(quotes, key=lambda q: (q["article_id"], q["start"]))
+    for i, q in enumerate(qs):
+        uf.find(i)
+        for j in range(i):
+            if qs[j]["article_id"] != q["article_id"] and same_quote(qs[j]["quote"], q["quote"]):
+                uf.union(j, i)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(qs)):
+        groups[uf.find(i)].append(i)
+    rows = []
+    for members in groups.values():
+        carriers = [qs[i] for i in members]
+        first = carriers[0]
+        speaker = next((c["speaker"] for c in carriers if c.get("speaker")), None)
+        fact_id = model.stable_id(story_id, "quote", first["article_id"], first["start"])
+        n_out = len({outlet[c["article_id"]] for c in carriers})
+        origins = figure_origins(carriers, aligned)
+        for c in carriers:
+            rows.append({"story_id": story_id, "fact_id": fact_id, "kind": "quote", "article_id": c["article_id"],
+                         "start": c["start"], "end": c["end"], "label": f"{speaker or '?'}: {first['quote'][:200]}",
+                         "status": "shared" if n_out > 1 else "only_here", "outlets": n_out, "origins": origins,
+                         "detail": lineage(first["quote"], c["quote"])})
     return rows
 
 
@@ -179,7 +229,7 @@ def _figure_facts(story_id: str, figures: list[dict], aligned: dict, outlet: dic
             status = "conflict" if c["figure_id"] in conflicts else ("shared" if n_out > 1 else "only_here")
             rows.append({"story_id": story_id, "fact_id": fact_id, "kind": "figure", "article_id": c["article_id"],
                          "start": c["start"], "end": c["end"], "label": label, "status": status,
-                         "outlets": n_out, "origins": origins})
+                         "outlets": n_out, "origins": origins, "detail": c.get("surface")})
     return rows
 
 
@@ -191,7 +241,8 @@ class Compare:
     reads: ClassVar[tuple[str, ...]] = ("story_id", "article_id")
     output_schema: ClassVar[pa.Schema] = model.FACT
 
-    def __call__(self, members: pa.Table, articles: pa.Table, alignments: pa.Table, figures: pa.Table) -> pa.Table:
+    def __call__(self, members: pa.Table, articles: pa.Table, alignments: pa.Table, figures: pa.Table,
+                 quotes: pa.Table | None = None) -> pa.Table:
         story_of = dict(zip(members["article_id"].to_pylist(), members["story_id"].to_pylist()))
         arts: dict[str, list[dict]] = defaultdict(list)
         for a in articles.select(["article_id", "outlet", "text"]).to_pylist():
@@ -206,7 +257,12 @@ class Compare:
         for f in figures.to_pylist():
             if f["article_id"] in story_of:
                 figs[story_of[f["article_id"]]].append(f)
+        quotes_by: dict[str, list[dict]] = defaultdict(list)
+        for q in (quotes.to_pylist() if quotes is not None else []):
+            if q["article_id"] in story_of:
+                quotes_by[story_of[q["article_id"]]].append(q)
         rows = []
         for sid in sorted(arts):
-            rows.extend(analyze_story(sid, sorted(arts[sid], key=lambda a: a["article_id"]), als[sid], figs[sid]))
+            rows.extend(analyze_story(sid, sorted(arts[sid], key=lambda a: a["article_id"]), als[sid], figs[sid],
+                                      quotes_by[sid]))
         return pa.Table.from_pylist(rows, schema=self.output_schema)
