@@ -23,7 +23,7 @@ in the article that has a capitalised word (the antecedent a reader would pick; 
 approximation). An attribution with no source matches only a prediction without a speaker.
 
 Tuning. The one tuned value is the confidence below which the finder's quotes are dropped
-(``storyline.steps.quotes.MIN_CONFIDENCE``); it is picked on the training folds (best
+(``QuotesConfig.min_confidence``); it is picked on the training folds (best
 quote+speaker F1) and scored on the held-out fold. The "storyline, all" row keeps every quote.
 """
 
@@ -201,7 +201,9 @@ def scores(counts: np.ndarray) -> dict[str, float]:
     def f1(tp: float) -> float:
         return 0.0 if tp == 0 else 2 * tp / (p + g)
 
-    return {"span_f1": f1(n), "exact_f1": f1(ex), "speaker_f1": f1(sp), "P_spk": sp / max(p, 1), "R_spk": sp / max(g, 1)}
+    return {
+        "span_f1": f1(n), "exact_f1": f1(ex), "speaker_f1": f1(sp), "P_spk": sp / max(p, 1), "R_spk": sp / max(g, 1)
+    }
 
 
 def run(rows: list[dict], folds: int) -> None:

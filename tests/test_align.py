@@ -58,3 +58,20 @@ def test_align_direction_prefers_dates_then_credit():
     a2 = {"article_id": "a", "text": "WASHINGTON (Reuters) - text", "published": None}
     b2 = {"article_id": "b", "text": "text", "published": None}
     assert direction(b2, a2, 30) == ("a", "b", "credit")
+
+
+@pytest.mark.parametrize("old,new", [("U.S.", "US"), ("large numbers of", "many")])
+def test_align_lists_copier_edits(old, new):
+    ps = align(WIRE.replace(old, new), WIRE)
+    assert len(ps) == 1
+    if old == "U.S.":
+        assert ps[0].edits == ()  # folded by the tokenizer: not an edit
+    else:
+        assert ("many", "large numbers of") in ps[0].edits
+
+
+def test_align_alias_variants_align_and_are_listed():
+    a = WIRE + " Fighters of the Islamic State group left the city, officials said on Saturday evening."
+    b = WIRE + " Fighters of the ISIL group left the city, officials said on Saturday evening."
+    ps = align(a, b)
+    assert len(ps) == 1 and ("islamic state", "isil") in ps[0].edits

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+import pytest
 
 from storyline import model
 from storyline.config import CandidatesConfig
 from storyline.engines.local import LocalEngine
-from storyline.steps.candidates import Candidates, CountPairs, bucket_pairs
+from storyline.steps.candidates import Candidates, CountPairs, bucket_pairs, key_pairs
 from storyline.steps.fingerprint import Fingerprint
 from tests.conftest import make_articles
 
@@ -40,3 +42,16 @@ def test_candidates_finds_partial_reprint_from_fingerprints():
     keys = eng.map(Fingerprint(), arts)
     pairs = eng.group(CountPairs(), eng.group(Candidates(), keys))
     assert list(zip(pairs["a_id"].to_pylist(), pairs["b_id"].to_pylist())) == [("a0", "a1")]
+
+
+@pytest.mark.parametrize("size,cap,expected", [(2, 50, 1), (5, 50, 10), (51, 50, 0), (1, 50, 0)])
+def test_candidates_key_pairs_one_pair_per_shared_key(size, cap, expected):
+    keys = np.full(size, 7, dtype=np.uint64)
+    docs = np.arange(size)[::-1].copy()
+    a, b = key_pairs(keys, docs, cap)
+    assert a.size == expected and (a < b).all()
+
+
+def test_candidates_key_pairs_ignore_repeated_key_in_one_doc():
+    a, b = key_pairs(np.array([1, 1, 1], dtype=np.uint64), np.array([0, 0, 1]), 50)
+    assert list(zip(a.tolist(), b.tolist())) == [(0, 1)]

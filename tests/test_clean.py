@@ -154,6 +154,28 @@ def test_clean_text_site_lines_dropped() -> None:
 
 
 @pytest.mark.parametrize(
+    "caption",
+    [
+        "Workers clear the road after the storm (Image: Getty)",
+        "Photo by Ann Example",
+        "A view of the harbour at dusk. Credit: Example Agency",
+        "Ann Example/Example Times/Getty Images",
+        "The old mill, pictured in 1950 (AP Photo/Ann Example)",
+    ],
+)
+def test_clean_text_drops_photo_credits(caption: str) -> None:
+    page = f"{PROSE}\n\n{caption}\n\n{PROSE.replace('council', 'board')}"
+    body = _lines(clean_text(page, CFG).text)
+    assert caption not in body and len(body) == 2
+
+
+def test_clean_text_keeps_prose_mentioning_photos() -> None:
+    line = "The photographer said her image of the flood had been shared by thousands of people online."
+    page = f"{PROSE}\n\n{line}\n\n{PROSE.replace('council', 'board')}"
+    assert line in _lines(clean_text(page, CFG).text)
+
+
+@pytest.mark.parametrize(
     ("s", "iso"),
     [
         ("22/7/2017", "2017-07-22"),
@@ -236,6 +258,34 @@ def test_clean_html_empty() -> None:
     assert clean_html("", CFG).text == ""
 
 
+@pytest.mark.parametrize(
+    ("traf", "text_mode", "wins"),
+    [
+        ([], ["Some body."], True),  # trafilatura found nothing
+        ([PROSE * 2], [PROSE * 2], False),  # both agree
+        ([PROSE * 2], [PROSE * 2, PROSE.upper() * 3], True),  # trafilatura stopped early: text mode covers it
+        ([PROSE * 2], ["Unrelated words " * 200], False),  # longer but a different page region
+        ([PROSE * 2], [PROSE * 2, "x"], False),  # not enough longer
+    ],
+)
+def test_clean_html_text_mode_rescue(traf: list[str], text_mode: list[str], wins: bool) -> None:
+    assert clean_mod._text_mode_wins(traf, text_mode) is wins
+
+
+def test_clean_html_drop_title() -> None:
+    paras = ["Budget passes after long debate", PROSE]
+    assert clean_mod._drop_title(paras, "Budget passes after long debate - Example News") == [PROSE]
+    assert clean_mod._drop_title(paras, "Something else entirely") == paras
+    assert clean_mod._drop_title(paras[:1], "Budget passes after long debate") == paras[:1]
+
+
+def test_clean_shingle_support() -> None:
+    ref = clean_mod._ShingleRef(PROSE)
+    assert ref.support(PROSE.upper()) == 1.0
+    assert ref.support("the new budget") == 1.0 and ref.support("no such words") == 0.0
+    assert ref.support("") == 0.0
+
+
 # ------------------------------------------------------------------------------------------
 # The step.
 
@@ -300,3 +350,12 @@ def test_clean_step_contract() -> None:
 def test_clean_step_missing_column() -> None:
     with pytest.raises(ValueError, match="reads"):
         Clean()(pa.table({"page_id": ["x"]}))
+
+
+def test_clean_dateline_is_not_title_and_staff_byline_names_outlet():
+    page = ("Home | News | Sign in\n\nBridge reopens after two years of repairs, city says\n\nBy Northern Post Staff\n"
+            "June 9, 2024\n\n" + "The city reopened the old river bridge on Sunday after two years of repairs, "
+            "officials said, and traffic returned to the centre within hours of the ceremony.\n\n" * 3)
+    c = clean_text(page, CleanConfig())
+    assert c.title == "Bridge reopens after two years of repairs, city says"
+    assert c.published == "2024-06-09" and c.outlet == "Northern Post"

@@ -43,7 +43,7 @@ def test_ingest_reads_every_kind(tmp_path):
         ("x.txt", b"\x00" * 200 + b"abc", "binary"),
         ("x.txt", b"   \n\n", "empty"),
         ("x.html.gz", b"\x1f\x8b\x08\x00broken", "unreadable"),
-        ("x.warc.gz", b"\x1f\x8b" + b"\x00" * 20, "unreadable"),
+        ("x.warc.gz", b"\x1f\x8b" + b"\x00" * 20, "bad_warc"),
     ],
 )
 def test_ingest_rejects_bad_files(tmp_path, name, data, reason):

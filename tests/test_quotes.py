@@ -144,6 +144,13 @@ def test_quotes_skips_titles_and_short(text: str) -> None:
     assert find_quotes(text, CFG) == []
 
 
+def test_quotes_unattributed_dropped_unless_asked() -> None:
+    text = "The banner at the gate read nothing new.\n\n“Stay calm and keep walking north.”"
+    assert find_quotes(text, CFG) == []
+    [q] = find_quotes(text, CFG, min_confidence=0.0)
+    assert (q.quote, q.speaker, q.speaker_mention, q.confidence) == ("Stay calm and keep walking north.", None, None, 0.3)
+
+
 def test_quotes_min_words_is_configurable() -> None:
     text = "“Never,” Joan Ruiz said."
     assert find_quotes(text, CFG) == []
@@ -170,10 +177,13 @@ def test_quotes_person_names_skip_organisations() -> None:
     assert [n for _, _, n in person_names(text)] == ["Jim Mattis"]
 
 
+_PIECES = st.sampled_from(list("ab cD.,\n\"“”‘’'«»„:-") + ["said", "He", " Ann Lee "])
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(list("ab cD.,\n\"“”‘’'«»„:-") + ["said", "He", " Ann Lee "]), max_size=120).map("".join))
+@given(st.lists(_PIECES, max_size=120).map("".join))
 def test_quotes_never_raise_and_offsets_hold(text: str) -> None:
-    for q in find_quotes(text, CFG):
+    for q in find_quotes(text, CFG, min_confidence=0.0):
         assert text[q.start : q.end] == q.quote
         assert q.speaker_mention is None or text[q.speaker_start : q.speaker_end] == q.speaker_mention
 

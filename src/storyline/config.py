@@ -55,8 +55,8 @@ class FingerprintConfig:
     num_perm: int = 128
     bands: int = 32
     seed: int = 1
-    gram_words: int = 7  # n-gram length for the partial-reuse index
-    winnow_window: int = 12  # winnowing keeps >= 1 n-gram of any shared run of window+gram_words-1 words
+    gram_words: int = 5  # n-gram length for the partial-reuse index
+    winnow_window: int = 8  # winnowing keeps >= 1 n-gram of any shared run of window+gram_words-1 (12) words
 
     def __post_init__(self) -> None:
         if self.num_perm % self.bands:
@@ -74,7 +74,7 @@ class CandidatesConfig:
     """Which articles sharing keys become candidate pairs."""
 
     max_bucket: int = 50  # keys shared by more articles are too common to be evidence
-    min_shared_grams: int = 1
+    min_shared_grams: int = 2  # two disjoint 12-word runs: any shared passage of >= 24 words still qualifies
 
     def __post_init__(self) -> None:
         _check_range("candidates", "max_bucket", self.max_bucket, 2, 10**6)
@@ -113,9 +113,11 @@ class QuotesConfig:
     """Direct quotes and speaker attribution."""
 
     min_quote_words: int = 3
+    min_confidence: float = 0.5  # quotes below (no speaker, unresolved "they") are dropped; CV-picked on PolNeAR
 
     def __post_init__(self) -> None:
         _check_range("quotes", "min_quote_words", self.min_quote_words, 1, 1000)
+        _check_range("quotes", "min_confidence", self.min_confidence, 0.0, 1.0)
 
 
 @dataclass(frozen=True)

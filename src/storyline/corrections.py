@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -153,3 +155,31 @@ def _apply_split(story_of: dict[str, str], rows: list[dict], order: Mapping[str,
         new_id = model.stable_id("story", pulled[0], "split", rows[0]["correction_id"])
     for a in pulled:
         story_of[a] = new_id
+
+
+def record(out: str | Path, action: str, ids: Sequence[str], config: Any = None) -> pa.Table:
+    """Record a ``merge`` (story ids) or ``split`` (article ids) in the store at ``out``; refresh stories.
+
+    What ``storyline story merge|split`` runs. The correction is appended to the store's
+    ``corrections`` table, then the corpus stages rerun (clustering is incremental, so only the
+    correction and what depends on it changes).
+
+    Raises:
+        InputError: an unknown action or id (see :func:`merge`, :func:`split`).
+        StoreError: ``out`` is not a storyline store.
+    """
+    from . import pipeline  # the pipeline imports this module through the cluster step
+    from .config import PipelineConfig
+    from .engines import get_engine
+    from .store import Store
+
+    if action not in ("merge", "split"):
+        raise InputError(f"unknown correction {action!r}; use merge (story ids) or split (article ids)")
+    store = Store(out, create=False)
+    stories = store.read("stories", schema=model.STORY_MEMBER)
+    done = store.read("corrections", schema=CORRECTION)
+    rows = (merge if action == "merge" else split)(stories, ids, done)
+    store.append("corrections", rows, "corrections")
+    pipeline.corpus_stages(store, config or PipelineConfig(), get_engine("local", 1))
+    store.write_duckdb()
+    return rows

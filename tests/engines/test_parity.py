@@ -91,8 +91,8 @@ def fresh_ray():
 
 
 def test_parity_local_ray_two_cpus(golden, local_tables, tmp_path, fresh_ray):
-    # Smaller batches than the local engine's: outputs must not depend on batch size, and several
-    # batches per CPU take the actor-pool path.
+    # Smaller batches than the local engine's: outputs must not depend on batch size. ``auto`` runs
+    # small map stages as tasks and the many key-range blocks of the group stages on actor pools.
     engine = RayEngine(num_cpus=2, batch_rows=64)
     engine.cpus()  # start Ray outside the timing, as a long-lived cluster would be
     got = _timed("ray-2cpu", golden, tmp_path / "out", engine)
@@ -108,7 +108,8 @@ def test_parity_two_node_cluster(golden, local_tables, tmp_path, fresh_ray):
     try:
         cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
-        engine = RayEngine(address=cluster.address, batch_rows=64)
+        # Every stage on actor pools (one actor per node here), as big inputs run.
+        engine = RayEngine(address=cluster.address, batch_rows=64, compute="actors")
         assert engine.cpus() == 2 and len([n for n in ray.nodes() if n["Alive"]]) == 2
         got = _timed("ray-2node", golden, tmp_path / "out", engine)
         assert_same_store(local_tables, got)

@@ -15,7 +15,6 @@ starts nothing. ``address=None`` starts a private local Ray; ``"auto"`` joins th
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +25,7 @@ import pyarrow.compute as pc
 from ..errors import ConfigError
 from ..steps.base import check_reads, params
 
+COMPUTE = ("auto", "actors", "tasks")
 INSTALL_HINT = "the ray engine needs Ray; install with pip install -e .[ray]"
 
 
@@ -61,6 +61,9 @@ class RayEngine:
             ``"ray://host:port"`` (Ray client).
         num_cpus: CPUs of the private local Ray (None: all); ignored when joining a cluster.
         batch_rows: rows per map batch, as in the local engine.
+        compute: ``actors`` (a pool of one actor per cluster CPU, each holding one step for many
+            batches), ``tasks`` (one task per batch on Ray's reused worker processes) or ``auto``
+            (actors when there are more than 8 batches per CPU, so a pool's start-up pays off).
 
     Example:
         >>> engine = RayEngine(num_cpus=2)   # starts nothing yet
@@ -71,6 +74,7 @@ class RayEngine:
     address: str | None = None
     num_cpus: int | None = None
     batch_rows: int = 256
+    compute: str = "auto"
     _started: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +83,8 @@ class RayEngine:
             raise ConfigError(f"ray address {self.address!r}: use auto, host:port or ray://host:port")
         if self.num_cpus is not None and self.num_cpus < 1:
             raise ConfigError(f"num_cpus must be at least 1, got {self.num_cpus}")
+        if self.compute not in COMPUTE:
+            raise ConfigError(f"compute {self.compute!r}: allowed {', '.join(COMPUTE)}")
         if self.batch_rows < 1:
             raise ConfigError(f"batch_rows must be at least 1, got {self.batch_rows}")
 
@@ -117,14 +123,14 @@ class RayEngine:
         # leaves a pool waiting for CPUs that never free, which hung a 2-CPU local Ray.
         pool = max(1, min(self.cpus(), n_batches))
         ds = ray.data.from_arrow(blocks)
-        if n_batches > pool or os.environ.get("STORYLINE_RAY_ACTORS") == "1":
+        if self.compute == "actors" or (self.compute == "auto" and n_batches > 8 * pool):
             # An actor per CPU keeps one step (and whatever it loads lazily) for many batches.
             ds = ds.map_batches(
                 type(step), fn_constructor_kwargs=params(step), batch_size=batch_size, batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1, max_restarts=0,
+                compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1,
             )
         else:
-            # A batch or two per CPU: tasks on Ray's warm worker processes start faster than actors.
+            # Few batches per CPU: tasks on Ray's warm worker processes start faster than a new actor pool.
             ds = ds.map_batches(
                 _apply, fn_kwargs={"step_type": type(step), "step_params": params(step)}, batch_size=batch_size,
                 batch_format="pyarrow", num_cpus=1,
@@ -132,7 +138,7 @@ class RayEngine:
         return _concat(ray.get(ds.to_arrow_refs()), step.output_schema)
 
     def map(self, step: Any, table: pa.Table) -> pa.Table:
-        """Apply a map step batch by batch on an actor pool."""
+        """Apply a map step batch by batch (``batch_rows`` rows, the local engine's batches)."""
         check_reads(step, table)
         if table.num_rows == 0:
             return step.output_schema.empty_table()
@@ -147,7 +153,12 @@ class RayEngine:
         check_reads(step, table)
         if table.num_rows == 0:
             return step.output_schema.empty_table()
-        return self._run_blocks(step, key_ranges(table, step.key, self.batch_rows * 16), None)
+        # At least the local engine's batch (16 x batch_rows), and few enough blocks that scheduling
+        # stays cheap on big tables (a few blocks per CPU), but never so big that one block's
+        # Python rows crowd memory.
+        n = self.batch_rows
+        min_rows = max(n * 16, min(table.num_rows // (self.cpus() * 4), n * 1024))
+        return self._run_blocks(step, key_ranges(table, step.key, min_rows), None)
 
     def gather(self, step: Any, *tables: pa.Table) -> pa.Table:
         """Apply a gather step to whole tables in one Ray task."""

@@ -2,12 +2,12 @@
 
 Articles are taken one at a time in ``(published, article_id)`` order. Each is compared with the
 *active* stories (a story is active while its last article is within ``window_days``) over several
-representations: hashed TF-IDF of the body, of the title and of the proper nouns (IDF counted
-from the articles seen so far and frozen into each article's vector when it is inserted, so later
-articles never change earlier vectors), the best single-member body cosine, and shared figures.
-A logistic model learned on basil-dev (``bench/clustering.py --fit``, cross-validated by event)
-turns those into a merge probability; the article joins the best story when that probability
-reaches the threshold, else it opens a new story. A long reuse link (reuse stage) is decisive.
+representations: hashed TF-IDF of the body, of the title and of the proper nouns (no vocabulary to
+fit; document frequencies counted over every article of the run), the best and the mean member
+body cosine, the day gap, shared figures and the proper-noun overlap with the members. A logistic
+model learned on basil-dev plus polnear distractors (``bench/clustering.py --fit``, cross-validated
+by event) turns those into a merge probability; the article joins the best story when that
+probability reaches the threshold, else it opens a new story. A long reuse link is decisive.
 
 The step is incremental: articles already in ``previous`` keep their story and are only replayed
 to rebuild the index state; new articles are assigned. Analyst corrections (merge, split) are
@@ -16,7 +16,6 @@ applied last, on every run (:mod:`storyline.corrections`).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,14 +33,15 @@ from ..config import ClusterConfig
 
 # Defaults until ClusterConfig carries them (see the report of issue #5).
 N_FEATURES = 2**20
-MERGE_THRESHOLD = 0.15  # merge probability at or above which an article joins its best story
+MERGE_THRESHOLD = 0.12  # merge probability to join the best active story (CV by event; example corpus)
 REBUILD_EVERY = 128  # postings appended between rebuilds of the inverted index
-FEATURES = ("cos_body", "cos_title", "cos_entities", "max_member_body", "gap", "shared_figures", "name_overlap")
-LAZY = 5  # features from LAZY on are set-based and only computed for stories that could still win
-# Logistic merge model over FEATURES, learned on basil-dev with every other event as a negative,
-# whatever its date (bench/clustering.py --fit prints these).
-WEIGHTS = (5.021, 5.486, 3.437, 4.917, -3.728, 1.295, 3.426)
-BIAS = -5.572
+FEATURES = ("cos_body", "cos_title", "cos_entities", "max_member_body", "mean_member_body", "gap",
+            "shared_figures", "name_overlap")
+LAZY = 6  # features from LAZY on are set-based and only computed for stories that could still win
+# Logistic merge model over FEATURES, learned on basil-dev + topic-dated polnear distractors (teacher-forced
+# pairs, then pairs from the model's own stream); bench/clustering.py --fit prints these.
+WEIGHTS = (4.207, 6.451, 2.772, 4.68, 6.231, -3.846, 0.098, 3.853)
+BIAS = -6.66
 
 # Runs of capitalised words; sentence-initial function words are dropped by the stop list below.
 _PROPER = re.compile(r"\b[A-Z][\w’'-]+(?:\s+(?:[A-Z][\w’'-]+|al|bin|de|van|von))*")
@@ -136,7 +136,8 @@ class _Postings:
     Recent documents sit in a flat buffer until the next rebuild folds them into the index.
     """
 
-    def __init__(self, n_features: int) -> None:
+    def __init__(self, n_features: int, floor: float = 1.0) -> None:
+        self.floor = floor  # IDF added to every term: 0 gives no weight to a term in every document
         self.df = np.zeros(n_features, np.float32)
         self.n_docs = 0
         self.frozen = False  # True once the IDF was set from a whole batch (count_df)
@@ -152,7 +153,7 @@ class _Postings:
 
     def weigh(self, idx: np.ndarray, tf: np.ndarray) -> np.ndarray:
         """Unit TF-IDF weights with the IDF of the documents seen so far."""
-        idf = np.log((self.n_docs + 1.0) / (self.df[idx] + 1.0)) + 1.0
+        idf = np.log((self.n_docs + 1.0) / (self.df[idx] + 1.0)) + self.floor
         w = tf * idf
         norm = float(np.sqrt(w @ w))
         return w / norm if norm else w
@@ -226,13 +227,6 @@ class _Story:
     size: int = 0
 
 
-def _gap(day: int | None, story: _Story) -> int:
-    """Days between ``day`` and the story's date range (0 inside it or when a date is unknown)."""
-    if day is None or story.first_day is None or story.last_day is None:
-        return 0
-    return max(0, story.first_day - day, day - story.last_day)
-
-
 def merge_probability(x: np.ndarray, weights: tuple[float, ...] = WEIGHTS, bias: float = BIAS) -> np.ndarray:
     """The logistic merge model over the rows of ``x`` (columns: :data:`FEATURES`)."""
     z = x @ np.asarray(weights, np.float64) + bias
@@ -248,7 +242,8 @@ class StoryIndex:
 
     def __init__(self, window_days: int = 7, n_features: int = N_FEATURES) -> None:
         self.window_days = window_days
-        self.reps = [_Postings(n_features) for _ in range(3)]
+        # A title word every article of the run carries ("Live updates") is no evidence.
+        self.reps = [_Postings(n_features), _Postings(n_features, floor=0.0), _Postings(n_features)]
         self.stories: list[_Story] = []
         self.by_id: dict[str, int] = {}
         self.doc_story = np.zeros(1024, np.int64)  # doc number -> story slot
@@ -256,6 +251,7 @@ class StoryIndex:
         self.last = np.zeros(1024, np.int64)
         self.n_docs = 0
         self.newest: int | None = None
+        self.evict = True  # forget stories out of the window at rebuilds
         self._dots: list[dict[int, float]] | None = None
 
     def count_df(self, docs: list[Doc]) -> None:
@@ -290,7 +286,7 @@ class StoryIndex:
         else:
             gap = np.zeros(slots.size)
         x = np.zeros((slots.size, len(FEATURES)))
-        x[:, 4] = np.minimum(gap, 7) / 7.0
+        x[:, 5] = np.minimum(gap, 7) / 7.0
         self._dots = []
         for k, (uniq, dot, best) in enumerate(sums):
             pos = np.searchsorted(uniq, slots)
@@ -301,6 +297,8 @@ class StoryIndex:
             x[:, k] = np.divide(col, np.sqrt(norms), out=np.zeros(slots.size), where=norms > 0)
             if k == 0:
                 x[found, 3] = best[pos[found]]
+                # average linkage: a chained, drifting story has a low mean member cosine
+                x[:, 4] = col / np.maximum(1, [self.stories[int(t)].size for t in slots])
             self._dots.append(dict(zip(slots.tolist(), col.tolist())))
         return slots, x
 
@@ -321,6 +319,12 @@ class StoryIndex:
             self.last = np.resize(self.last, 2 * slot)
         self.first[slot] = self.last[slot] = NO_DAY if day is None else day
         return slot
+
+    def weigh_and_add(self, doc: Doc, slot: int) -> None:
+        """Insert ``doc`` into the story at ``slot`` without a decision (replaying an old assignment)."""
+        vecs = self.weigh(doc)
+        self.candidates(doc, vecs)
+        self.add(doc, vecs, slot)
 
     def add(self, doc: Doc, vecs: list[tuple[np.ndarray, np.ndarray]], slot: int) -> None:
         """Insert ``doc`` into the story at ``slot`` (after :meth:`candidates` on the same doc)."""
@@ -344,11 +348,16 @@ class StoryIndex:
         if len(self.reps[0].buffer) >= REBUILD_EVERY:
             self.rebuild()
 
+    def _live(self, story: _Story) -> bool:
+        """Kept in memory: not yet ended ``window_days`` before the newest article (later ones are kept)."""
+        if not self.evict or self.newest is None or story.last_day is None:
+            return True
+        return story.last_day >= self.newest - self.window_days
+
     def rebuild(self) -> None:
         """Fold the recent postings into the inverted index and evict stories out of the window."""
         for rep in self.reps:
-            keep = [d for d in rep.vectors
-                    if self.newest is None or _gap(self.newest, self.stories[self.doc_story[d]]) <= self.window_days]
+            keep = [d for d in rep.vectors if self._live(self.stories[self.doc_story[d]])]
             rep.rebuild(keep)
 
 
@@ -390,18 +399,42 @@ def stream(
     if idf == "batch":
         index.count_df(docs)
     assigned = dict(previous)
-    out = []
-    for doc in docs:
+    old = _replayed(docs, previous, window_days)
+    new = [d for d in docs if d.article_id not in previous]
+    # Old stories first, whole (members dated after a new article included), then the new articles:
+    # a late-arriving article sees the archive as it stands. No eviction while replaying.
+    index.evict = False
+    for doc in old:
+        slot = index.by_id.get(previous[doc.article_id])
+        index.weigh_and_add(doc, index.open(previous[doc.article_id], doc.day) if slot is None else slot)
+    index.evict, index.newest = True, None
+    index.rebuild()
+    out = [Decision(a, s, float("nan"), "previous") for a, s in previous.items()]
+    for doc in new:
         vecs = index.weigh(doc)
         slots, x = index.candidates(doc, vecs)
         story_id, score, reason = _decide(doc, slots, x, index, assigned, reuse, threshold, weights, bias)
         slot = index.by_id.get(story_id)
-        if slot is None:
-            slot = index.open(story_id, doc.day)
-        index.add(doc, vecs, slot)
+        index.add(doc, vecs, index.open(story_id, doc.day) if slot is None else slot)
         assigned[doc.article_id] = story_id
         out.append(Decision(doc.article_id, story_id, score, reason))
     return out
+
+
+def _replayed(docs: list[Doc], previous: dict[str, str], window_days: int) -> list[Doc]:
+    """The old docs whose story is within ``window_days`` of some new doc (others cannot be joined)."""
+    new_days = [d.day for d in docs if d.article_id not in previous]
+    if not new_days:
+        return []
+    span: dict[str, list[int | None]] = {}
+    for d in docs:
+        if d.article_id in previous:
+            span.setdefault(previous[d.article_id], []).append(d.day)
+    known = [d for d in new_days if d is not None]
+    lo, hi = (min(known) - window_days, max(known) + window_days) if known else (None, None)
+    keep = {s for s, days in span.items()
+            if lo is None or len(known) < len(new_days) or None in days or (max(days) >= lo and min(days) <= hi)}
+    return [d for d in docs if d.article_id in previous and previous[d.article_id] in keep]
 
 
 def _decide(doc: Doc, slots: list[int], x: np.ndarray, index: StoryIndex, assigned: dict[str, str],

@@ -83,7 +83,8 @@ def _sentence(text: str, start: int, end: int) -> str:
     """The sentence around ``[start, end)``."""
     lo, hi = 0, len(text)
     for m in _SENT.finditer(text, max(0, start - 600), min(len(text), end + 600)):
-        if m.end() <= start and not re.search(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|No|U\.S)$", text[max(0, m.start() - 5) : m.start()]):
+        abbrev = re.search(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|No|U\.S)$", text[max(0, m.start() - 5) : m.start()])
+        if m.end() <= start and not abbrev:
             lo = m.end()
         elif m.start() >= end:
             hi = m.start() + (0 if m.group() == "\n" else len(m.group().rstrip()))

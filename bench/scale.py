@@ -1,0 +1,398 @@
+"""Scale: the whole pipeline on a synthetic-from-real corpus of N articles, local engine vs Ray.
+
+The corpus is built from the real articles in ``../shared/data`` (PolNeAR and BASIL): each
+*original* is a real article whose content words are re-drawn from the pool's vocabulary with a
+per-article seed (so originals are as distinct from each other as real stories are, while keeping
+real sentence shapes, punctuation, quotes and figures), and about a third of the articles are
+*reprints* of a recent original by another outlet with realistic edits: a new intro line, dropped
+or reordered paragraphs, a trimmed tail, a few substituted words, a new title, published 0-3 days
+later. Same seed, same corpus.
+
+The pipeline runs as ``storyline run`` does (pipeline.ingest_new / per_article / corpus_stages),
+fed in chunks of ``--chunk`` articles so ingest streams, in a subprocess per engine. Per stage
+it reports wall time, articles/s, peak RSS of the process tree (driver plus Ray's processes,
+sampled every 0.2 s; shared object-store pages may count twice), and the store's size on disk.
+With several ``--n`` it also reports how each stage's cost grows (1.0 = linear).
+
+Usage:
+    python bench/scale.py --n 10000 100000 [--engines local ray] [--chunk 50000] [--work bench-out/scale]
+    python bench/scale.py --n 1000000 --engines local-compact --stages ingest,per_article
+
+``local-compact`` is the local engine with each batch copied before it goes to the process pool
+(see :func:`_compact_local`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared/data"
+SOURCES = ("polnear-train.jsonl", "basil-dev.jsonl")
+WORD = re.compile(r"([A-Za-z][a-z]{3,})")  # content-ish words; short words and numbers are kept
+STAGES = ("ingest", "per_article", "corpus")
+
+
+# ----------------------------------------------------------------------------------------------
+# The corpus
+
+
+def _load_sources(data: Path) -> list[dict[str, str]]:
+    rows = []
+    for name in SOURCES:
+        path = data / name
+        if not path.exists():
+            continue
+        for line in path.open(encoding="utf-8"):
+            obj = json.loads(line)
+            text = obj.get("text") or ""
+            if len(text.split()) >= 80:
+                rows.append({"title": obj.get("title") or text.split("\n")[0][:80], "text": text,
+                             "outlet": obj.get("publisher") or obj.get("source") or "outlet"})
+    if not rows:
+        sys.exit(f"no source articles in {data}; the bench needs ../shared/data ({', '.join(SOURCES)})")
+    return rows
+
+
+class Generator:
+    """Deterministic synthetic-from-real articles (see the module docstring)."""
+
+    def __init__(self, sources: list[dict[str, str]], seed: int = 0) -> None:
+        self.rng = random.Random(seed)
+        self.bases = []
+        vocab: set[str] = set()
+        for src in sources:
+            parts = WORD.split(src["text"])  # odd indices are words
+            vocab.update(p.lower() for p in parts[1::2])
+            self.bases.append((parts, src["title"]))
+        self.lower = sorted(vocab)
+        self.upper = [w.capitalize() for w in self.lower]
+        self.outlets = [f"outlet{i:03d}.example" for i in range(300)]
+        self.recent: list[dict[str, Any]] = []  # originals a reprint may copy (a sliding window)
+        self.start = date(2020, 1, 1)
+
+    def original(self, i: int) -> dict[str, Any]:
+        """A real article with its content words re-drawn with this article's own seed."""
+        parts, title = self.rng.choice(self.bases)
+        rng = random.Random(i * 7919 + 17)
+        mapping: dict[str, int] = {}
+        out = list(parts)
+        for k in range(1, len(parts), 2):
+            w = parts[k].lower()
+            j = mapping.setdefault(w, rng.randrange(len(self.lower)))
+            out[k] = self.upper[j] if parts[k][0].isupper() else self.lower[j]
+        text = "".join(out)
+        day = self.start + timedelta(days=i * 365 // max(1, self._n))
+        title = " ".join(self.upper[mapping.get(t.lower(), rng.randrange(len(self.lower)))]
+                         for t in title.split()[:10]) or f"Story {i}"
+        return {"id": f"s{i}", "url": f"https://{self.rng.choice(self.outlets)}/{i}", "title": title,
+                "outlet": None, "date": day.isoformat(), "text": text}
+
+    def reprint(self, i: int, src: dict[str, Any]) -> dict[str, Any]:
+        """An edited copy of ``src`` by another outlet, 0-3 days later."""
+        rng = self.rng
+        paras = [p for p in src["text"].split("\n") if p.strip()]
+        if len(paras) > 4 and rng.random() < 0.5:
+            del paras[rng.randrange(1, len(paras))]  # a dropped paragraph
+        if len(paras) > 6 and rng.random() < 0.5:
+            paras = paras[: rng.randrange(len(paras) * 2 // 3, len(paras))]  # a trimmed tail
+        if len(paras) > 3 and rng.random() < 0.3:
+            a, b = rng.sample(range(1, len(paras)), 2)
+            paras[a], paras[b] = paras[b], paras[a]  # two paragraphs swapped
+        words = "\n\n".join(paras).split(" ")
+        for _ in range(rng.randrange(0, 6)):  # a few substituted words
+            words[rng.randrange(len(words))] = rng.choice(self.lower)
+        intro = f"{rng.choice(self.upper)} {rng.choice(self.upper)} ({rng.choice(self.upper).upper()}) - "
+        day = date.fromisoformat(src["date"]) + timedelta(days=rng.randrange(0, 4))
+        return {"id": f"s{i}", "url": f"https://{rng.choice(self.outlets)}/r{i}",
+                "title": src["title"] if rng.random() < 0.5 else f"{src['title']} {rng.choice(self.upper)}",
+                "outlet": None, "date": day.isoformat(), "text": intro + " ".join(words)}
+
+    def articles(self, n: int):
+        """``n`` articles: about 2/3 originals, 1/3 reprints of one of the last 2,000 originals."""
+        self._n = n
+        for i in range(n):
+            if self.recent and self.rng.random() < 0.33:
+                yield self.reprint(i, self.rng.choice(self.recent))
+            else:
+                art = self.original(i)
+                self.recent.append(art)
+                if len(self.recent) > 2000:
+                    self.recent.pop(0)
+                yield art
+
+
+def make_corpus(n: int, folder: Path, chunk: int, seed: int = 0, data: Path = SHARED) -> list[Path]:
+    """JSONL shards of ``chunk`` articles under ``folder`` (kept and reused when complete)."""
+    done = folder / "_complete"
+    if done.exists():
+        return sorted(folder.glob("part-*.jsonl"))
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    gen = Generator(_load_sources(data), seed)
+    shards, f = [], None
+    for i, art in enumerate(gen.articles(n)):
+        if i % chunk == 0:
+            if f:
+                f.close()
+            shards.append(folder / f"part-{i // chunk:05d}.jsonl")
+            f = shards[-1].open("w", encoding="utf-8")
+        f.write(json.dumps(art, ensure_ascii=False) + "\n")
+    if f:
+        f.close()
+    done.write_text(str(n))
+    return shards
+
+
+# ----------------------------------------------------------------------------------------------
+# Measuring
+
+
+def _tree_rss(root: int) -> int:
+    """RSS in bytes of ``root`` and all its descendants (Ray's raylet, workers, object store)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{d}/statm") as f:
+                rss[int(d)] = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            children.setdefault(ppid, []).append(int(d))
+        except (OSError, ValueError, IndexError):
+            continue
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+class Peak:
+    """The peak process-tree RSS while a ``with`` block runs."""
+
+    def __enter__(self) -> "Peak":
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss(os.getpid()))
+            self._stop.wait(0.2)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _tree_rss(os.getpid()))
+
+
+class TimedEngine:
+    """Wraps an engine to record wall time and rows per step class."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine, self.steps = engine, {}
+
+    def _timed(self, verb: str, step: Any, *tables: Any) -> Any:
+        start = time.perf_counter()
+        out = getattr(self.engine, verb)(step, *tables)
+        rec = self.steps.setdefault(type(step).__name__, {"s": 0.0, "rows_in": 0, "rows_out": 0, "calls": 0})
+        rec["s"] += time.perf_counter() - start
+        rec["rows_in"] += tables[0].num_rows
+        rec["rows_out"] += out.num_rows
+        rec["calls"] += 1
+        return out
+
+    def map(self, step: Any, table: Any) -> Any:
+        return self._timed("map", step, table)
+
+    def group(self, step: Any, table: Any) -> Any:
+        return self._timed("group", step, table)
+
+    def gather(self, step: Any, *tables: Any) -> Any:
+        return self._timed("gather", step, *tables)
+
+
+def _compact_local(local: type) -> type:
+    """The local engine, but each batch copied before it goes to the process pool.
+
+    Pickling a slice of a pyarrow table ships its parent's whole buffers, so the local engine's
+    pool sends every batch the whole stage table; this variant measures the engine without that
+    (the fix belongs in engines/local.py, then this variant goes).
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    class CompactLocal(local):  # type: ignore[misc, valid-type]
+        def _batches(self, step: Any, batches: list[Any]) -> Any:
+            if self.workers > 1 and len(batches) > 1:
+                batches = [b.take(pa.array(np.arange(b.num_rows))) for b in batches]
+            return super()._batches(step, batches)
+
+    return CompactLocal
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def run_engine(engine_name: str, shards: list[Path], out: Path, stages: list[str], cpus: int) -> dict[str, Any]:
+    """Run the pipeline on ``shards`` with one engine; per-stage measurements."""
+    from storyline import pipeline
+    from storyline.config import PipelineConfig
+    from storyline.engines.local import LocalEngine
+    from storyline.store import Store
+
+    if engine_name == "local-compact":
+        base, startup = _compact_local(LocalEngine)(workers=cpus), 0.0
+    elif engine_name == "ray":
+        from storyline.engines.ray import RayEngine
+        base: Any = RayEngine(num_cpus=cpus)
+        start = time.perf_counter()
+        base.cpus()
+        startup = time.perf_counter() - start
+    else:
+        base, startup = LocalEngine(workers=cpus), 0.0
+    engine = TimedEngine(base)
+    cfg = PipelineConfig()
+    shutil.rmtree(out, ignore_errors=True)
+    store = Store(out)
+    report = pipeline.Report()
+    result: dict[str, Any] = {"engine": engine_name, "startup_s": startup, "stages": {}}
+    plan = [("ingest", lambda shard: pipeline.ingest_new(store, [str(shard)], cfg, engine, report)),
+            ("per_article", lambda shard: pipeline.per_article(store, cfg, engine))]
+    for name, fn in plan:
+        if name not in stages:
+            continue
+        with Peak() as peak:
+            start = time.perf_counter()
+            for shard in shards:  # streaming: one chunk at a time, as reruns on a growing store do
+                fn(shard)
+            wall = time.perf_counter() - start
+        result["stages"][name] = {"s": wall, "peak_rss": peak.peak, "disk": _du(out)}
+    if "corpus" in stages:
+        with Peak() as peak:
+            start = time.perf_counter()
+            pipeline.corpus_stages(store, cfg, engine)
+            wall = time.perf_counter() - start
+        result["stages"]["corpus"] = {"s": wall, "peak_rss": peak.peak, "disk": _du(out)}
+    result["articles"] = store.read("articles", ["article_id"]).num_rows
+    result["steps"] = engine.steps
+    result["ru_maxrss_self"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    result["ru_maxrss_children"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    if engine_name == "ray":
+        base.shutdown()
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Reporting
+
+
+def _mb(b: float) -> str:
+    return f"{b / 2**20:,.0f}"
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    """One row per (n, engine, stage), one per step, then the growth between sizes."""
+    print(f"\n{'n':>9} {'engine':6} {'stage':12} {'wall s':>9} {'art/s':>9} {'peak RSS MB':>12} {'disk MB':>9}")
+    for r in results:
+        for stage, m in r["stages"].items():
+            rate = r["n"] / m["s"] if m["s"] else float("inf")
+            print(f"{r['n']:>9,} {r['engine']:6} {stage:12} {m['s']:9.1f} {rate:9,.0f} {_mb(m['peak_rss']):>12} "
+                  f"{_mb(m['disk']):>9}")
+        total = sum(m["s"] for m in r["stages"].values())
+        print(f"{r['n']:>9,} {r['engine']:6} {'TOTAL':12} {total:9.1f} {r['n'] / total:9,.0f} "
+              f"{_mb(max(m['peak_rss'] for m in r['stages'].values())):>12}   (ray start {r['startup_s']:.1f} s, "
+              f"ru_maxrss self {_mb(r['ru_maxrss_self'])} MB, children {_mb(r['ru_maxrss_children'])} MB)")
+    print(f"\n{'n':>9} {'engine':6} {'step':14} {'calls':>6} {'rows in':>12} {'rows out':>12} {'s':>9}")
+    for r in results:
+        for step, m in r["steps"].items():
+            print(f"{r['n']:>9,} {r['engine']:6} {step:14} {m['calls']:6} {m['rows_in']:12,} {m['rows_out']:12,} "
+                  f"{m['s']:9.1f}")
+    engines = sorted({r["engine"] for r in results})
+    by = {(r["n"], r["engine"]): r for r in results}
+    ns = sorted({r["n"] for r in results})
+    for ref in ("local", "local-compact"):
+        if ref not in engines or "ray" not in engines:
+            continue
+        print(f"\nRay / {ref} wall time:")
+        for n in ns:
+            if (n, ref) in by and (n, "ray") in by:
+                lo, ra = by[(n, ref)], by[(n, "ray")]
+                ratios = {s: ra["stages"][s]["s"] / lo["stages"][s]["s"] for s in lo["stages"] if s in ra["stages"]}
+                total = sum(m["s"] for m in ra["stages"].values()) / sum(m["s"] for m in lo["stages"].values())
+                print(f"  n={n:,}: " + ", ".join(f"{s} {v:.2f}x" for s, v in ratios.items()) + f", total {total:.2f}x")
+    if len(ns) > 1:
+        print("\nGrowth: (cost at larger n / cost at smaller n) / (n ratio); 1.0 is linear")
+        for e in engines:
+            for a, b in zip(ns, ns[1:]):
+                if (a, e) in by and (b, e) in by:
+                    ra, rb = by[(a, e)], by[(b, e)]
+                    k = b / a
+                    parts = [f"{s} {rb['stages'][s]['s'] / ra['stages'][s]['s'] / k:.2f}" for s in ra["stages"]]
+                    steps = [f"{s} {rb['steps'][s]['s'] / max(ra['steps'][s]['s'], 1e-9) / k:.2f}"
+                             for s in ra["steps"] if s in rb["steps"]]
+                    print(f"  {e} {a:,}->{b:,}: " + ", ".join(parts) + " | steps: " + ", ".join(steps))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, nargs="+", default=[10000])
+    ap.add_argument("--engines", nargs="+", default=["local", "ray"], choices=["local", "local-compact", "ray"])
+    ap.add_argument("--chunk", type=int, default=50000, help="articles per ingest chunk (JSONL shard)")
+    ap.add_argument("--cpus", type=int, default=os.cpu_count() or 1, help="local workers / Ray CPUs")
+    ap.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {', '.join(STAGES)}")
+    ap.add_argument("--work", type=Path, default=Path("bench-out/scale"))
+    ap.add_argument("--data", type=Path, default=SHARED)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--_one", nargs=3, metavar=("ENGINE", "CORPUS", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    stages = [s for s in args.stages.split(",") if s]
+    if args._one:  # the child process: one engine, one corpus
+        engine, corpus, out = args._one
+        res = run_engine(engine, sorted(Path(corpus).glob("part-*.jsonl")), Path(out), stages, args.cpus)
+        print("RESULT " + json.dumps(res))
+        return
+    results = []
+    for n in args.n:
+        start = time.perf_counter()
+        corpus = args.work / f"corpus-{n}-seed{args.seed}"
+        shards = make_corpus(n, corpus, args.chunk, args.seed, args.data)
+        print(f"corpus n={n:,}: {len(shards)} shards, {_mb(_du(corpus))} MB, {time.perf_counter() - start:.0f} s",
+              flush=True)
+        for engine in args.engines:
+            cmd = [sys.executable, __file__, "--_one", engine, str(corpus), str(args.work / f"store-{n}-{engine}"),
+                   "--cpus", str(args.cpus), "--stages", args.stages]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+            if proc.returncode or not line:
+                print(f"n={n} {engine}: failed (exit {proc.returncode})\n{proc.stderr[-3000:]}", flush=True)
+                continue
+            res = json.loads(line[-1][7:]) | {"n": n}
+            results.append(res)
+            print(f"n={n:,} {engine}: {sum(m['s'] for m in res['stages'].values()):.1f} s", flush=True)
+    print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
