@@ -190,7 +190,7 @@ def test_cli_errors_are_clear(tmp_path):
 
 def test_cli_python_m_and_help():
     res = subprocess.run([sys.executable, "-m", "storyline", "-h"], capture_output=True, text=True, check=True)
-    for cmd in ("run", "clean", "export", "rejects"):
+    for cmd in ("run", "clean", "export", "rejects", "serve", "story"):
         assert cmd in res.stdout
 
 
@@ -201,3 +201,22 @@ def test_cli_same_input_same_export(tmp_path):
         assert _run("run", str(EXAMPLE), "-o", str(out)).exit_code == 0
         outs.append(_run("export", str(out), "--format", "jsonl").output)
     assert outs[0] == outs[1]
+
+
+def test_cli_story_split_and_merge_persist_across_runs(tmp_path):
+    out = tmp_path / "out"
+    assert _run("run", str(EXAMPLE), "-o", str(out)).exit_code == 0
+    dam = next(s for s in storyline.open(out).stories() if s["size"] == 3)
+    moved = next(a["article_id"] for a in dam["articles"] if a["role"] == "independent")
+    res = _run("story", "split", str(out), moved)
+    assert res.exit_code == 0, res.output
+    sizes = sorted(s["size"] for s in storyline.open(out).stories())
+    assert sizes == [1, 1, 2]
+    assert _run("run", str(EXAMPLE), "-o", str(out)).exit_code == 0  # a rerun keeps the correction
+    assert sorted(s["size"] for s in storyline.open(out).stories()) == [1, 1, 2]
+    ids = [s["story_id"] for s in storyline.open(out).stories() if s["size"] == 1]
+    res = _run("story", "merge", str(out), *ids)
+    assert res.exit_code == 0, res.output
+    assert sorted(s["size"] for s in storyline.open(out).stories()) == [2, 2]
+    bad = CliRunner().invoke(cli, ["story", "merge", str(out), "nope"])
+    assert bad.exit_code == 1

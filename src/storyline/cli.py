@@ -134,6 +134,44 @@ def serve(out: str, host: str, port: int) -> None:
     serve_web(out, host=host, port=port)
 
 
+@cli.group()
+def story() -> None:
+    """Correct stories by hand; corrections are kept and re-applied on every run."""
+
+
+@story.command("merge")
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+@click.argument("story_ids", nargs=-1, required=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
+@_errors
+def story_merge(out: str, story_ids: tuple[str, ...], config_path: str | None) -> None:
+    """Merge two or more stories into one (the earliest story keeps its id).
+
+    Example: storyline story merge storyline-out 3f2a9c0d1e2b4a5c 9b1c0d2e3f4a5b6c
+    """
+    from . import corrections
+
+    rows = corrections.record(out, "merge", list(story_ids), _load_config(config_path))
+    click.echo(f"merged {len(set(story_ids))} stories ({rows.num_rows} articles), correction {rows['correction_id'][0]}")
+
+
+@story.command("split")
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+@click.argument("article_ids", nargs=-1, required=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
+@_errors
+def story_split(out: str, article_ids: tuple[str, ...], config_path: str | None) -> None:
+    """Move ARTICLE_IDS out of their story into a new story of their own.
+
+    Example: storyline story split storyline-out 76693e0c1d2e3f4a
+    """
+    from . import corrections
+
+    rows = corrections.record(out, "split", list(article_ids), _load_config(config_path))
+    moved = sum(s == "moved" for s in rows["side"].to_pylist())
+    click.echo(f"split {moved} articles off, correction {rows['correction_id'][0]}")
+
+
 def main() -> None:
     """Console entry point."""
     cli(prog_name="storyline")

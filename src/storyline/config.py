@@ -97,15 +97,16 @@ class AlignConfig:
 
 @dataclass(frozen=True)
 class ClusterConfig:
-    """Same-story clustering."""
+    """Same-story clustering (streaming assignment to active stories)."""
 
-    threshold: float = 0.20  # average similarity above which articles share a story (tuned on basil-dev)
-    window_days: int = 7
+    merge_threshold: float = 0.12  # merge probability to join the best active story (CV by event on basil-dev)
+    window_days: int = 7  # a story stays active this many days after its last article
     reuse_min_words: int = 25  # shared passage words that make a reuse link decisive
 
     def __post_init__(self) -> None:
-        _check_range("cluster", "threshold", self.threshold, 0.0, 1.0)
+        _check_range("cluster", "merge_threshold", self.merge_threshold, 0.0, 1.0)
         _check_range("cluster", "window_days", self.window_days, 0, 3650)
+        _check_range("cluster", "reuse_min_words", self.reuse_min_words, 1, 10**6)
 
 
 @dataclass(frozen=True)

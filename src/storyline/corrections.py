@@ -24,17 +24,7 @@ import pyarrow as pa
 from . import model
 from .errors import InputError
 
-# Proposed for model.py (model.CORRECTION); kept here until it lands there.
-CORRECTION = getattr(model, "CORRECTION", None) or pa.schema(
-    [
-        ("correction_id", pa.string()),
-        ("seq", pa.int64()),  # order of application; later corrections win
-        ("action", pa.string()),  # merge | split
-        ("article_id", pa.string()),
-        ("side", pa.string()),  # merge: member | split: moved, left
-        ("created", pa.string()),  # ISO timestamp, UTC
-    ]
-)
+CORRECTION = model.CORRECTION
 
 
 def _next_seq(corrections: pa.Table | None) -> int:

@@ -16,6 +16,7 @@ __all__ = [
     "ARTICLE",
     "BAND_KEY",
     "CANDIDATE_PAIR",
+    "CORRECTION",
     "FACT",
     "FIGURE",
     "PAGE",
@@ -235,5 +236,17 @@ STORY_DOC = pa.schema(
         ("last_seen", pa.string()),
         ("independent_sources", pa.int64()),
         ("doc", pa.large_string()),  # the JSON document (README: export schema)
+    ]
+)
+
+# Analyst corrections, stored by article so they survive re-clustering; applied in seq order.
+CORRECTION = pa.schema(
+    [
+        ("correction_id", pa.string()),
+        ("seq", pa.int64()),
+        ("action", pa.string()),  # merge | split
+        ("article_id", pa.string()),
+        ("side", pa.string()),  # merge: member | split: moved, left
+        ("created", pa.string()),  # ISO timestamp, UTC
     ]
 )

@@ -172,10 +172,14 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
         edges = engine.map(Direction(), _pair_view(words, articles, ["text", "published"]))
         store.replace("edges", edges, cid, inputs=store.fingerprint("pairs"))
     cid = config_id(cfg.cluster)
-    inputs = articles_fp + store.fingerprint("edges")
+    inputs = articles_fp + store.fingerprint("edges", "corrections")
     if not store.is_current("stories", cid, inputs):
         articles = store.read("articles", list(Cluster.reads))
-        stories = engine.gather(Cluster(cfg.cluster), articles, store.read("edges", schema=model.REUSE_EDGE))
+        # Articles already placed keep their story (incremental add); a config change re-clusters all.
+        same_cfg = (store.manifest("stories") or {}).get("config_id") == cid
+        previous = store.read("stories", schema=model.STORY_MEMBER) if same_cfg else model.STORY_MEMBER.empty_table()
+        stories = engine.gather(Cluster(cfg.cluster), articles, store.read("edges", schema=model.REUSE_EDGE),
+                                previous, store.read("corrections", schema=model.CORRECTION))
         store.replace("stories", stories, cid, inputs=inputs)
     inputs = store.fingerprint("stories", "alignments", "figures", "quotes")
     if not store.is_current("facts", "compare", inputs):

@@ -47,6 +47,11 @@ def _apply(batch: pa.Table, step_type: type, step_params: dict[str, Any]) -> pa.
     return step_type(**step_params)(batch)
 
 
+def _compact(table: pa.Table) -> pa.Table:
+    """A copy of just these rows: a slice pickles with its parent's whole buffers (Ray's too)."""
+    return table.take(pa.array(np.arange(table.num_rows)))
+
+
 def _concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
     parts = [p for p in parts if p.num_rows]
     return pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
@@ -122,7 +127,7 @@ class RayEngine:
         # One actor per cluster CPU (never more than there are batches): more actors than CPUs
         # leaves a pool waiting for CPUs that never free, which hung a 2-CPU local Ray.
         pool = max(1, min(self.cpus(), n_batches))
-        ds = ray.data.from_arrow(blocks)
+        ds = ray.data.from_arrow([_compact(b) for b in blocks])
         if self.compute == "actors" or (self.compute == "auto" and n_batches > 8 * pool):
             # An actor per CPU keeps one step (and whatever it loads lazily) for many batches.
             ds = ds.map_batches(

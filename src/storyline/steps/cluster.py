@@ -514,7 +514,7 @@ class Cluster:
         cfg = self.config
         decisions = stream(featurize(rows), {m["article_id"]: m["story_id"] for m in old},
                            _reuse_links(edge_rows, cfg.reuse_min_words), cfg.window_days,
-                           getattr(cfg, "merge_threshold", MERGE_THRESHOLD))
+                           cfg.merge_threshold)
         old_score = {m["article_id"]: m["score"] for m in old}
         members = [{"story_id": d.story_id, "article_id": d.article_id,
                     "score": old_score[d.article_id] if d.reason == "previous" else d.score} for d in decisions]
