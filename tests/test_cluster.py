@@ -123,3 +123,16 @@ def test_cluster_feature_weights_match_names():
 
 def test_cluster_figures_skip_years_and_single_digits():
     assert cluster.figures("In 2019, 3,000 troops and 8.9 metres, 5 days") == {"3000", "8.9"}
+
+
+def test_cluster_oversized_story_is_cut_and_flagged_for_review():
+    from storyline.config import ClusterConfig
+
+    texts = [f"Flood update {i}: the Danube crest reached Budapest as Hungarian officials evacuated Szentendre "
+             f"and the disaster agency said water levels neared record heights on Monday." for i in range(5)]
+    arts = make_articles(*texts, dates=[f"2024-09-0{i + 1}" for i in range(5)])
+    out = Cluster(ClusterConfig(max_story_size=2))(arts, _edges())
+    sizes = sorted(out.group_by("story_id").aggregate([("article_id", "count")])["article_id_count"].to_pylist())
+    assert sizes == [1, 2, 2] and all(out["review"].to_pylist())
+    again = Cluster(ClusterConfig(max_story_size=2))(arts, _edges(), previous=out)
+    assert again.equals(out)

@@ -189,3 +189,26 @@ def test_reliability_reader_sees_consistent_store_while_run_appends(tmp_path):
         t.join()
     assert not errors, errors[:3]
     assert sizes and max(sizes) == 4
+
+
+def test_reliability_clean_timeout_rejects_the_page_not_the_batch():
+    from storyline.config import CleanConfig
+    from storyline.steps.clean import Clean
+
+    slow = "<html><body>" + "<p>Long paragraph of text that goes on and on for a while.</p>" * 20000 + "</body></html>"
+    fine = "Headline here\n\n" + "A normal paragraph with enough words to count as an article body. " * 5
+    pages, _ = ingest.to_tables([ingest._page("slow.html", 0, "html", slow), ingest._page("ok.txt", 0, "text", fine)])
+    out = Clean(CleanConfig(timeout_s=0.05))(pages).to_pylist()
+    assert out[0]["_reject"].startswith("timeout") and out[1]["_reject"] is None and out[1]["text"]
+
+
+@pytest.mark.parametrize("raw,iso", [
+    ("2017-07-22", "2017-07-22"), ("22/7/2017", "2017-07-22"), ("July 22, 2017", "2017-07-22"),
+    ("Sat, 22 Jul 2017 10:00:00 +0000", "2017-07-22"), ("22.07.2017", "2017-07-22"), ("not a date", None),
+])
+def test_reliability_dates_in_any_format(tmp_path, raw, iso):
+    f = tmp_path / "a.jsonl"
+    f.write_text(json.dumps({"text": "A paragraph of article text that is long enough to be kept as a body. " * 3,
+                             "date": raw}) + "\n", encoding="utf-8")
+    r = storyline.run([str(f)], out=tmp_path / "out")
+    assert r.table("articles")["published"].to_pylist() == [iso]

@@ -41,10 +41,12 @@ class CleanConfig:
     min_body_chars: int = 80  # a body shorter than this is rejected as "no_article"
     keep_threshold: float = 0.5  # line-classifier score above which a line is kept
     html_favor_recall: bool = False  # trafilatura's precision mode scores higher on extraction-dev
+    timeout_s: float = 30.0  # a page that takes longer is rejected as "timeout" (0 = no limit)
 
     def __post_init__(self) -> None:
         _check_range("clean", "keep_threshold", self.keep_threshold, 0.0, 1.0)
         _check_range("clean", "min_body_chars", self.min_body_chars, 0, 10**7)
+        _check_range("clean", "timeout_s", self.timeout_s, 0, 86400)
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,11 @@ class ClusterConfig:
     merge_threshold: float = 0.12  # merge probability to join the best active story (CV by event on basil-dev)
     window_days: int = 7  # a story stays active this many days after its last article
     reuse_min_words: int = 25  # shared passage words that make a reuse link decisive
+    max_story_size: int = 500  # a larger story is cut in date order into parts flagged for review
 
     def __post_init__(self) -> None:
         _check_range("cluster", "merge_threshold", self.merge_threshold, 0.0, 1.0)
+        _check_range("cluster", "max_story_size", self.max_story_size, 2, 10**9)
         _check_range("cluster", "window_days", self.window_days, 0, 3650)
         _check_range("cluster", "reuse_min_words", self.reuse_min_words, 1, 10**6)
 

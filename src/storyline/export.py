@@ -118,6 +118,7 @@ def _story(sid: str, ms: list[dict], articles: dict, tables: dict[str, list[dict
         "first_seen": dates[0] if dates else None,
         "last_seen": dates[-1] if dates else None,
         "independent_sources": independent_sources(sorted(mine), edges),
+        "review": any(m.get("review") for m in ms),
         "articles": [{"article_id": a["article_id"], "path": a["path"], "url": a["url"], "outlet": a["outlet"],
                       "title": a["title"], "published": a["published"], "byline": a["byline"],
                       "role": role[a["article_id"]], "text": a["text"]} for a in arts],

@@ -167,6 +167,7 @@ STORY_MEMBER = pa.schema(
         ("article_id", pa.string()),
         ("role", pa.string()),  # origin | copy | independent
         ("score", pa.float64()),
+        ("review", pa.bool_()),  # the story outgrew cluster.max_story_size and was split: check it
     ]
 )
 

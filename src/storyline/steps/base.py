@@ -8,7 +8,11 @@ engine moves them to the rejects table, so a bad record never kills a batch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -50,3 +54,30 @@ def check_reads(step: Any, batch: pa.Table) -> None:
             f"{type(step).__name__} reads {missing} but the batch has {batch.column_names}; "
             "check the step order in the pipeline"
         )
+
+
+class StepTimeout(Exception):
+    """One record took longer than the stage's timeout."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`StepTimeout` if the block runs longer than ``seconds`` (0 = no limit).
+
+    Uses SIGALRM, so it only limits code running in a process's main thread (the local engine's
+    workers and Ray's are); elsewhere the block runs unlimited rather than failing.
+    """
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise StepTimeout(f"record took longer than {seconds}s")
+
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

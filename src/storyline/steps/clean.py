@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from .. import model
 from ..config import CleanConfig
-from .base import REJECT_COLUMN, check_reads, with_reject
+from .base import REJECT_COLUMN, StepTimeout, check_reads, time_limit, with_reject
 
 __all__ = [
     "Clean",
@@ -401,6 +401,32 @@ def parse_date(s: str) -> str | None:
     return best[1] if best else None
 
 
+_ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def normalise_date(value: str | None) -> str | None:
+    """A date given in metadata, in any common format, as ISO (``yyyy-mm-dd``, time kept if ISO).
+
+    Example:
+        >>> [normalise_date(v) for v in ("2017-07-22T10:00:00Z", "22/7/2017", "July 22, 2017", "soon")]
+        ['2017-07-22T10:00:00Z', '2017-07-22', '2017-07-22', None]
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    if _ISO_START.match(value):
+        return value
+    parsed = parse_date(value)
+    if parsed:
+        return parsed
+    try:  # RFC 2822 and other spelled-out forms; dateutil comes with trafilatura's htmldate
+        from dateutil import parser as du
+
+        return du.parse(value, fuzzy=False).date().isoformat()
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
 def _iso(kind: str, g: tuple[str, ...]) -> str | None:
     if kind == "ymd":
         y, mo, d = int(g[0]), int(g[1]), int(g[2])
@@ -711,7 +737,10 @@ class Clean:
         """One ARTICLE row (with ``_reject``) from one PAGE row; never raises."""
         content = page["content"] or ""
         try:
-            cleaned, raw, reason = self._clean(page, content)
+            with time_limit(self.config.timeout_s):
+                cleaned, raw, reason = self._clean(page, content)
+        except StepTimeout:
+            cleaned, raw, reason = Cleaned(None, None, None, None, ""), content, f"timeout: > {self.config.timeout_s}s"
         except Exception as exc:  # a bad page must not kill the batch
             cleaned, raw, reason = Cleaned(None, None, None, None, ""), content, f"clean_error: {type(exc).__name__}"
         outlet = page["outlet"] or cleaned.outlet or _fallback_outlet(page["url"], page["path"])
@@ -721,7 +750,7 @@ class Clean:
             "record": page["record"],
             "url": page["url"],
             "outlet": outlet,
-            "published": page["published"] or cleaned.published,
+            "published": normalise_date(page["published"]) or cleaned.published,
             "title": page["title"] or cleaned.title or "",
             "byline": cleaned.byline,
             "text": "" if reason else cleaned.text,

@@ -518,12 +518,36 @@ class Cluster:
         old_score = {m["article_id"]: m["score"] for m in old}
         members = [{"story_id": d.story_id, "article_id": d.article_id,
                     "score": old_score[d.article_id] if d.reason == "previous" else d.score} for d in decisions]
+        order = {r["article_id"]: stream_order(r) for r in rows}
         if corrections is not None and corrections.num_rows:
-            order = {r["article_id"]: stream_order(r) for r in rows}
             members = corrections_mod.apply(members, corrections, order)
+        flagged = {m["story_id"] for m in old if m.get("review")}
+        members = cap_size(members, order, cfg.max_story_size, flagged)
         directed = [(e["source_id"], e["copy_id"]) for e in edge_rows
                     if e["reason"] != "undecided" and e["shared_words"] >= cfg.reuse_min_words]
         return _with_roles(members, directed, self.output_schema)
+
+
+def cap_size(members: list[dict], order: dict[str, tuple], max_size: int, flagged: set[str]) -> list[dict]:
+    """Cut stories larger than ``max_size`` into date-ordered parts, all flagged for review.
+
+    The first part keeps the story id; later parts are named after their first article. Stories
+    flagged by an earlier run (ids in ``flagged``) stay flagged.
+    """
+    groups: dict[str, list[dict]] = {}
+    for m in members:
+        groups.setdefault(m["story_id"], []).append(m)
+    out = []
+    for sid, ms in groups.items():
+        ms.sort(key=lambda m: order[m["article_id"]])
+        if len(ms) <= max_size:
+            out.extend({**m, "review": sid in flagged} for m in ms)
+            continue
+        for i in range(0, len(ms), max_size):
+            part = ms[i:i + max_size]
+            pid = sid if i == 0 else model.stable_id("story", part[0]["article_id"])
+            out.extend({**m, "story_id": pid, "review": True} for m in part)
+    return out
 
 
 def _with_roles(members: list[dict], directed: list[tuple[str, str]], schema: pa.Schema) -> pa.Table:
