@@ -220,3 +220,19 @@ def test_cli_story_split_and_merge_persist_across_runs(tmp_path):
     assert sorted(s["size"] for s in storyline.open(out).stories()) == [2, 2]
     bad = CliRunner().invoke(cli, ["story", "merge", str(out), "nope"])
     assert bad.exit_code == 1
+
+
+def test_cli_seeds_corroboration_counts_reuse_once(seed_story):
+    outlet = {a["article_id"]: a["outlet"] for a in seed_story["articles"]}
+    facts = seed_story["facts"]
+    shared_quotes = [f for f in facts if f["kind"] == "quote" and f["outlets"] == 2]
+    assert len(shared_quotes) >= 3 and all(f["origins"] == 1 for f in shared_quotes)  # one wire origin
+    own = [f for f in facts if f["kind"] == "quote" and f["outlets"] == 1]
+    assert {f["label"].split(":")[0] for f in own} >= {"Jim Mattis", "Lahur Talabany"}
+    fig = {f["label"]: f for f in facts if f["kind"] == "figure"}
+    assert fig["15,000 extremists"]["outlets"] == 1
+    assert sorted(fig["15,000 extremists"]["cells"].values()) == ["omitted", "only_here"]
+    turkey = [f for f in facts if f["kind"] == "unique" and "Turkey" in f["label"]]
+    assert len({outlet[c["article_id"]] for f in turkey for c in f["carriers"]}) == 2  # each page's own line
+    assert all(f["outlets"] == 1 for f in turkey)
+    assert seed_story["independent_sources"] == 1

@@ -99,8 +99,11 @@ def passage_groups(alignments: list[dict]) -> list[dict[str, tuple[int, int]]]:
     return sorted(result, key=lambda g: sorted(g.items()))
 
 
-def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
-    return any(s <= span[0] and span[1] <= e for s, e in spans)
+def _inside(span: tuple[int, int], spans: list[tuple[int, int]], cover: float = 0.9) -> bool:
+    # Aligned passages stop at the last matching word, so a span ending in "." or "," sticks out
+    # by a character or two: mostly covered counts as inside.
+    size = max(1, span[1] - span[0])
+    return any((min(e, span[1]) - max(s, span[0])) / size >= cover for s, e in spans)
 
 
 def figure_origins(carriers: list[dict], aligned: dict[tuple[str, str], list[tuple[list, list]]]) -> int:
@@ -209,9 +212,20 @@ def _quote_facts(story_id: str, quotes: list[dict], aligned: dict, outlet: dict[
 
 
 def _figure_facts(story_id: str, figures: list[dict], aligned: dict, outlet: dict[str, str]) -> list[dict]:
+    # One fact per quantity: the same value with the same unit, or in sentences that say the same
+    # thing ("40,000 foreigners joined" / "40,000 foreign fighters have joined").
+    uf = _UnionFind()
+    for i, f in enumerate(figures):
+        uf.find(i)
+        for j in range(i):
+            g = figures[j]
+            if f["value"] == g["value"] and ((f["unit"] or "") == (g["unit"] or "")
+                                             or _context_overlap(f["context"], g["context"]) >= 0.3):
+                uf.union(j, i)
     by_key: dict[tuple, list[dict]] = defaultdict(list)
-    for f in figures:
-        by_key[(f["unit"] or "", f["value"])].append(f)
+    for i, f in enumerate(figures):
+        root = figures[uf.find(i)]
+        by_key[(root["unit"] or "", root["value"])].append(f)
     conflicts = set()
     for f in figures:
         for g in figures:
@@ -224,7 +238,7 @@ def _figure_facts(story_id: str, figures: list[dict], aligned: dict, outlet: dic
         fact_id = model.stable_id(story_id, "figure", unit, value)
         n_out = len({outlet[c["article_id"]] for c in carriers})
         origins = figure_origins(carriers, aligned)
-        label = f"{value:g} {unit}".strip()
+        label = f"{value:,.0f} {unit}".strip() if float(value).is_integer() else f"{value:,} {unit}".strip()
         for c in sorted(carriers, key=lambda c: (c["article_id"], c["start"])):
             status = "conflict" if c["figure_id"] in conflicts else ("shared" if n_out > 1 else "only_here")
             rows.append({"story_id": story_id, "fact_id": fact_id, "kind": "figure", "article_id": c["article_id"],
