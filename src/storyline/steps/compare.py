@@ -129,6 +129,13 @@ def _context_overlap(a: str, b: str) -> float:
     return len(wa & wb) / max(1, min(len(wa), len(wb)))
 
 
+def _fact(story_id: str, fact_id: str, kind: str, article_id: str, start: int, end: int, label: str, status: str,
+          outlets: int, origins: int, detail: str | None) -> dict:
+    """One FACT row (one carrier of one fact)."""
+    return {"story_id": story_id, "fact_id": fact_id, "kind": kind, "article_id": article_id, "start": start,
+            "end": end, "label": label, "status": status, "outlets": outlets, "origins": origins, "detail": detail}
+
+
 def analyze_story(story_id: str, articles: list[dict], alignments: list[dict], figures: list[dict],
                   quotes: list[dict] | None = None) -> list[dict]:
     """All fact rows of one story."""
@@ -139,9 +146,7 @@ def analyze_story(story_id: str, articles: list[dict], alignments: list[dict], f
         fact_id = model.stable_id(story_id, kind, key)
         n_out = len({outlet[c[0]] for c in carriers})
         for aid, s, e in sorted(carriers):
-            rows.append({"story_id": story_id, "fact_id": fact_id, "kind": kind, "article_id": aid, "start": s,
-                         "end": e, "label": label, "status": status, "outlets": n_out, "origins": origins,
-                         "detail": None})
+            rows.append(_fact(story_id, fact_id, kind, aid, s, e, label, status, n_out, origins, None))
 
     text = {a["article_id"]: a["text"] for a in articles}
     for g in passage_groups(alignments):
@@ -204,10 +209,9 @@ def _quote_facts(story_id: str, quotes: list[dict], aligned: dict, outlet: dict[
         n_out = len({outlet[c["article_id"]] for c in carriers})
         origins = figure_origins(carriers, aligned)
         for c in carriers:
-            rows.append({"story_id": story_id, "fact_id": fact_id, "kind": "quote", "article_id": c["article_id"],
-                         "start": c["start"], "end": c["end"], "label": f"{speaker or '?'}: {first['quote'][:200]}",
-                         "status": "shared" if n_out > 1 else "only_here", "outlets": n_out, "origins": origins,
-                         "detail": lineage(first["quote"], c["quote"])})
+            rows.append(_fact(story_id, fact_id, "quote", c["article_id"], c["start"], c["end"],
+                              f"{speaker or '?'}: {first['quote'][:200]}", "shared" if n_out > 1 else "only_here",
+                              n_out, origins, lineage(first["quote"], c["quote"])))
     return rows
 
 
@@ -241,9 +245,8 @@ def _figure_facts(story_id: str, figures: list[dict], aligned: dict, outlet: dic
         label = f"{value:,.0f} {unit}".strip() if float(value).is_integer() else f"{value:,} {unit}".strip()
         for c in sorted(carriers, key=lambda c: (c["article_id"], c["start"])):
             status = "conflict" if c["figure_id"] in conflicts else ("shared" if n_out > 1 else "only_here")
-            rows.append({"story_id": story_id, "fact_id": fact_id, "kind": "figure", "article_id": c["article_id"],
-                         "start": c["start"], "end": c["end"], "label": label, "status": status,
-                         "outlets": n_out, "origins": origins, "detail": c.get("surface")})
+            rows.append(_fact(story_id, fact_id, "figure", c["article_id"], c["start"], c["end"], label, status,
+                              n_out, origins, c.get("surface")))
     return rows
 
 
