@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from storyline.config import AlignConfig
-from storyline.steps.align import Align, align, direction
+from storyline.steps.align import Align, align, direction, oriented_edits, reuse_clusters, seed_index, seed_matches
 
 WIRE = (
     "The U.S. intelligence community judges that large numbers of foreign fighters will stay to defend "
@@ -75,3 +75,44 @@ def test_align_alias_variants_align_and_are_listed():
     b = WIRE + " Fighters of the ISIL group left the city, officials said on Saturday evening."
     ps = align(a, b)
     assert len(ps) == 1 and ("islamic state", "isil") in ps[0].edits
+
+
+def test_align_extends_past_edits_every_few_words():
+    # Runs shorter than a seed ("he is becoming", "best recruiter") beside the passage count too.
+    a = ("Intro of our own here. He is becoming ISIS's best recruiter, she said. They are going to people, "
+         "showing videos of Donald Trump insulting Islam and Muslims in order to recruit more radical jihadists.")
+    b = ("Another intro entirely. He is becoming ISIS' best recruiter. They are going to people, "
+         "showing videos of Donald Trump insulting Islam and Muslims in order to recruit more radical jihadists.")
+    (p,) = align(a, b)
+    assert p.matched_words == 26 and a[p.a_start:].startswith("He is becoming")
+    assert ("isiss", "isis") in p.edits and ("she said", "") in p.edits
+
+
+def test_align_repeated_phrase_gives_one_monotone_passage():
+    a = WIRE + " If she gets to pick her judges, nothing you can do, folks, he said at the rally on Tuesday."
+    b = WIRE + " If she gets to pick, if she gets to pick her judges, nothing you can do, folks, he said at the rally on Tuesday."
+    (p,) = align(a, b)
+    assert ("", "if she gets to pick") in p.edits and p.matched_words == len(a.split())
+
+
+def test_align_seed_index_matches_pairwise_seeds():
+    from storyline.textutil import tokenize
+    ha, hb = tokenize(WIRE).hashes, tokenize("x " + WIRE + " " + WIRE).hashes
+    i, j = seed_matches(ha, hb, 5)
+    assert i.size == 2 * (ha.size - 4) and (hb[j] == ha[i]).all() and seed_index(ha, 5)[0].size == ha.size - 4
+
+
+def test_align_reuse_clusters_merge_overlapping_spans():
+    t = pa.table({"a_id": ["x", "y", "q", "x"], "a_start": [0, 5, 0, 500], "a_end": [100, 90, 50, 600],
+                  "b_id": ["y", "z", "r", "w"], "b_start": [0, 0, 10, 0], "b_end": [95, 80, 60, 100]})
+    out = reuse_clusters(t)
+    groups = {}
+    for c, a in zip(out["cluster_id"].to_pylist(), out["article_id"].to_pylist()):
+        groups.setdefault(c, set()).add(a)
+    assert sorted(map(sorted, groups.values())) == [["q", "r"], ["w", "x"], ["x", "y", "z"]]
+    assert reuse_clusters(t.slice(0, 0)).num_rows == 0
+
+
+def test_align_oriented_edits_are_source_then_copy():
+    assert oriented_edits([["many", "large numbers of"]], a_id="a", source_id="b") == [("large numbers of", "many")]
+    assert oriented_edits('[["x", "y"]]', a_id="a", source_id="a") == [("x", "y")]

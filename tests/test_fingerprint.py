@@ -5,8 +5,8 @@ import pytest
 
 from storyline.config import FingerprintConfig
 from storyline.errors import ConfigError
-from storyline.steps.fingerprint import Fingerprint, fingerprint, fingerprint_batch, minhash, winnow
-from storyline.textutil import ngram_hashes, tokenize
+from storyline.steps.fingerprint import Fingerprint, fingerprint, fingerprint_batch, minhash, window_min, winnow
+from storyline.textutil import ngram_hashes, tokenize, tokenize_many
 from tests.conftest import make_articles
 
 TEXT = " ".join(f"word{i}" for i in range(300))
@@ -70,3 +70,19 @@ def test_fingerprint_step_rows_per_key():
 def test_fingerprint_config_fails_fast_with_fix():
     with pytest.raises(ConfigError, match="multiple of bands"):
         FingerprintConfig(num_perm=100, bands=32)
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 5, 8, 13, 16])
+@pytest.mark.parametrize("size", [16, 17, 100])
+def test_fingerprint_window_min_matches_sliding_windows(window, size):
+    x = np.random.default_rng(window * size).integers(0, 2**63, size=size, dtype=np.uint64)
+    expected = np.lib.stride_tricks.sliding_window_view(x, window).min(axis=1)
+    assert np.array_equal(window_min(x, window), expected)
+
+
+def test_fingerprint_tokenize_many_bounds_with_empty_texts():
+    texts = ["", "The United States said", "", "ISIL", "x y", ""]
+    hashes, bounds = tokenize_many(texts, aliases=True)
+    assert bounds.size == len(texts) + 1
+    for i, t in enumerate(texts):
+        assert np.array_equal(hashes[bounds[i]:bounds[i + 1]], tokenize(t, aliases=True).hashes)

@@ -46,11 +46,16 @@ def cli(verbose: int) -> None:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--out", default="storyline-out", show_default=True, help="Store folder.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file.")
-@click.option("--engine", type=click.Choice(["local"]), default="local", show_default=True)
-@click.option("-j", "--jobs", default=1, show_default=True, help="Worker processes.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this process and -j workers; ray: Ray Data (pip install -e .[ray]).")
+@click.option("--address", default=None, metavar="auto|ray://HOST:PORT",
+              help="With --engine ray: join a running Ray cluster (auto: `ray start` on this host). "
+                   "Default: a private local Ray.")
+@click.option("-j", "--jobs", default=1, show_default=True, help="Worker processes (ray: CPUs of a local Ray).")
 @click.option("--json", "as_json", is_flag=True, help="Print the stories as JSONL instead of a summary.")
 @_errors
-def run(inputs: tuple[str, ...], out: str, config_path: str | None, engine: str, jobs: int, as_json: bool) -> None:
+def run(inputs: tuple[str, ...], out: str, config_path: str | None, engine: str, address: str | None, jobs: int,
+        as_json: bool) -> None:
     """Run every stage on INPUTS (files, folders, - for stdin); finished work is skipped.
 
     Example: storyline run ../shared/data/seeds -o storyline-out
@@ -58,8 +63,11 @@ def run(inputs: tuple[str, ...], out: str, config_path: str | None, engine: str,
     from . import run as run_api
     from .report import print_summary
 
+    if address and engine != "ray":
+        raise click.UsageError("--address needs --engine ray")
     with console.status("storyline: reading, cleaning, aligning, clustering…"):
-        results = run_api(list(inputs), out, config=_load_config(config_path), engine=engine, workers=jobs)
+        results = run_api(list(inputs), out, config=_load_config(config_path), engine=engine, workers=jobs,
+                          address=address)
     if as_json:
         for s in results.stories():
             click.echo(json.dumps(s, ensure_ascii=False, sort_keys=True))

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from . import export, model
 from .config import PipelineConfig, config_id
-from .engines import get_engine
+from .engines import Engine, get_engine
 from .steps import ingest
 from .steps.align import Align, Direction
 from .steps.base import REJECT_COLUMN
@@ -198,8 +198,9 @@ def run(
     inputs: Iterable[str],
     out: str | Path = "storyline-out",
     config: PipelineConfig | None = None,
-    engine: str = "local",
+    engine: str | Engine = "local",
     workers: int = 1,
+    address: str | None = None,
 ) -> tuple[Store, Report]:
     """Run every stage on ``inputs`` into the store at ``out``; finished work is skipped.
 
@@ -207,8 +208,10 @@ def run(
         inputs: files, folders, or ``-`` for stdin.
         out: the store folder (created if missing).
         config: the pipeline config (defaults if None).
-        engine: ``local``.
-        workers: processes for the local engine.
+        engine: ``local``, ``ray`` (``pip install -e .[ray]``) or an engine object.
+        workers: local processes; for ray, the CPUs of a private local Ray (1 = all).
+        address: ray only: ``auto`` (join ``ray start`` on this host) or ``ray://host:port``;
+            None starts a private local Ray.
 
     Returns:
         The store and a :class:`Report` of what this run added.
@@ -220,7 +223,7 @@ def run(
     cfg = config or PipelineConfig()
     validate(cfg)
     store = Store(out)
-    eng = get_engine(engine, workers)
+    eng = get_engine(engine, workers, address) if isinstance(engine, str) else engine
     report = Report()
     ingest_new(store, list(inputs), cfg, eng, report)
     per_article(store, cfg, eng)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import xxhash
 
-__all__ = ["Tokens", "fold_aliases", "hash32", "mix64", "ngram_hashes", "paragraphs", "sentences", "tokenize",
+__all__ = ["ALIAS_CANON", "Tokens", "fold_aliases", "hash32", "mix64", "ngram_hashes", "paragraphs", "sentences", "tokenize",
            "tokenize_many", "word_hash"]
 
 _STRIP = str.maketrans("", "", ".'’")
@@ -116,6 +116,8 @@ def _alias_table() -> list[tuple[np.ndarray, int]]:
 
 
 _ALIAS_TABLE = _alias_table()  # derived from the constant ALIASES at import; never changes
+ALIAS_CANON = np.unique(np.array([word_hash(v) for v in ALIASES.values()], dtype=np.uint64))
+_ALIAS_FIRST = np.unique(np.array([p[0] for p, _ in _ALIAS_TABLE], dtype=np.uint64))
 
 
 def fold_aliases(starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray,
@@ -127,18 +129,21 @@ def fold_aliases(starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray,
     hashes = hashes.copy()
     ends = ends.copy()
     alive = np.ones(hashes.size, dtype=bool)
+    n = hashes.size
+    # Only positions holding a phrase's first word can start a phrase: one pass finds them all.
+    cand = np.flatnonzero(np.isin(hashes, _ALIAS_FIRST))
+    if cand.size == 0:
+        return starts, ends, hashes
     for phrase, canon in _ALIAS_TABLE:
         m = phrase.size
-        if hashes.size < m:
-            continue
-        hit = alive[: hashes.size - m + 1].copy()
-        for t in range(m):
-            hit &= hashes[t : hashes.size - m + 1 + t] == phrase[t]
-            if t:
-                hit &= alive[t : hashes.size - m + 1 + t]
-        if doc is not None and m > 1:
-            hit &= doc[: doc.size - m + 1] == doc[m - 1 :]
-        for i in np.flatnonzero(hit).tolist():  # rare: a handful per text
+        idx = cand[(hashes[cand] == phrase[0]) & alive[cand] & (cand + m <= n)]
+        for t in range(1, m):
+            if idx.size == 0:
+                break
+            idx = idx[(hashes[idx + t] == phrase[t]) & alive[idx + t]]
+        if doc is not None and m > 1 and idx.size:
+            idx = idx[doc[idx] == doc[idx + m - 1]]
+        for i in idx.tolist():  # rare: a handful per text
             if all(alive[i : i + m]):
                 hashes[i] = canon
                 ends[i] = ends[i + m - 1]
@@ -166,6 +171,12 @@ class Tokens:
             self._words = [t[s:e].translate(_STRIP).lower() for s, e in zip(self.starts.tolist(), self.ends.tolist())]
         return self._words
 
+    def word(self, i: int) -> str:
+        """The ``i``-th normalised word, without building :attr:`words` for the whole text."""
+        if self._words is not None:
+            return self._words[i]
+        return self.text[int(self.starts[i]):int(self.ends[i])].translate(_STRIP).lower()
+
     def __len__(self) -> int:
         return int(self.starts.size)
 
@@ -191,11 +202,12 @@ def tokenize_many(texts: Sequence[str], aliases: bool = False) -> tuple[np.ndarr
     joined = "\n".join(texts)  # "\n" is not a word character, so no word spans two texts
     starts, ends, hashes = _scan(joined)
     text_starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]], dtype=np.int64) if texts else np.zeros(0, np.int64)
-    doc = np.searchsorted(text_starts, starts, side="right") - 1
+    # Texts are few and words many: locate each text's first word, not each word's text.
+    bounds = np.append(np.searchsorted(starts, text_starts), starts.size)
     if aliases:
+        doc = np.repeat(np.arange(len(texts)), np.diff(bounds))
         starts, _, hashes = fold_aliases(starts, ends, hashes, doc)
-        doc = np.searchsorted(text_starts, starts, side="right") - 1
-    bounds = np.searchsorted(doc, np.arange(len(texts) + 1), side="left")
+        bounds = np.append(np.searchsorted(starts, text_starts), starts.size)
     return hashes, bounds
 
 

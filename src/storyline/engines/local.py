@@ -6,6 +6,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -15,6 +16,11 @@ from ..steps.base import check_reads, params
 def _run(step_type: type, step_params: dict[str, Any], batch: pa.Table) -> pa.Table:
     # Workers rebuild the step from its params, exactly as a Ray actor does.
     return step_type(**step_params)(batch)
+
+
+def _compact(t: pa.Table) -> pa.Table:
+    """A copy of just these rows: a slice pickles with its parent's whole buffers."""
+    return t.take(pa.array(np.arange(t.num_rows)))
 
 
 def _concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
@@ -32,7 +38,7 @@ class LocalEngine:
     def _batches(self, step: Any, batches: list[pa.Table]) -> pa.Table:
         if self.workers > 1 and len(batches) > 1:
             with ProcessPoolExecutor(self.workers) as pool:
-                futures = [pool.submit(_run, type(step), params(step), b) for b in batches]
+                futures = [pool.submit(_run, type(step), params(step), _compact(b)) for b in batches]
                 parts = [f.result() for f in futures]
         else:
             parts = [step(b) for b in batches]

@@ -1,11 +1,12 @@
 """The Ray engine: the local engine's very step classes, run as Ray Data stages.
 
 ``map`` runs a step as ``map_batches(StepClass, fn_constructor_kwargs=params(step))`` on an actor
-pool sized to the cluster; ``group`` cuts the key-sorted table into batches of whole groups, exactly
-where the local engine cuts them (the partitioning is by key range, so no group is split and no
-worker sees the whole table), and runs those blocks the same way; ``gather`` runs the step as one
-Ray task. Block order is preserved, so every output equals the local engine's row for row and the
-store is identical whichever engine wrote it.
+pool sized to the cluster (or, for inputs of a few batches per CPU, as one Ray task per batch that
+rebuilds the step from the same class and kwargs). ``group`` sorts by the key and cuts the table
+into key ranges that never split a group (partitioning by key, so no worker sees the whole table)
+and runs those blocks the same way. ``gather`` runs the step as one Ray task. Order is kept, so
+every output equals the local engine's row for row and the store is identical whichever engine
+wrote it.
 
 Ray starts lazily, on the first call that needs it: importing this module or building the engine
 starts nothing. ``address=None`` starts a private local Ray; ``"auto"`` joins the cluster that
@@ -66,9 +67,9 @@ class RayEngine:
             ``"ray://host:port"`` (Ray client).
         num_cpus: CPUs of the private local Ray (None: all); ignored when joining a cluster.
         batch_rows: rows per map batch, as in the local engine.
-        compute: ``actors`` (a pool of one actor per cluster CPU, each holding one step for many
-            batches), ``tasks`` (one task per batch on Ray's reused worker processes) or ``auto``
-            (actors when there are more than 8 batches per CPU, so a pool's start-up pays off).
+        compute: ``actors`` (Ray Data, a pool of one actor per cluster CPU, each holding one step for
+            many batches), ``tasks`` (one Ray task per batch on Ray's reused worker processes) or
+            ``auto`` (actors when there are more than 8 batches per CPU, so a pool's start-up pays off).
 
     Example:
         >>> engine = RayEngine(num_cpus=2)   # starts nothing yet
@@ -127,20 +128,20 @@ class RayEngine:
         # One actor per cluster CPU (never more than there are batches): more actors than CPUs
         # leaves a pool waiting for CPUs that never free, which hung a 2-CPU local Ray.
         pool = max(1, min(self.cpus(), n_batches))
-        ds = ray.data.from_arrow([_compact(b) for b in blocks])
         if self.compute == "actors" or (self.compute == "auto" and n_batches > 8 * pool):
-            # An actor per CPU keeps one step (and whatever it loads lazily) for many batches.
-            ds = ds.map_batches(
+            # Ray Data: an actor per CPU keeps one step (and whatever it loads lazily) for many batches.
+            ds = ray.data.from_arrow([_compact(b) for b in blocks]).map_batches(
                 type(step), fn_constructor_kwargs=params(step), batch_size=batch_size, batch_format="pyarrow",
                 compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1,
             )
-        else:
-            # Few batches per CPU: tasks on Ray's warm worker processes start faster than a new actor pool.
-            ds = ds.map_batches(
-                _apply, fn_kwargs={"step_type": type(step), "step_params": params(step)}, batch_size=batch_size,
-                batch_format="pyarrow", num_cpus=1,
-            )
-        return _concat(ray.get(ds.to_arrow_refs()), step.output_schema)
+            return _concat(ray.get(ds.to_arrow_refs()), step.output_schema)
+        # Few batches (a per-article part, a small table): one Ray task per batch on Ray's reused
+        # worker processes. Planning a Ray Data job costs ~0.5 s, more than such a stage computes.
+        batches = [b.slice(i, batch_size) for b in blocks for i in range(0, b.num_rows, batch_size)] \
+            if batch_size else blocks
+        task = ray.remote(num_cpus=1)(_apply)
+        refs = [task.remote(_compact(b), type(step), params(step)) for b in batches]
+        return _concat(ray.get(refs), step.output_schema)
 
     def map(self, step: Any, table: pa.Table) -> pa.Table:
         """Apply a map step batch by batch (``batch_rows`` rows, the local engine's batches)."""
@@ -180,9 +181,14 @@ class RayEngine:
 
 
 def key_ranges(table: pa.Table, key: str, min_rows: int) -> list[pa.Table]:
-    """``table`` sorted by ``key`` (stably) and cut, only where the key changes, into runs of at least ``min_rows``.
+    """``table`` sorted (stably) by ``key``, cut where the key changes into runs of ``min_rows`` or more.
 
-    The same cut as the local engine's ``group``, so each block is one of its batches.
+    With ``min_rows`` = 16 x batch_rows these are the local engine's ``group`` batches.
+
+    Example:
+        >>> t = pa.table({"k": ["b", "a", "b", "c"]})
+        >>> [b["k"].to_pylist() for b in key_ranges(t, "k", 2)]
+        [['a', 'b', 'b'], ['c']]
     """
     table = table.take(pc.sort_indices(table, [(key, "ascending")]))
     keys = table[key].to_numpy(zero_copy_only=False)

@@ -4,9 +4,12 @@ Alignment is verification after candidates, so it is vectorised: both texts are 
 (word hashes, with name variants folded: "U.S."/"US", "ISIL"/"Islamic State"), exact word
 ``seed_words``-grams shared by both are found by sorting, seeds on one diagonal are merged into
 exact runs, and runs are chained when they advance together in both texts with gaps of at most
-``max_gap_words`` (substitutions, insertions and dropped words become gaps). Each chain long
+``max_gap_words`` (substitutions, insertions and dropped words become gaps). A chain then grows
+at both ends with exact runs too short to hold a seed (>= ``EXTEND_MIN_RUN`` words past a gap of
+<= ``max_gap_words``), so a passage edited every few words is not measured short. Each chain long
 enough is a passage with character offsets in both articles; the gaps and alias differences
-inside it are listed as edits.
+inside it are listed as edits. :func:`reuse_clusters` merges passages across the corpus into
+clusters of articles carrying the same text.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import model
 from ..config import AlignConfig
-from ..textutil import Tokens, ngram_hashes, tokenize
+from ..textutil import ALIAS_CANON, Tokens, ngram_hashes, tokenize
 
 MAX_REPEAT = 4  # seed n-grams repeated more often than this in either text are not anchors
+MERGE_OVERLAP = 0.5  # spans of one article overlapping this much of the shorter are one reused text
+EXTEND_MIN_RUN = 2  # shortest exact run that extends a chain past its seeds (a single shared word is chance)
 ALIASES = True
 
 
@@ -40,29 +46,55 @@ class Passage:
     edits: tuple[tuple[str, str], ...]
 
 
+SeedIndex = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def seed_index(h: np.ndarray, k: int, max_repeat: int = MAX_REPEAT) -> SeedIndex:
+    """A text's anchor ``k``-grams, built once per text and reused for every pair it is in.
+
+    Returns ``(pos, grams, sorted_grams, sorted_pos)`` of the ``k``-grams repeated at most
+    ``max_repeat`` times in the text (stock phrases anchor nothing), in text order and sorted.
+    """
+    g = ngram_hashes(h, k)
+    order = np.argsort(g, kind="stable")
+    sg = g[order]
+    if sg.size:
+        starts = np.flatnonzero(np.r_[True, sg[1:] != sg[:-1]])
+        counts = np.diff(np.r_[starts, sg.size])
+        ok_sorted = np.repeat(counts <= max_repeat, counts)
+    else:
+        ok_sorted = np.zeros(0, dtype=bool)
+    ok = np.empty(g.size, dtype=bool)
+    ok[order] = ok_sorted
+    pos = np.flatnonzero(ok)
+    return pos, g[pos], sg[ok_sorted], order[ok_sorted]
+
+
+def match_index(ia: SeedIndex, ib: SeedIndex) -> tuple[np.ndarray, np.ndarray]:
+    """``(i, j)`` arrays where anchor ``k``-grams of two indexed texts are equal (``i`` ascending)."""
+    pos_a, ga, sb, ob = ia[0], ia[1], ib[2], ib[3]
+    empty = np.zeros(0, dtype=np.int64)
+    if ga.size == 0 or sb.size == 0:
+        return empty, empty
+    lo, hi = np.searchsorted(sb, ga, "left"), np.searchsorted(sb, ga, "right")
+    cb = hi - lo
+    hit = np.flatnonzero(cb)
+    if hit.size == 0:
+        return empty, empty
+    cnt = cb[hit]
+    i = np.repeat(pos_a[hit], cnt)
+    offs = np.arange(i.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    j = ob[np.repeat(lo[hit], cnt) + offs]
+    return i.astype(np.int64), j.astype(np.int64)
+
+
 def seed_matches(ha: np.ndarray, hb: np.ndarray, k: int, max_repeat: int = MAX_REPEAT) -> tuple[np.ndarray, np.ndarray]:
     """``(i, j)`` arrays where the word ``k``-grams at ``a[i]`` and ``b[j]`` are equal.
 
     ``ha``/``hb`` are word hashes; k-grams repeated more than ``max_repeat`` times in either text
     are skipped (stock phrases anchor nothing).
     """
-    ga, gb = ngram_hashes(ha, k), ngram_hashes(hb, k)
-    empty = np.zeros(0, dtype=np.int64)
-    if ga.size == 0 or gb.size == 0:
-        return empty, empty
-    ob = np.argsort(gb, kind="stable")
-    sb = gb[ob]
-    lo, hi = np.searchsorted(sb, ga, "left"), np.searchsorted(sb, ga, "right")
-    cb = hi - lo
-    hit = cb > 0
-    if not hit.any():
-        return empty, empty
-    ua, inv, ca = np.unique(ga, return_inverse=True, return_counts=True)
-    hit &= (cb <= max_repeat) & (ca[inv] <= max_repeat)
-    i = np.repeat(np.flatnonzero(hit), cb[hit])
-    offs = np.arange(i.size) - np.repeat(np.cumsum(cb[hit]) - cb[hit], cb[hit])
-    j = ob[lo[i] + offs]
-    return i.astype(np.int64), j.astype(np.int64)
+    return match_index(seed_index(ha, k, max_repeat), seed_index(hb, k, max_repeat))
 
 
 def runs(i: np.ndarray, j: np.ndarray, k: int) -> list[tuple[int, int, int, int]]:
@@ -96,8 +128,59 @@ def chain(runs_: list[tuple[int, int, int, int]], max_gap: int) -> list[list[tup
         if best is None:
             chains.append([r])
         elif r[1] > best[-1][1] and r[3] > best[-1][3]:
-            best.append(r)
+            # A run overlapping the chain's end (a phrase repeated in one text) keeps only its new part.
+            shift = max(best[-1][1] - a0, best[-1][3] - b0, 0)
+            best.append((a0 + shift, r[1], b0 + shift, r[3]))
     return chains
+
+
+def _next_run(ha: list[int], hb: list[int], i: int, j: int, step: int, max_gap: int,
+              min_run: int) -> tuple[int, int, int] | None:
+    """The closest exact run of >= ``min_run`` words past a gap of <= ``max_gap`` words in each text.
+
+    Walks from the word pair ``(i, j)`` (the first words outside the chain) in direction ``step``
+    (+1 forward, -1 backward); returns ``(i, j, length)`` of the run's first pair and its length, or None.
+    """
+    na, nb = len(ha), len(hb)
+    best = None
+    for d in range(2 * max_gap + 1):  # smallest total gap first
+        for da in range(max(0, d - max_gap), min(d, max_gap) + 1):
+            x, y = i + step * da, j + step * (d - da)
+            n = 0
+            while 0 <= x + step * n < na and 0 <= y + step * n < nb and ha[x + step * n] == hb[y + step * n]:
+                n += 1
+            if n >= min_run and (best is None or n > best[2]):
+                best = (x, y, n)
+        if best is not None:
+            return best
+    return None
+
+
+def extend(c: list[tuple[int, int, int, int]], ha: np.ndarray | list[int], hb: np.ndarray | list[int],
+           max_gap: int, min_run: int = EXTEND_MIN_RUN) -> list[tuple[int, int, int, int]]:
+    """Grow a chain at both ends with exact runs too short to hold a seed, across gaps <= ``max_gap``.
+
+    Seeds are ``seed_words``-grams, so a passage whose edits fall every few words is found only in
+    pieces; this picks up the shorter runs ("he is becoming" ... "best recruiter") beside the chain.
+    """
+    la = ha.tolist() if isinstance(ha, np.ndarray) else ha
+    lb = hb.tolist() if isinstance(hb, np.ndarray) else hb
+    c = list(c)
+    while True:  # backward
+        a0, _, b0, _ = c[0]
+        r = _next_run(la, lb, a0 - 1, b0 - 1, -1, max_gap, min_run)
+        if r is None:
+            break
+        x, y, n = r
+        c.insert(0, (x - n + 1, x + 1, y - n + 1, y + 1))
+    while True:  # forward
+        _, a1, _, b1 = c[-1]
+        r = _next_run(la, lb, a1, b1, 1, max_gap, min_run)
+        if r is None:
+            break
+        x, y, n = r
+        c.append((x, x + n, y, y + n))
+    return c
 
 
 def _matched(c: list[tuple[int, int, int, int]], ha: np.ndarray, hb: np.ndarray) -> int:
@@ -116,40 +199,57 @@ def _matched(c: list[tuple[int, int, int, int]], ha: np.ndarray, hb: np.ndarray)
 
 def _edits(ta: Tokens, tb: Tokens, c: list[tuple[int, int, int, int]]) -> tuple[tuple[str, str], ...]:
     """The gaps between runs, and alias differences inside runs, as ``(a_words, b_words)``."""
-    wa, wb = ta.words, tb.words
     out = []
     prev = None
     for a0, a1, b0, b1 in c:
         if prev is not None:
-            ea, eb = wa[prev[1]:a0] if a0 > prev[1] else [], wb[prev[3]:b0] if b0 > prev[3] else []
+            ea = [ta.word(x) for x in range(prev[1], a0)]
+            eb = [tb.word(y) for y in range(prev[3], b0)]
             if ea or eb:
                 out.append((" ".join(ea), " ".join(eb)))
-        for x, y in zip(range(max(a0, prev[1] if prev else a0), a1), range(max(b0, prev[3] if prev else b0), b1)):
-            if wa[x] != wb[y]:  # same hash, different surface: a folded alias ("isil" / "islamic state")
-                out.append((wa[x], wb[y]))
+        x0, y0 = max(a0, prev[1] if prev else a0), max(b0, prev[3] if prev else b0)
+        # Equal hashes, different surface only where a name variant was folded ("isil" / "islamic state").
+        for d in np.flatnonzero(np.isin(ta.hashes[x0:a1], ALIAS_CANON)).tolist():
+            if d < b1 - y0 and ta.word(x0 + d) != tb.word(y0 + d):
+                out.append((ta.word(x0 + d), tb.word(y0 + d)))
         prev = (a0, a1, b0, b1)
     return tuple(out)
 
 
-def align_tokens(ta: Tokens, tb: Tokens, cfg: AlignConfig) -> list[Passage]:
-    """Aligned passages of two tokenised texts, in order of their position in ``a``."""
+def align_tokens(ta: Tokens, tb: Tokens, cfg: AlignConfig, index_a: SeedIndex | None = None,
+                 index_b: SeedIndex | None = None) -> list[Passage]:
+    """Aligned passages of two tokenised texts, in order of their position in ``a``.
+
+    ``index_a``/``index_b`` (from :func:`seed_index` with ``cfg.seed_words``) save re-indexing a
+    text that is in many pairs.
+    """
     k = cfg.seed_words
-    i, j = seed_matches(ta.hashes, tb.hashes, k)
+    i, j = match_index(index_a if index_a is not None else seed_index(ta.hashes, k),
+                       index_b if index_b is not None else seed_index(tb.hashes, k))
     if i.size * k < cfg.min_passage_words:  # not enough seeds to cover a passage
         return []
-    passages = []
+    found = []
+    la, lb = ta.hashes.tolist(), tb.hashes.tolist()
     for c in chain(runs(i, j, k), cfg.max_gap_words):
+        c = extend(c, la, lb, cfg.max_gap_words)
         matched = _matched(c, ta.hashes, tb.hashes)
-        if matched < cfg.min_passage_words:
-            continue
+        if matched >= cfg.min_passage_words:
+            found.append((matched, c))
+    kept: list[tuple[int, int, int, int]] = []
+    passages = []
+    for matched, c in sorted(found, key=lambda f: -f[0]):
         i0, i1 = c[0][0], c[-1][1]
         j0, j1 = min(r[2] for r in c), max(r[3] for r in c)
+        # Extension can grow a short chain into a longer one's span: keep the longer.
+        if any(i0 < x1 and x0 < i1 and j0 < y1 and y0 < j1 for x0, x1, y0, y1 in kept):
+            continue
+        kept.append((i0, i1, j0, j1))
         score = matched / max(i1 - i0, j1 - j0)
         passages.append(Passage(
             int(ta.starts[i0]), int(ta.ends[i1 - 1]), int(tb.starts[j0]), int(tb.ends[j1 - 1]),
             matched, round(score, 4), _edits(ta, tb, c),
         ))
-    return passages
+    return sorted(passages, key=lambda p: (p.a_start, p.b_start))
 
 
 def align(a: str, b: str, cfg: AlignConfig | None = None) -> list[Passage]:
@@ -175,16 +275,108 @@ class Align:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         cols: dict[str, list] = {name: [] for name in self.output_schema.names}
-        tokens: dict[str, Tokens] = {}  # each text is tokenised once per batch
+        texts: dict[str, tuple[Tokens, SeedIndex]] = {}  # each text is tokenised and indexed once per batch
         for a_id, a_text, b_id, b_text in zip(*(batch[c].to_pylist() for c in self.reads)):
-            ta = tokens.get(a_id) or tokens.setdefault(a_id, tokenize(a_text or "", aliases=ALIASES))
-            tb = tokens.get(b_id) or tokens.setdefault(b_id, tokenize(b_text or "", aliases=ALIASES))
-            for p in align_tokens(ta, tb, self.config):
+            ta, ia = texts.get(a_id) or texts.setdefault(a_id, self._prepare(a_text))
+            tb, ib = texts.get(b_id) or texts.setdefault(b_id, self._prepare(b_text))
+            for p in align_tokens(ta, tb, self.config, ia, ib):
                 for name, value in (("a_id", a_id), ("a_start", p.a_start), ("a_end", p.a_end), ("b_id", b_id),
                                     ("b_start", p.b_start), ("b_end", p.b_end), ("score", p.score),
                                     ("words", p.matched_words), ("edits", json.dumps(p.edits))):
                     cols[name].append(value)
         return pa.table(cols, schema=self.output_schema)
+
+    def _prepare(self, text: str | None) -> tuple[Tokens, SeedIndex]:
+        t = tokenize(text or "", aliases=ALIASES)
+        return t, seed_index(t.hashes, self.config.seed_words)
+
+
+REUSE_CLUSTER = pa.schema([
+    ("cluster_id", pa.string()),  # stable: the hash of the cluster's first (article_id, start)
+    ("article_id", pa.string()),
+    ("start", pa.int64()),  # the article's span of the reused text, [start, end) into its `text`
+    ("end", pa.int64()),
+    ("passages", pa.int64()),  # aligned passages of this article merged into the span
+])
+
+
+def reuse_clusters(alignments: pa.Table, min_overlap: float = MERGE_OVERLAP) -> pa.Table:
+    """Merge aligned passages across the corpus into reuse clusters (passim's passage clusters).
+
+    Every alignment row links a span of ``a`` to a span of ``b``; spans of one article that overlap
+    by at least ``min_overlap`` of the shorter one are the same reused text. The connected
+    components of these links are the clusters: one text and every article that carries it.
+
+    Args:
+        alignments: rows with ``a_id, a_start, a_end, b_id, b_start, b_end`` (the ALIGNMENT schema).
+        min_overlap: share of the shorter span two spans of one article must overlap to merge;
+            lower values chain neighbouring but different passages into one cluster.
+
+    Returns:
+        One row per (cluster, article) with the article's merged span, sorted by cluster then article.
+
+    Example:
+        >>> t = pa.table({"a_id": ["x", "y"], "a_start": [0, 5], "a_end": [100, 90], "b_id": ["y", "z"],
+        ...               "b_start": [0, 0], "b_end": [95, 80]})
+        >>> reuse_clusters(t)["article_id"].to_pylist()
+        ['x', 'y', 'z']
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if not 0.0 < min_overlap <= 1.0:
+        raise ValueError(f"min_overlap={min_overlap!r} is out of range; use a value in (0, 1]")
+    if alignments.num_rows == 0:
+        return REUSE_CLUSTER.empty_table()
+    ids = pa.concat_arrays([alignments["a_id"].combine_chunks(), alignments["b_id"].combine_chunks()])
+    start = np.concatenate([alignments["a_start"].to_numpy(), alignments["b_start"].to_numpy()]).astype(np.int64)
+    end = np.concatenate([alignments["a_end"].to_numpy(), alignments["b_end"].to_numpy()]).astype(np.int64)
+    uniq = pc.unique(ids)
+    uniq = uniq.take(pc.sort_indices(uniq))
+    art = pc.index_in(ids, value_set=uniq).to_numpy(zero_copy_only=False).astype(np.int64)
+    n, rows = art.size, alignments.num_rows
+    src, dst = [np.arange(rows)], [np.arange(rows) + rows]  # the two spans of one alignment
+    # Spans of one article in start order: each is compared with the span reaching furthest before it.
+    order = np.lexsort((end, start, art))
+    a_s, s_s, e_s = art[order], start[order], end[order]
+    # Furthest-reaching span so far, per article: a running max of (article, end), which restarts at
+    # each article because article codes increase; its index is the last place the max was reached.
+    key = a_s * (int(e_s.max()) + 1) + e_s
+    at_max = np.where(key == np.maximum.accumulate(key), np.arange(n), 0)
+    reach = np.r_[0, np.maximum.accumulate(at_max)[:-1]]
+    prev = reach[1:]
+    cur = np.arange(1, n)
+    overlap = np.minimum(e_s[cur], e_s[prev]) - s_s[cur]
+    shorter = np.minimum(e_s[cur] - s_s[cur], e_s[prev] - s_s[prev])
+    same = (a_s[cur] == a_s[prev]) & (overlap > 0) & (overlap >= min_overlap * np.maximum(shorter, 1))
+    src.append(order[cur[same]])
+    dst.append(order[prev[same]])
+    i, j = np.concatenate(src), np.concatenate(dst)
+    _, comp = connected_components(coo_matrix((np.ones(i.size), (i, j)), shape=(n, n)), directed=False)
+    table = pa.table({"comp": comp, "article_id": ids, "start": start, "end": end})
+    spans = table.group_by(["comp", "article_id"]).aggregate(
+        [("start", "min"), ("end", "max"), ("start", "count")]).sort_by(
+        [("comp", "ascending"), ("article_id", "ascending"), ("start_min", "ascending")])
+    first: dict[int, str] = {}
+    for c, a, st in zip(spans["comp"].to_pylist(), spans["article_id"].to_pylist(), spans["start_min"].to_pylist()):
+        first.setdefault(c, model.stable_id("reuse", a, st))
+    out = pa.table({"cluster_id": [first[c] for c in spans["comp"].to_pylist()], "article_id": spans["article_id"],
+                    "start": spans["start_min"], "end": spans["end_max"], "passages": spans["start_count"]},
+                   schema=REUSE_CLUSTER)
+    return out.sort_by([("cluster_id", "ascending"), ("article_id", "ascending"), ("start", "ascending")])
+
+
+def oriented_edits(edits: str | list, a_id: str, source_id: str) -> list[tuple[str, str]]:
+    """An alignment's ``edits`` (``[a_words, b_words]`` pairs) as ``(source_words, copy_words)``.
+
+    What the copier changed, for a directed edge: swap each pair when ``a`` is the copy.
+
+    Example:
+        >>> oriented_edits('[["many", "large numbers of"]]', a_id="x", source_id="y")
+        [('large numbers of', 'many')]
+    """
+    pairs = json.loads(edits) if isinstance(edits, str) else edits
+    return [(a, b) if a_id == source_id else (b, a) for a, b in pairs]
 
 
 # A wire dateline ("PARIS (Reuters) -") or reporting credit marks a text as the wire's own copy.

@@ -96,6 +96,17 @@ def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
     return key
 
 
+def window_min(x: np.ndarray, window: int) -> np.ndarray:
+    """``min(x[i:i+window])`` for every full window, by doubling (log2(window) passes, not window)."""
+    out, span = x, 1
+    while span * 2 <= window:  # out[i] = min(x[i:i+span])
+        out = np.minimum(out[:-span], out[span:])
+        span *= 2
+    if span < window:  # two overlapping power-of-two windows cover the rest
+        out = np.minimum(out[: x.size - window + 1], out[window - span : window - span + x.size - window + 1])
+    return out
+
+
 def winnow(hashes: np.ndarray, window: int, doc: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
     """Winnowing: the distinct minima of every ``window`` consecutive hashes of a text.
 
@@ -107,8 +118,10 @@ def winnow(hashes: np.ndarray, window: int, doc: np.ndarray | None = None) -> tu
     if hashes.size == 0:
         return hashes if single else (hashes, doc)
     if hashes.size >= window:
-        mins = np.lib.stride_tricks.sliding_window_view(hashes, window).min(axis=1)
+        mins = window_min(hashes, window)
         ok = doc[: mins.size] == doc[window - 1 :]
+        # Neighbouring windows mostly share their minimum: drop those repeats before sorting.
+        ok[1:] &= (mins[1:] != mins[:-1]) | (doc[1 : mins.size] != doc[: mins.size - 1])
         keys, owner = mins[ok], doc[: mins.size][ok]
     else:
         keys, owner = hashes[:0], doc[:0]
@@ -136,7 +149,8 @@ def fingerprint_batch(texts: Sequence[str], cfg: FingerprintConfig) -> tuple[np.
     sig = minhash(shingles, cfg.num_perm, _seed(cfg), sdoc, n_docs)
     bands = band_keys(sig, cfg.bands)[has]
     band_doc = np.repeat(np.flatnonzero(has), cfg.bands)
-    grams, gdoc = batch_ngrams(hashes, bounds, cfg.gram_words)
+    # The default config shingles and indexes the same n-grams: hash them once.
+    grams, gdoc = (shingles, sdoc) if cfg.gram_words == cfg.shingle_words else batch_ngrams(hashes, bounds, cfg.gram_words)
     grams, gdoc = winnow(grams, cfg.winnow_window, gdoc)
     keep = has[gdoc]
     doc = np.concatenate((band_doc, gdoc[keep]))
