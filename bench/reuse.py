@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -312,6 +312,19 @@ def _init(texts: list[str]) -> None:
     _MODEL = Markov(texts)
 
 
+def _bounded_map(pool: ProcessPoolExecutor, fn, jobs: list, window: int):
+    """``pool.map`` with at most ``window`` jobs in flight, so finished results cannot pile up in
+    this process while it is starved of CPU by the workers (that pile-up is what made peak RSS grow
+    with the corpus size)."""
+    pending: deque = deque()
+    for job in jobs:
+        pending.append(pool.submit(fn, job))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 def scale(n: int, chunk: int = 2000, workers: int = 2, parts: int = 0) -> dict:
     """Stream ``n`` synthetic docs through fingerprint (``workers`` processes) and candidates."""
     parts = parts or max(16, n // 15_000)  # ~2.5M keys per partition bounds the candidates' memory
@@ -322,7 +335,7 @@ def scale(n: int, chunk: int = 2000, workers: int = 2, parts: int = 0) -> dict:
     rows = 0
     with ProcessPoolExecutor(workers, initializer=_init, initargs=(texts,)) as pool:
         jobs = [(s, min(chunk, n - s), 7000 + s // chunk) for s in range(0, n, chunk)]
-        for doc, is_band, key in pool.map(_scale_chunk, jobs):
+        for doc, is_band, key in _bounded_map(pool, _scale_chunk, jobs, 2 * workers):
             part = (key >> np.uint64(60)).astype(np.int64) % parts
             for p in range(parts):
                 m = part == p

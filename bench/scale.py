@@ -16,10 +16,7 @@ With several ``--n`` it also reports how each stage's cost grows (1.0 = linear).
 
 Usage:
     python bench/scale.py --n 10000 100000 [--engines local ray] [--chunk 50000] [--work bench-out/scale]
-    python bench/scale.py --n 1000000 --engines local-compact --stages ingest,per_article
-
-``local-compact`` is the local engine with each batch copied before it goes to the process pool
-(see :func:`_compact_local`).
+    python bench/scale.py --n 1000000 --engines local --stages ingest,per_article
 """
 
 from __future__ import annotations
@@ -229,25 +226,6 @@ class TimedEngine:
         return self._timed("gather", step, *tables)
 
 
-def _compact_local(local: type) -> type:
-    """The local engine, but each batch copied before it goes to the process pool.
-
-    Pickling a slice of a pyarrow table ships its parent's whole buffers, so the local engine's
-    pool sends every batch the whole stage table; this variant measures the engine without that
-    (the fix belongs in engines/local.py, then this variant goes).
-    """
-    import numpy as np
-    import pyarrow as pa
-
-    class CompactLocal(local):  # type: ignore[misc, valid-type]
-        def _batches(self, step: Any, batches: list[Any]) -> Any:
-            if self.workers > 1 and len(batches) > 1:
-                batches = [b.take(pa.array(np.arange(b.num_rows))) for b in batches]
-            return super()._batches(step, batches)
-
-    return CompactLocal
-
-
 def _du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -259,9 +237,7 @@ def run_engine(engine_name: str, shards: list[Path], out: Path, stages: list[str
     from storyline.engines.local import LocalEngine
     from storyline.store import Store
 
-    if engine_name == "local-compact":
-        base, startup = _compact_local(LocalEngine)(workers=cpus), 0.0
-    elif engine_name == "ray":
+    if engine_name == "ray":
         from storyline.engines.ray import RayEngine
         base: Any = RayEngine(num_cpus=cpus)
         start = time.perf_counter()
@@ -329,7 +305,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
     engines = sorted({r["engine"] for r in results})
     by = {(r["n"], r["engine"]): r for r in results}
     ns = sorted({r["n"] for r in results})
-    for ref in ("local", "local-compact"):
+    for ref in ("local",):
         if ref not in engines or "ray" not in engines:
             continue
         print(f"\nRay / {ref} wall time:")
@@ -355,7 +331,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, nargs="+", default=[10000])
-    ap.add_argument("--engines", nargs="+", default=["local", "ray"], choices=["local", "local-compact", "ray"])
+    ap.add_argument("--engines", nargs="+", default=["local", "ray"], choices=["local", "ray"])
     ap.add_argument("--chunk", type=int, default=50000, help="articles per ingest chunk (JSONL shard)")
     ap.add_argument("--cpus", type=int, default=os.cpu_count() or 1, help="local workers / Ray CPUs")
     ap.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {', '.join(STAGES)}")
