@@ -7,7 +7,9 @@ Prints one table:
   (b) a planted-reprint test built from real articles (BASIL + PolNeAR) with realistic edits;
   (c) candidate+align throughput, docs per CPU-second, storyline vs datasketch MinHash +
       MinHashLSH(threshold=0.5, num_perm=128) + the same alignment, on a synthetic-from-real corpus;
-  (d) fingerprint+candidates at scale, streaming on 2 processes: wall time and peak RSS.
+  (d) fingerprint+candidates at scale, streaming on 2 processes: keys and key-sharing pairs are
+      spilled to hash partitions on disk and counted one partition at a time (min_shared_grams applied
+      as CountPairs does); wall time, and peak RSS of the parent (VmHWM) and of the largest worker.
 
 Usage: python bench/reuse.py [--n 20000] [--scale-n 100000]   (--scale-n 1000000 for the 1M run)
 """
@@ -313,9 +315,8 @@ def _init(texts: list[str]) -> None:
 
 
 def _bounded_map(pool: ProcessPoolExecutor, fn, jobs: list, window: int):
-    """``pool.map`` with at most ``window`` jobs in flight, so finished results cannot pile up in
-    this process while it is starved of CPU by the workers (that pile-up is what made peak RSS grow
-    with the corpus size)."""
+    """``pool.map`` with at most ``window`` jobs in flight: finished results cannot pile up in this
+    process (it shares the 2 cores with the workers), so its memory does not grow with the corpus."""
     pending: deque = deque()
     for job in jobs:
         pending.append(pool.submit(fn, job))
@@ -336,7 +337,7 @@ def scale(n: int, chunk: int = 2000, workers: int = 2, parts: int = 0) -> dict:
     with ProcessPoolExecutor(workers, initializer=_init, initargs=(texts,)) as pool:
         jobs = [(s, min(chunk, n - s), 7000 + s // chunk) for s in range(0, n, chunk)]
         for doc, is_band, key in _bounded_map(pool, _scale_chunk, jobs, 2 * workers):
-            part = (key >> np.uint64(60)).astype(np.int64) % parts
+            part = (key % np.uint64(parts)).astype(np.int64)  # keys are hashes: low bits are uniform
             for p in range(parts):
                 m = part == p
                 files[(p, "k")].write(key[m].tobytes())
@@ -362,7 +363,7 @@ def scale(n: int, chunk: int = 2000, workers: int = 2, parts: int = 0) -> dict:
             a_, b_ = key_pairs(k[mask], d[mask], cfg.max_bucket)
             code = a_.astype(np.uint64) * np.uint64(n) + b_.astype(np.uint64)
             raw_pairs += code.size
-            part = (mix64(code) >> np.uint64(60)).astype(np.int64) % parts
+            part = (mix64(code) % np.uint64(parts)).astype(np.int64)
             for q in range(parts):
                 pfiles[(q, kind)].write(code[part == q].tobytes())
         del k, d, b
