@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class Engine(Protocol):
@@ -15,3 +17,36 @@ class Engine(Protocol):
     def group(self, step: Any, table: pa.Table) -> pa.Table: ...
 
     def gather(self, step: Any, *tables: pa.Table) -> pa.Table: ...
+
+
+def compact(table: pa.Table) -> pa.Table:
+    """A copy of just these rows: a slice pickles with its parent's whole buffers."""
+    return table.take(pa.array(np.arange(table.num_rows)))
+
+
+def concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    """The non-empty ``parts`` as one table of ``schema`` (empty with it when there are none)."""
+    parts = [p for p in parts if p.num_rows]
+    return pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
+
+
+def key_ranges(table: pa.Table, key: str, min_rows: int) -> list[pa.Table]:
+    """``table`` sorted (stably) by ``key``, cut where the key changes into runs of ``min_rows`` or more.
+
+    With ``min_rows`` = 16 x batch_rows these are the local engine's ``group`` batches.
+
+    Example:
+        >>> t = pa.table({"k": ["b", "a", "b", "c"]})
+        >>> [b["k"].to_pylist() for b in key_ranges(t, "k", 2)]
+        [['a', 'b', 'b'], ['c']]
+    """
+    table = table.take(pc.sort_indices(table, [(key, "ascending")]))
+    keys = table[key].to_numpy(zero_copy_only=False)
+    # Rows where a new key starts; a block ends at the first such row ``min_rows`` past its start.
+    starts = np.append(np.flatnonzero(keys[1:] != keys[:-1]) + 1, len(keys))
+    blocks, start = [], 0
+    while start < len(keys):
+        end = int(starts[np.searchsorted(starts, start + min_rows)]) if start + min_rows < len(keys) else len(keys)
+        blocks.append(table.slice(start, end - start))
+        start = end
+    return blocks

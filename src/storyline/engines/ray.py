@@ -19,12 +19,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import ConfigError
 from ..steps.base import check_reads, params
+from .base import compact, concat, key_ranges
 
 COMPUTE = ("auto", "actors", "tasks")
 INSTALL_HINT = "the ray engine needs Ray; install with pip install -e .[ray]"
@@ -46,16 +45,6 @@ def _gather(step_type: type, step_params: dict[str, Any], *tables: pa.Table) -> 
 
 def _apply(batch: pa.Table, step_type: type, step_params: dict[str, Any]) -> pa.Table:
     return step_type(**step_params)(batch)
-
-
-def _compact(table: pa.Table) -> pa.Table:
-    """A copy of just these rows: a slice pickles with its parent's whole buffers (Ray's too)."""
-    return table.take(pa.array(np.arange(table.num_rows)))
-
-
-def _concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
-    parts = [p for p in parts if p.num_rows]
-    return pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
 
 
 @dataclass
@@ -130,18 +119,18 @@ class RayEngine:
         pool = max(1, min(self.cpus(), n_batches))
         if self.compute == "actors" or (self.compute == "auto" and n_batches > 8 * pool):
             # Ray Data: an actor per CPU keeps one step (and whatever it loads lazily) for many batches.
-            ds = ray.data.from_arrow([_compact(b) for b in blocks]).map_batches(
+            ds = ray.data.from_arrow([compact(b) for b in blocks]).map_batches(
                 type(step), fn_constructor_kwargs=params(step), batch_size=batch_size, batch_format="pyarrow",
                 compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1,
             )
-            return _concat(ray.get(ds.to_arrow_refs()), step.output_schema)
+            return concat(ray.get(ds.to_arrow_refs()), step.output_schema)
         # Few batches (a per-article part, a small table): one Ray task per batch on Ray's reused
         # worker processes. Planning a Ray Data job costs ~0.5 s, more than such a stage computes.
         batches = [b.slice(i, batch_size) for b in blocks for i in range(0, b.num_rows, batch_size)] \
             if batch_size else blocks
         task = ray.remote(num_cpus=1)(_apply)
-        refs = [task.remote(_compact(b), type(step), params(step)) for b in batches]
-        return _concat(ray.get(refs), step.output_schema)
+        refs = [task.remote(compact(b), type(step), params(step)) for b in batches]
+        return concat(ray.get(refs), step.output_schema)
 
     def map(self, step: Any, table: pa.Table) -> pa.Table:
         """Apply a map step batch by batch (``batch_rows`` rows, the local engine's batches)."""
@@ -178,25 +167,3 @@ class RayEngine:
         if self._started:
             _ray().shutdown()
             self._started = False
-
-
-def key_ranges(table: pa.Table, key: str, min_rows: int) -> list[pa.Table]:
-    """``table`` sorted (stably) by ``key``, cut where the key changes into runs of ``min_rows`` or more.
-
-    With ``min_rows`` = 16 x batch_rows these are the local engine's ``group`` batches.
-
-    Example:
-        >>> t = pa.table({"k": ["b", "a", "b", "c"]})
-        >>> [b["k"].to_pylist() for b in key_ranges(t, "k", 2)]
-        [['a', 'b', 'b'], ['c']]
-    """
-    table = table.take(pc.sort_indices(table, [(key, "ascending")]))
-    keys = table[key].to_numpy(zero_copy_only=False)
-    # Rows where a new key starts; a block ends at the first such row ``min_rows`` past its start.
-    starts = np.append(np.flatnonzero(keys[1:] != keys[:-1]) + 1, len(keys))
-    blocks, start = [], 0
-    while start < len(keys):
-        end = int(starts[np.searchsorted(starts, start + min_rows)]) if start + min_rows < len(keys) else len(keys)
-        blocks.append(table.slice(start, end - start))
-        start = end
-    return blocks
