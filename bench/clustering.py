@@ -154,6 +154,15 @@ def run_step(rows: list[dict], previous: pa.Table | None = None) -> pa.Table:
     return C.Cluster()(pa.Table.from_pylist(rows), model.REUSE_EDGE.empty_table(), previous=previous)
 
 
+def _candidate_features(index: "C.StoryIndex", doc: "C.Doc") -> tuple:
+    """The article's weighted vectors, its candidate story slots and their full feature rows."""
+    vecs = index.weigh(doc)
+    slots, x = index.candidates(doc, vecs)
+    for i, s in enumerate(slots):
+        x[i, C.LAZY:] = index.set_features(doc, int(s))
+    return vecs, slots, x
+
+
 def training_pairs(rows: list[dict], gold: dict[str, str], window: int = 7) -> tuple[np.ndarray, np.ndarray]:
     """Teacher-forced (article, active story so far) feature rows and labels.
 
@@ -165,10 +174,7 @@ def training_pairs(rows: list[dict], gold: dict[str, str], window: int = 7) -> t
     index.count_df(docs)
     xs, ys = [], []
     for doc in docs:
-        vecs = index.weigh(doc)
-        slots, x = index.candidates(doc, vecs)
-        for i, s in enumerate(slots):
-            x[i, C.LAZY:] = index.set_features(doc, int(s))
+        vecs, slots, x = _candidate_features(index, doc)
         e = gold.get(doc.article_id, doc.article_id)
         keep = [i for i, s in enumerate(slots) if doc.article_id in gold or index.stories[s].story_id in gold.values()]
         xs.append(x[keep])
@@ -192,10 +198,7 @@ def on_policy_pairs(rows: list[dict], gold: dict[str, str], weights: tuple[float
     events: dict[int, list[str]] = {}
     xs, ys = [], []
     for doc in docs:
-        vecs = index.weigh(doc)
-        slots, x = index.candidates(doc, vecs)
-        for i, s in enumerate(slots):
-            x[i, C.LAZY:] = index.set_features(doc, int(s))
+        vecs, slots, x = _candidate_features(index, doc)
         major = [max(set(events.get(int(s), [])), key=events.get(int(s), []).count, default=None) for s in slots]
         keep = [i for i, m in enumerate(major) if doc.article_id in gold or m is not None]
         xs.append(x[keep])
