@@ -136,3 +136,8 @@ def test_cluster_oversized_story_is_cut_and_flagged_for_review():
     assert sizes == [1, 2, 2] and all(out["review"].to_pylist())
     again = Cluster(ClusterConfig(max_story_size=2))(arts, _edges(), previous=out)
     assert again.equals(out)
+
+
+def test_cluster_undecided_reuse_is_reported_as_reuse_role():
+    out = Cluster()(make_articles(EVENT_A, EVENT_B), _edges([("a0", "a1", 60, 0.5, "undecided")]))
+    assert set(out["role"].to_pylist()) == {"reuse"}

@@ -165,7 +165,7 @@ STORY_MEMBER = pa.schema(
     [
         ("story_id", pa.string()),
         ("article_id", pa.string()),
-        ("role", pa.string()),  # origin | copy | independent
+        ("role", pa.string()),  # origin | copy | reuse (direction unknown) | independent
         ("score", pa.float64()),
         ("review", pa.bool_()),  # the story outgrew cluster.max_story_size and was split: check it
     ]

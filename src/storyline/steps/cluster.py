@@ -471,12 +471,16 @@ def stream_order(row: dict) -> tuple:
     return (day if day is not None else 10**9, row.get("published") or "", row["article_id"])
 
 
-def roles(member_ids: list[str], reuse: list[tuple[str, str]]) -> dict[str, str]:
-    """origin (only ever copied from), copy (copied something) or independent (no reuse)."""
+def roles(member_ids: list[str], reuse: list[tuple[str, str]],
+          undirected: list[tuple[str, str]] = ()) -> dict[str, str]:  # type: ignore[assignment]
+    """origin (only ever copied from), copy (copied something), reuse (shares passages, direction
+    unknown) or independent (no reuse)."""
     sources = {s for s, _ in reuse}
     copies = {c for _, c in reuse}
+    linked = {a for pair in undirected for a in pair}
     return {
-        a: "copy" if a in copies else "origin" if a in sources else "independent" for a in member_ids
+        a: "copy" if a in copies else "origin" if a in sources else "reuse" if a in linked else "independent"
+        for a in member_ids
     }
 
 
@@ -523,9 +527,8 @@ class Cluster:
             members = corrections_mod.apply(members, corrections, order)
         flagged = {m["story_id"] for m in old if m.get("review")}
         members = cap_size(members, order, cfg.max_story_size, flagged)
-        directed = [(e["source_id"], e["copy_id"]) for e in edge_rows
-                    if e["reason"] != "undecided" and e["shared_words"] >= cfg.reuse_min_words]
-        return _with_roles(members, directed, self.output_schema)
+        return _with_roles(members, [e for e in edge_rows if e["shared_words"] >= cfg.reuse_min_words],
+                           self.output_schema)
 
 
 def cap_size(members: list[dict], order: dict[str, tuple], max_size: int, flagged: set[str]) -> list[dict]:
@@ -550,14 +553,23 @@ def cap_size(members: list[dict], order: dict[str, tuple], max_size: int, flagge
     return out
 
 
-def _with_roles(members: list[dict], directed: list[tuple[str, str]], schema: pa.Schema) -> pa.Table:
+def _with_roles(members: list[dict], edges: list[dict], schema: pa.Schema) -> pa.Table:
+    story_of = {m["article_id"]: m["story_id"] for m in members}
     groups: dict[str, list[str]] = {}
     for m in members:
         groups.setdefault(m["story_id"], []).append(m["article_id"])
+    # Each edge goes to its story once, so roles cost O(members + edges), not stories x edges.
+    directed: dict[str, list[tuple[str, str]]] = {}
+    undirected: dict[str, list[tuple[str, str]]] = {}
+    for e in edges:
+        sid = story_of.get(e["source_id"])
+        if sid is None or sid != story_of.get(e["copy_id"]):
+            continue
+        bucket = undirected if e["reason"] == "undecided" else directed
+        bucket.setdefault(sid, []).append((e["source_id"], e["copy_id"]))
     role: dict[str, str] = {}
-    for ids in groups.values():
-        inside = set(ids)
-        role.update(roles(ids, [d for d in directed if d[0] in inside and d[1] in inside]))
+    for sid, ids in groups.items():
+        role.update(roles(ids, directed.get(sid, []), undirected.get(sid, [])))
     out = [{**m, "role": role[m["article_id"]]} for m in members]
     out.sort(key=lambda r: (r["story_id"], r["article_id"]))
     return pa.Table.from_pylist(out, schema=schema)

@@ -8,11 +8,11 @@ opening mark with no closing one, continued by a paragraph that opens with a mar
 per paragraph, all with the same speaker.
 
 Attribution looks for a reporting verb ("said", "told", "according to", ...) in the same sentence,
-after the quote (``"...," Rasmussen said``, ``"...," said Nicholas Rasmussen, the director``) or
+after the quote (``"...," Okafor said``, ``"...," said Grace Okafor, the director``) or
 before it (``He added: "..."``), and takes the subject next to it. Names are resolved inside the
 article: a bare surname or ``Mr. Surname`` becomes the full name mentioned in the article,
 ``he``/``she`` becomes the most recent person named before it, and a role in apposition
-(``the director of X, Nicholas Rasmussen,``) gives way to the name. A quote with no cue of its own
+(``the director of X, Grace Okafor,``) gives way to the name. A quote with no cue of its own
 takes the speaker of the quote it continues (split quotes, multi-paragraph quotes).
 """
 
@@ -63,7 +63,7 @@ _VERBS_ONLY = frozenset(
     acknowledge admit confirmed confirms denied denies blasted mocked demanded demands assured
     assures reported reports chanted imagined read reads texted emailed messaged retorted snapped""".split()
 )
-# Verbs that may come before their subject ("said Rasmussen"); "told Rasmussen" names the hearer.
+# Verbs that may come before their subject ("said Okafor"); "told Okafor" names the hearer.
 _INVERTIBLE = frozenset(
     """said says added adds asked asks wrote writes noted notes explained explains continued
     recalled replied responded observed remarked argued insisted warned cautioned answered
@@ -319,8 +319,8 @@ def person_names(text: str) -> list[tuple[int, int, str]]:
     """Full personal names (two or more words) in ``text`` as ``(start, end, name)``, in order.
 
     Example:
-        >>> person_names("Defense Secretary Jim Mattis spoke.")
-        [(18, 28, 'Jim Mattis')]
+        >>> person_names("Defense Secretary Tom Alder spoke.")
+        [(18, 27, 'Tom Alder')]
     """
     out = []
     for m in _NAME_RUN.finditer(text):
@@ -335,7 +335,7 @@ def person_names(text: str) -> list[tuple[int, int, str]]:
 
 
 def _split_run(start: int, run: str) -> Iterator[tuple[int, list[str]]]:
-    """Cut a run of capitalised words where a word ends a sentence ("Rasmussen. Photo")."""
+    """Cut a run of capitalised words where a word ends a sentence ("Okafor. Photo")."""
     toks: list[str] = []
     pos = start
     for m in re.finditer(r"\S+", run):
@@ -351,7 +351,7 @@ def _split_run(start: int, run: str) -> Iterator[tuple[int, list[str]]]:
 
 
 def full_name(mention: str, known_names: Iterable[str]) -> str | None:
-    """The full name a mention refers to: ``"Mr. Rasmussen"`` -> ``"Nicholas Rasmussen"``.
+    """The full name a mention refers to: ``"Mr. Okafor"`` -> ``"Grace Okafor"``.
 
     Args:
         mention: words naming a person, with or without honorific or title.
@@ -362,8 +362,8 @@ def full_name(mention: str, known_names: Iterable[str]) -> str | None:
         already has two or more name words, else None.
 
     Example:
-        >>> full_name("Rasmussen", ["Jim Mattis", "Nicholas Rasmussen"])
-        'Nicholas Rasmussen'
+        >>> full_name("Okafor", ["Tom Alder", "Grace Okafor"])
+        'Grace Okafor'
     """
     toks = _clean_name(mention.split())
     if not toks:
@@ -529,7 +529,7 @@ Attr = tuple[_Mention, str, float]
 
 
 def _after(text: str, masked: str, g: _Seg, p1: int) -> Attr | None:
-    """``"...," Rasmussen said`` and ``"...," said Rasmussen``."""
+    """``"...," Okafor said`` and ``"...," said Okafor``."""
     if g.close_at is None:
         return None
     lo = g.close_at + 1
@@ -573,7 +573,7 @@ def _until_clause(toks: list[tuple[int, int, str]], masked: str) -> list[tuple[i
 
 
 def _before(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
-    """``Rasmussen said: "..."``, ``He told reporters that "..."``, ``According to X, "..."``."""
+    """``Okafor said: "..."``, ``He told reporters that "..."``, ``According to X, "..."``."""
     lo = _sentence_start(masked, g.open_at, p0)
     toks = _tokens(masked, lo, g.open_at)
     lead_in = masked[:p0].rstrip()
