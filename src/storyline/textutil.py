@@ -5,9 +5,10 @@ inner dots/apostrophes are dropped ("U.S." and "US" are both ``us``). With ``ali
 common name variants are folded too ("Islamic State"/"ISIL"/"Daesh" -> ``isis``, "United States"
 -> ``us``), so alignment does not break on them.
 
-Tokenising is vectorised with numpy: the text is read as code points, word characters are found
-with a lookup table, and each word gets a 64-bit polynomial hash computed from prefix sums, so no
-Python code runs per word. Word strings are only built when :attr:`Tokens.words` is asked for.
+Tokenising is one compiled pass (numba) over the text's code points: word characters are found
+with a lookup table built from Python's own Unicode rules, and each word gets a 64-bit polynomial
+hash of its lowered characters, so no Python code runs per word. Word strings are only built when
+:attr:`Tokens.words` is asked for.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 import xxhash
 
@@ -22,12 +24,6 @@ __all__ = ["ALIAS_CANON", "Tokens", "fold_aliases", "hash32", "mix64", "ngram_ha
            "tokenize_many", "word_hash"]
 
 _STRIP = str.maketrans("", "", ".'’")
-_ASCII_WORD = np.zeros(128, dtype=bool)
-for _c in "0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
-    _ASCII_WORD[ord(_c)] = True
-_ASCII_LOWER = np.arange(128, dtype=np.uint32)
-_ASCII_LOWER[65:91] += 32
-_JOINERS = np.array([ord("."), ord("'"), ord("’")], dtype=np.uint32)
 _BASE = 0x9E3779B97F4A7C15  # odd, so it has an inverse modulo 2**64
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _NGRAM_MUL = np.uint64(0xD6E8FEB86659FD93)
@@ -53,46 +49,69 @@ def _tables() -> np.ndarray:
 _LOWER = _tables()  # a constant of Unicode itself, built once at import
 with np.errstate(over="ignore"):
     _POW = np.concatenate(([np.uint64(1)], np.cumprod(np.full(255, _BASE, dtype=np.uint64), dtype=np.uint64)))
-_JOIN = (ord("."), ord("'"), ord("’"))
 
 
-def _lowered(cp: np.ndarray) -> np.ndarray:
-    low = _LOWER[np.minimum(cp, 65535)]
-    astral = np.flatnonzero(cp > 65535)
-    for i in astral.tolist():  # rare (emoji, historic scripts): Python's own rules
-        ch = chr(int(cp[i]))
-        low[i] = (ord(ch.lower()) if len(ch.lower()) == 1 else ord(ch)) if ch.isalnum() else 0
-    return low
+@numba.njit(cache=True, nogil=True)
+def _lower_bmp(cp: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, int]:
+    """Lowered code points (0 = not a word character) and how many lie outside the BMP (left 0)."""
+    low = np.empty(cp.size, np.uint32)
+    astral = 0
+    for i in range(cp.size):
+        c = cp[i]
+        if c < 65536:
+            low[i] = table[c]
+        else:
+            low[i] = 0
+            astral += 1
+    return low, astral
+
+
+@numba.njit(cache=True, nogil=True)
+def _word_spans(cp: np.ndarray, low: np.ndarray, pw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Words as regex ``\\w+(?:[.'’]\\w+)*``: starts, ends and the polynomial hash of kept characters.
+
+    A dot or apostrophe between two word characters joins them ("U.S", "don't") and is not hashed;
+    the hash is sum((c + 1) * BASE**min(rank, 255)) over the word's kept lowered characters.
+    """
+    n = cp.size
+    starts = np.empty(n // 2 + 1, np.int64)
+    ends = np.empty(n // 2 + 1, np.int64)
+    raw = np.empty(n // 2 + 1, np.uint64)
+    w = 0
+    i = 0
+    while i < n:
+        if low[i] == 0:
+            i += 1
+            continue
+        s = i
+        h = np.uint64(0)
+        r = 0
+        while True:
+            while i < n and low[i] != 0:
+                h += np.uint64(low[i] + 1) * pw[min(r, 255)]
+                r += 1
+                i += 1
+            if i + 1 < n and (cp[i] == 46 or cp[i] == 39 or cp[i] == 0x2019) and low[i + 1] != 0:
+                i += 1  # a joiner: the word goes on
+                continue
+            break
+        starts[w] = s
+        ends[w] = i
+        raw[w] = h
+        w += 1
+    return starts[:w].copy(), ends[:w].copy(), raw[:w].copy()
 
 
 def _scan(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(starts, ends, hashes)`` of the words of ``text`` (regex ``\\w+(?:[.'’]\\w+)*``)."""
     cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    if cp.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.uint64)
-    low = _lowered(cp)
-    isword = low != 0
-    # A dot or apostrophe joins two words when word characters sit on both sides ("U.S", "don't").
-    inword = np.zeros(cp.size + 2, dtype=bool)
-    inword[1:-1] = isword
-    if cp.size > 2:
-        mid = cp[1:-1]
-        joiner = ((mid == _JOIN[0]) | (mid == _JOIN[1]) | (mid == _JOIN[2])) & isword[:-2] & isword[2:]
-        inword[2:-2] |= joiner
-    edges = np.flatnonzero(inword[1:] != inword[:-1])
-    starts, ends = edges[0::2], edges[1::2]
-    if starts.size == 0:
-        return starts.astype(np.int64), ends.astype(np.int64), np.zeros(0, dtype=np.uint64)
-    # Polynomial hash of each word's kept (non-joiner) lowered characters: sum of c * BASE**rank.
-    kept = np.flatnonzero(isword)
-    first = np.searchsorted(kept, starts)  # every word starts with a kept character
-    word_of = np.repeat(np.arange(starts.size), np.diff(np.append(first, kept.size)))
-    rank = np.minimum(np.arange(kept.size) - first[word_of], 255)
-    with np.errstate(over="ignore"):
-        vals = (low[kept].astype(np.uint64) + np.uint64(1)) * _POW[rank]
-        raw = np.add.reduceat(vals, first)
-    return starts.astype(np.int64), ends.astype(np.int64), mix64(raw)
+    low, astral = _lower_bmp(cp, _LOWER)
+    if astral:  # rare (emoji, historic scripts): Python's own rules for those characters
+        for i in np.flatnonzero(cp > 65535).tolist():
+            ch = chr(int(cp[i]))
+            low[i] = (ord(ch.lower()) if len(ch.lower()) == 1 else ord(ch)) if ch.isalnum() else 0
+    starts, ends, raw = _word_spans(cp, low, _POW)
+    return starts, ends, mix64(raw)
 
 
 def word_hash(word: str) -> int:
