@@ -5,7 +5,7 @@ import pytest
 
 from storyline.config import FingerprintConfig
 from storyline.errors import ConfigError
-from storyline.steps.fingerprint import Fingerprint, fingerprint, fingerprint_batch, minhash, window_min, winnow
+from storyline.steps.fingerprint import Fingerprint, fingerprint, fingerprint_batch, minhash, winnow
 from storyline.textutil import ngram_hashes, tokenize, tokenize_many
 from tests.conftest import make_articles
 
@@ -73,11 +73,17 @@ def test_fingerprint_config_fails_fast_with_fix():
 
 
 @pytest.mark.parametrize("window", [1, 2, 3, 5, 8, 13, 16])
-@pytest.mark.parametrize("size", [16, 17, 100])
-def test_fingerprint_window_min_matches_sliding_windows(window, size):
-    x = np.random.default_rng(window * size).integers(0, 2**63, size=size, dtype=np.uint64)
-    expected = np.lib.stride_tricks.sliding_window_view(x, window).min(axis=1)
-    assert np.array_equal(window_min(x, window), expected)
+@pytest.mark.parametrize("sizes", [(16,), (17, 0, 3, 100), (5, 40)])
+def test_fingerprint_winnow_matches_sliding_windows(window, sizes):
+    rng = np.random.default_rng(window * sum(sizes))
+    texts = [rng.integers(0, 50, size=n, dtype=np.uint64) for n in sizes]  # few values: repeated minima
+    doc = np.concatenate([np.full(n, i) for i, n in enumerate(sizes)]).astype(np.int64)
+    keys, owner = winnow(np.concatenate(texts), window, doc)
+    for i, x in enumerate(texts):
+        expected = (set(np.lib.stride_tricks.sliding_window_view(x, window).min(axis=1).tolist())
+                    if x.size >= window else set(x.min(keepdims=True).tolist()) if x.size else set())
+        got = keys[owner == i].tolist()
+        assert got == sorted(expected)
 
 
 def test_fingerprint_tokenize_many_bounds_with_empty_texts():

@@ -26,7 +26,6 @@ __all__ = ["ALIAS_CANON", "Tokens", "fold_aliases", "hash32", "mix64", "ngram_ha
 _STRIP = str.maketrans("", "", ".'’")
 _BASE = 0x9E3779B97F4A7C15  # odd, so it has an inverse modulo 2**64
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_NGRAM_MUL = np.uint64(0xD6E8FEB86659FD93)
 
 
 def mix64(z: np.ndarray) -> np.ndarray:
@@ -230,20 +229,36 @@ def tokenize_many(texts: Sequence[str], aliases: bool = False) -> tuple[np.ndarr
     return hashes, bounds
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mix(z: np.uint64) -> np.uint64:
+    """:func:`mix64` of one value, for the compiled kernels."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _roll(h: np.ndarray, n: int) -> np.ndarray:
+    m = h.size - n + 1
+    out = np.empty(m, np.uint64)
+    for i in range(m):
+        g = h[i]
+        for t in range(1, n):
+            g = _mix(g * np.uint64(0xD6E8FEB86659FD93) + h[i + t])
+        out[i] = g
+    return out
+
+
 def ngram_hashes(words: Sequence[str] | np.ndarray, n: int) -> np.ndarray:
     """64-bit hashes of every word ``n``-gram (empty when there are fewer than ``n`` words).
 
     ``words`` is a list of normalised words or an array of word hashes from :func:`tokenize`.
+    Each n-gram folds its words left to right: ``g = mix64(g * M + h[t])``.
     """
     h = np.asarray(words, dtype=np.uint64) if isinstance(words, np.ndarray) else _scan(" ".join(words))[2]
     if h.size < n:
         return np.zeros(0, dtype=np.uint64)
-    m = h.size - n + 1
-    g = h[:m].copy()
-    with np.errstate(over="ignore"):
-        for t in range(1, n):
-            g = mix64(g * _NGRAM_MUL + h[t : t + m])
-    return g
+    return _roll(np.ascontiguousarray(h), n)
 
 
 def hash32(s: str) -> int:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import numba
 import numpy as np
 import pyarrow as pa
 
@@ -65,8 +66,16 @@ def minhash(shingles: np.ndarray, num_perm: int, seed: np.uint64 | int = 0,
     h = mix64(shingles.astype(np.uint64) ^ np.uint64(seed))
     bins = ((h >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)  # unbiased bin from the high bits
     sig = np.full(docs * num_perm, _MAX, dtype=np.uint64)
-    np.minimum.at(sig, doc * num_perm + bins.astype(np.int64), mix64(h))
+    _bin_min(sig, doc * num_perm + bins.astype(np.int64), mix64(h))
     return _densify(sig.reshape(docs, num_perm))
+
+
+@numba.njit(cache=True, nogil=True)
+def _bin_min(sig: np.ndarray, idx: np.ndarray, vals: np.ndarray) -> None:
+    """``sig[idx] = min(sig[idx], vals)`` elementwise, repeats included (``np.minimum.at``, compiled)."""
+    for i in range(idx.size):
+        if vals[i] < sig[idx[i]]:
+            sig[idx[i]] = vals[i]
 
 
 def _densify(sig: np.ndarray) -> np.ndarray:
@@ -96,15 +105,43 @@ def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
     return key
 
 
-def window_min(x: np.ndarray, window: int) -> np.ndarray:
-    """``min(x[i:i+window])`` for every full window, by doubling (log2(window) passes, not window)."""
-    out, span = x, 1
-    while span * 2 <= window:  # out[i] = min(x[i:i+span])
-        out = np.minimum(out[:-span], out[span:])
-        span *= 2
-    if span < window:  # two overlapping power-of-two windows cover the rest
-        out = np.minimum(out[: x.size - window + 1], out[window - span : window - span + x.size - window + 1])
-    return out
+@numba.njit(cache=True, nogil=True)
+def _winnow(hashes: np.ndarray, doc: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    n = hashes.size
+    keys = np.empty(n, np.uint64)
+    owner = np.empty(n, np.int64)
+    out = 0
+    s = 0
+    while s < n:
+        e = s
+        while e < n and doc[e] == doc[s]:
+            e += 1
+        first = out
+        if e - s < window:  # a text shorter than the window keeps its minimum
+            m = hashes[s]
+            for i in range(s + 1, e):
+                m = min(m, hashes[i])
+            keys[out] = m
+            out += 1
+        else:
+            prev = np.uint64(0)
+            for i in range(s, e - window + 1):
+                m = hashes[i]
+                for t in range(i + 1, i + window):
+                    m = min(m, hashes[t])
+                if i == s or m != prev:  # neighbouring windows mostly share their minimum
+                    keys[out] = m
+                    out += 1
+                prev = m
+        seg = np.sort(keys[first:out])
+        out = first
+        for t in range(seg.size):
+            if t == 0 or seg[t] != seg[t - 1]:
+                keys[out] = seg[t]
+                owner[out] = doc[s]
+                out += 1
+        s = e
+    return keys[:out].copy(), owner[:out].copy()
 
 
 def winnow(hashes: np.ndarray, window: int, doc: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
@@ -115,27 +152,8 @@ def winnow(hashes: np.ndarray, window: int, doc: np.ndarray | None = None) -> tu
     """
     single = doc is None
     doc = np.zeros(hashes.size, dtype=np.int64) if doc is None else doc
-    if hashes.size == 0:
-        return hashes if single else (hashes, doc)
-    if hashes.size >= window:
-        mins = window_min(hashes, window)
-        ok = doc[: mins.size] == doc[window - 1 :]
-        # Neighbouring windows mostly share their minimum: drop those repeats before sorting.
-        ok[1:] &= (mins[1:] != mins[:-1]) | (doc[1 : mins.size] != doc[: mins.size - 1])
-        keys, owner = mins[ok], doc[: mins.size][ok]
-    else:
-        keys, owner = hashes[:0], doc[:0]
-    # Texts with fewer hashes than the window: their overall minimum.
-    starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
-    counts = np.diff(np.r_[starts, doc.size])
-    short = counts < window
-    if short.any():
-        keys = np.concatenate((keys, np.minimum.reduceat(hashes, starts)[short]))
-        owner = np.concatenate((owner, doc[starts][short]))
-    order = np.lexsort((keys, owner))
-    keys, owner = keys[order], owner[order]
-    first = np.r_[True, (keys[1:] != keys[:-1]) | (owner[1:] != owner[:-1])]
-    keys, owner = keys[first], owner[first]
+    keys, owner = _winnow(np.ascontiguousarray(hashes, dtype=np.uint64), np.ascontiguousarray(doc, dtype=np.int64),
+                          window)
     return keys if single else (keys, owner)
 
 
