@@ -64,6 +64,16 @@ def _codes(ids: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     return pc.index_in(ids, value_set=uniq).to_numpy(zero_copy_only=False).astype(np.int64), uniq
 
 
+def _shared(keys: np.ndarray) -> np.ndarray:
+    """Mask of the rows whose key occurs on more than one row."""
+    order = np.argsort(keys, kind="stable")  # group batches arrive sorted by key: a linear pass
+    same = keys[order[1:]] == keys[order[:-1]]
+    mask = np.zeros(keys.size, dtype=bool)
+    mask[order[1:][same]] = True
+    mask[order[:-1][same]] = True
+    return mask
+
+
 @dataclass
 class Candidates:
     """Group step (key ``band_key``): one pair row per key two articles share."""
@@ -75,6 +85,8 @@ class Candidates:
     output_schema: ClassVar[pa.Schema] = model.CANDIDATE_PAIR
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        # Most keys belong to one article: drop them before any work on the string ids.
+        batch = batch.filter(_shared(batch["band_key"].to_numpy()))
         if batch.num_rows == 0:
             return self.output_schema.empty_table()
         codes, uniq = _codes(batch["article_id"])
