@@ -6,7 +6,18 @@ import pyarrow as pa
 import pytest
 
 from storyline.config import AlignConfig
-from storyline.steps.align import Align, align, direction, oriented_edits, reuse_clusters, seed_index, seed_matches
+from storyline.steps.align import (
+    Align,
+    Direction,
+    ReuseClusters,
+    align,
+    direction,
+    oriented_edits,
+    pair_passages,
+    reuse_clusters,
+    seed_index,
+    seed_matches,
+)
 
 WIRE = (
     "The U.S. intelligence community judges that large numbers of foreign fighters will stay to defend "
@@ -116,3 +127,98 @@ def test_align_reuse_clusters_merge_overlapping_spans():
 def test_align_oriented_edits_are_source_then_copy():
     assert oriented_edits([["many", "large numbers of"]], a_id="a", source_id="b") == [("large numbers of", "many")]
     assert oriented_edits('[["x", "y"]]', a_id="a", source_id="a") == [("x", "y")]
+
+
+# An invented wire story in two paragraphs and a reprint that swaps them and edits each: the
+# edge must list the reprint's edits as wire -> reprint, in the wire's order, whichever side is ``a``.
+P1 = ("The United States will send 150 engineers to rebuild the Harwick bridge within weeks, the senior official "
+      "said on Monday, adding that large numbers of local workers would be hired for the long project.")
+P2 = ("The U.S. team is expected to stay for two years and will be paid from a regional reconstruction fund, "
+      "the official told reporters at the ministry after a closed meeting with the provincial governor.")
+HARWICK = P1 + "\n\n" + P2
+
+
+def _reprint(t: str) -> str:
+    for old, new in (("The United States", "The US"), ("the senior official", "the official"),
+                     ("large numbers of", "many"), ("The U.S. team", "The US team"), ("closed", "private")):
+        t = t.replace(old, new)
+    return t
+
+
+REPRINT = "Harwick Gazette staff report from the river town.\n\n" + _reprint(P2) + "\n\n" + _reprint(P1)
+HARWICK_EDITS = [("united states", "us"), ("senior", ""), ("large numbers of", "many"), ("closed", "private")]
+
+
+def _edge(a: tuple[str, str, str | None], b: tuple[str, str, str | None], cfg: AlignConfig | None = None) -> dict:
+    """The Direction row of pair (a, b), each ``(id, text, published)``, through Align and pair_passages."""
+    pair = pa.table({"a_id": [a[0]], "a_text": [a[1]], "b_id": [b[0]], "b_text": [b[1]]})
+    view = pair_passages(Align(cfg or AlignConfig())(pair).drop_columns(["_reject"]))
+    view = view.append_column("a_text", pa.array([a[1]])).append_column("b_text", pa.array([b[1]]))
+    view = view.append_column("a_published", pa.array([a[2]], pa.string()))
+    view = view.append_column("b_published", pa.array([b[2]], pa.string()))
+    (edge,) = Direction()(view).to_pylist()
+    return edge
+
+
+@pytest.mark.parametrize("wire_is_a", [True, False])
+def test_align_edge_edits_read_source_to_copy_in_source_order(wire_is_a):
+    wire, copy = ("w", HARWICK, "2025-05-01"), ("r", REPRINT, "2025-05-02")
+    edge = _edge(*((wire, copy) if wire_is_a else (copy, wire)))
+    assert (edge["source_id"], edge["copy_id"], edge["reason"]) == ("w", "r", "date")
+    # "U.S." -> "US" differs only in dots, which the tokenizer folds: not an edit.
+    assert [(e["source_words"], e["copy_words"]) for e in edge["edits"]] == HARWICK_EDITS
+
+
+def test_align_undecided_edge_reads_from_the_smaller_id():
+    # Same day, no credit, same length: undecided, so the edits read from the smaller id ("m" -> "n").
+    same = "Morning Courier wire desk copy for the valley.\n\n" + HARWICK
+    edge = _edge(("n", REPRINT, None), ("m", same, None))
+    assert (edge["source_id"], edge["copy_id"], edge["reason"]) == ("m", "n", "undecided")
+    assert [(e["source_words"], e["copy_words"]) for e in edge["edits"]] == HARWICK_EDITS
+
+
+def test_align_pair_passages_sum_words_and_keep_passages_per_pair():
+    t = Align()(pa.table({"a_id": ["w", "w"], "a_text": [HARWICK, HARWICK], "b_id": ["r", "x"],
+                          "b_text": [REPRINT, "Nothing shared here at all."]})).drop_columns(["_reject"])
+    (row,) = pair_passages(t).to_pylist()
+    assert row["shared_words"] == sum(t["words"].to_pylist()) and len(row["passage_edits"]) == 2
+    assert [p["a_start"] for p in row["passage_edits"]] == sorted(t["a_start"].to_pylist())
+
+
+def test_align_timeout_rejects_each_pair_instead_of_passages():
+    pairs = pa.table({"a_id": ["w", "w"], "a_text": [HARWICK, HARWICK], "b_id": ["r", "s"],
+                      "b_text": [REPRINT, REPRINT.upper()]})
+    out = Align(AlignConfig(timeout_s=1e-6))(pairs)  # every pair outlasts a microsecond
+    assert out["_reject"].null_count == 0 and all(r.startswith("timeout:") for r in out["_reject"].to_pylist())
+    assert out.select(["a_id", "b_id"]).to_pylist() == [{"a_id": "w", "b_id": "r"}, {"a_id": "w", "b_id": "s"}]
+    assert out["words"].null_count == 2
+    ok = Align(AlignConfig(timeout_s=0))(pairs)  # no limit: both pairs align, nothing rejected
+    assert ok.num_rows == 4 and ok["_reject"].null_count == 4
+
+
+def test_align_config_limits_are_checked():
+    from storyline.errors import ConfigError
+
+    for bad in ({"extend_min_run": 0}, {"cluster_overlap": 0.0}, {"cluster_overlap": 1.5}, {"timeout_s": -1}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            AlignConfig(**bad)
+
+
+def test_align_extend_min_run_is_the_config_value():
+    # The 3-word run "he is becoming" extends the passage at the default (2), not when 4 are required.
+    a = ("Intro of our own here. He is becoming ISIS's best recruiter, she said. They are going to people, "
+         "showing videos of Donald Trump insulting Islam and Muslims in order to recruit more radical jihadists.")
+    b = ("Another intro entirely. He is becoming ISIS' best recruiter. They are going to people, "
+         "showing videos of Donald Trump insulting Islam and Muslims in order to recruit more radical jihadists.")
+    (p,) = align(a, b)
+    (q,) = align(a, b, AlignConfig(extend_min_run=4))
+    assert a[p.a_start:].startswith("He is becoming") and q.matched_words < p.matched_words
+    assert not a[q.a_start:].startswith("He is becoming")
+
+
+def test_align_reuse_cluster_step_uses_cluster_overlap():
+    # Two spans of y overlap by 60% of the shorter: one text at 0.5, two at 0.9.
+    t = pa.table({"a_id": ["x", "y"], "a_start": [0, 40], "a_end": [100, 140], "b_id": ["y", "z"],
+                  "b_start": [0, 0], "b_end": [100, 100]})
+    assert len(set(ReuseClusters()(t)["cluster_id"].to_pylist())) == 1
+    assert len(set(ReuseClusters(AlignConfig(cluster_overlap=0.9))(t)["cluster_id"].to_pylist())) == 2

@@ -137,8 +137,8 @@ def example_store(tmp_path_factory):
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
-@pytest.mark.parametrize("table", ["stories", "articles", "alignments", "edges", "quotes", "figures", "facts",
-                                   "rejects"])
+@pytest.mark.parametrize("table", ["stories", "articles", "alignments", "edges", "reuse_clusters", "quotes", "figures",
+                                   "facts", "rejects"])
 def test_cli_export_formats(example_store, tmp_path, fmt, table):
     import pyarrow.parquet as pq
 

@@ -33,7 +33,7 @@ class Results:
         return found[0] if found else None
 
     def table(self, name: str) -> pa.Table:
-        """A store table by name (articles, alignments, edges, quotes, figures, facts, rejects, stories)."""
+        """A store table by name: an ``export --table`` choice (articles, edges, reuse_clusters, stories, ...)."""
         return export.table(self.store, name)
 
     def query(self, sql: str) -> list[dict[str, Any]]:

@@ -99,8 +99,9 @@ def clean(inputs: tuple[str, ...], jsonl: bool, config_path: str | None) -> None
 @cli.command("export")
 @click.argument("out")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), default="jsonl", show_default=True)
-@click.option("--table", "name", type=click.Choice(["stories", "articles", "alignments", "edges", "quotes", "figures",
-                                                    "facts", "rejects"]), default="stories", show_default=True)
+@click.option("--table", "name", type=click.Choice(["stories", "articles", "alignments", "edges", "reuse_clusters",
+                                                    "quotes", "figures", "facts", "rejects"]),
+              default="stories", show_default=True)
 @click.option("-o", "--output", "dest", default=None, help="File to write (stdout if omitted).")
 @_errors
 def export_cmd(out: str, fmt: str, name: str, dest: str | None) -> None:
@@ -124,7 +125,8 @@ def rejects(out: str) -> None:
     from . import open as open_store
 
     for r in open_store(out).table("rejects").to_pylist():
-        click.echo(f"{r['path']}#{r['record']}\t{r['stage']}\t{r['reason']}\t{r['detail']}")
+        where = r["path"] if r["record"] is None else f"{r['path']}#{r['record']}"  # align: path is "a_id|b_id"
+        click.echo(f"{where}\t{r['stage']}\t{r['reason']}\t{r['detail']}")
 
 
 @cli.command()

@@ -90,11 +90,17 @@ class AlignConfig:
     seed_words: int = 5  # exact word n-grams that anchor an alignment
     min_passage_words: int = 12
     max_gap_words: int = 6  # edits tolerated inside one passage
+    extend_min_run: int = 2  # shortest exact run that grows a passage past its seeds (one shared word is chance)
+    cluster_overlap: float = 0.5  # share of the shorter span two spans of one article overlap to be one reused text
+    timeout_s: float = 10.0  # a pair that takes longer is rejected as "timeout" (0 = no limit)
 
     def __post_init__(self) -> None:
         _check_range("align", "seed_words", self.seed_words, 2, 50)
         _check_range("align", "min_passage_words", self.min_passage_words, 2, 10**5)
         _check_range("align", "max_gap_words", self.max_gap_words, 0, 1000)
+        _check_range("align", "extend_min_run", self.extend_min_run, 1, 1000)
+        _check_range("align", "cluster_overlap", self.cluster_overlap, 0.01, 1.0)  # 0 would merge any touching spans
+        _check_range("align", "timeout_s", self.timeout_s, 0, 86400)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ TABLES = {
     "articles": model.ARTICLE,
     "alignments": model.ALIGNMENT,
     "edges": model.REUSE_EDGE,
+    "reuse_clusters": model.REUSE_CLUSTER,
     "quotes": model.QUOTE,
     "figures": model.FIGURE,
     "facts": model.FACT,
@@ -131,7 +132,8 @@ def _story(sid: str, ms: list[dict], articles: dict, tables: dict[str, list[dict
                    for q in sorted(quotes, key=lambda q: (q["article_id"], q["start"]))],
         "figures": [{k: f[k] for k in ("article_id", "start", "end", "value", "unit", "surface", "context")}
                     for f in sorted(own["figures"], key=lambda f: (f["article_id"], f["start"]))],
-        "edges": [{k: e[k] for k in ("source_id", "copy_id", "shared_words", "containment", "reason")} for e in edges],
+        "edges": [{k: e[k] for k in ("source_id", "copy_id", "shared_words", "containment", "reason")}
+                  | {"edits": e["edits"] or []} for e in edges],
         "facts": _facts(fact_rows, {a["article_id"]: a["outlet"] for a in arts}),
     }
 

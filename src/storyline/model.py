@@ -21,7 +21,9 @@ __all__ = [
     "FIGURE",
     "PAGE",
     "QUOTE",
+    "REUSE_CLUSTER",
     "REUSE_EDGE",
+    "REUSE_EDIT",
     "STORY_DOC",
     "REJECT",
     "STORY_MEMBER",
@@ -150,6 +152,10 @@ ALIGNMENT = pa.schema(
     ]
 )
 
+# One change the copier made: the source's words and what the copy has instead ("" = dropped / added).
+# Words are the aligner's normalised words (case-folded, inner dots dropped: "U.S." and "US" are equal).
+REUSE_EDIT = pa.struct([("source_words", pa.string()), ("copy_words", pa.string())])
+
 # Directed reuse: source -> copy, one row per article pair that shares passages.
 REUSE_EDGE = pa.schema(
     [
@@ -158,6 +164,20 @@ REUSE_EDGE = pa.schema(
         ("shared_words", pa.int64()),
         ("containment", pa.float64()),  # share of the copy's words that come from the source
         ("reason", pa.string()),  # why this direction: date | containment | credit | undecided
+        # The pair's alignment edits read source -> copy, in the source's text order; for an
+        # "undecided" edge source_id is just the smaller id, so the orientation is still stable.
+        ("edits", pa.list_(REUSE_EDIT)),
+    ]
+)
+
+# Passages merged across the corpus: one row per (cluster, article) carrying the same reused text.
+REUSE_CLUSTER = pa.schema(
+    [
+        ("cluster_id", pa.string()),  # stable: the hash of the cluster's first (article_id, start)
+        ("article_id", pa.string()),
+        ("start", pa.int64()),  # the article's span of the reused text, [start, end) into its `text`
+        ("end", pa.int64()),
+        ("passages", pa.int64()),  # aligned passages of this article merged into the span
     ]
 )
 

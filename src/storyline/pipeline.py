@@ -1,7 +1,8 @@
 """The pipeline, in one screen: which step reads what, and how the store is kept current.
 
-    ingest -> clean -> articles ─┬─ fingerprint -> keys -> candidates -> pairs -> align -> alignments
-                                 ├─ quotes                                          └ direction -> edges
+    ingest -> clean -> articles ─┬─ fingerprint -> keys -> candidates -> pairs -> align -> alignments (+ rejects)
+                                 ├─ quotes                                          ├ direction -> edges
+                                 │                                                  └ reuse clusters -> reuse_clusters
                                  └─ figures          cluster(articles, edges) -> stories
                                                      compare(stories, articles, alignments, figures) -> facts
 
@@ -12,6 +13,7 @@ resumes where it stopped. Corpus-wide stages are redone when any input table cha
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -19,14 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import export, model
-from .config import PipelineConfig, config_id
+from .config import AlignConfig, PipelineConfig, config_id
 from .engines import Engine, get_engine
 from .steps import ingest
-from .steps.align import Align, Direction
+from .steps.align import Align, Direction, ReuseClusters, pair_passages
 from .steps.base import REJECT_COLUMN
 from .steps.candidates import Candidates, CountPairs
 from .steps.clean import Clean
@@ -54,7 +57,8 @@ def validate(cfg: PipelineConfig) -> None:
     checks = [(Clean(cfg.clean), model.PAGE), (Fingerprint(cfg.fingerprint), produced["articles"]),
               (Quotes(cfg.quotes), produced["articles"]), (Figures(), produced["articles"]),
               (Candidates(cfg.candidates), produced["keys"]), (CountPairs(cfg.candidates), produced["pairs"]),
-              (Cluster(cfg.cluster), produced["articles"]), (Compare(), produced["stories"])]
+              (Cluster(cfg.cluster), produced["articles"]), (Compare(), produced["stories"]),
+              (ReuseClusters(cfg.align), model.ALIGNMENT)]
     for step, schema in checks:
         missing = [c for c in step.reads if c not in schema.names]
         if missing:
@@ -88,11 +92,52 @@ def _split_rejects(table: pa.Table, stage: str) -> tuple[pa.Table, pa.Table]:
 
 def _pair_view(pairs: pa.Table, articles: pa.Table, cols: list[str]) -> pa.Table:
     """``pairs`` with ``a_<col>`` and ``b_<col>`` columns joined from ``articles``."""
+    # Arrow's join carries no list columns: join row numbers, then take the nested columns by them.
+    nested = [f.name for f in pairs.schema if pa.types.is_nested(f.type)]
+    view = pairs.drop_columns(nested).append_column("_row", pa.array(np.arange(pairs.num_rows, dtype=np.int64)))
     side = articles.select(["article_id", *cols])
     for prefix in ("a", "b"):
         renamed = side.rename_columns([f"{prefix}_id", *[f"{prefix}_{c}" for c in cols]])
-        pairs = pairs.join(renamed, f"{prefix}_id", join_type="inner")
-    return pairs.sort_by([("a_id", "ascending"), ("b_id", "ascending")])
+        view = view.join(renamed, f"{prefix}_id", join_type="inner")
+    view = view.sort_by([("a_id", "ascending"), ("b_id", "ascending")])
+    for name in nested:
+        view = view.append_column(name, pairs[name].take(view["_row"]))
+    return view.drop_columns(["_row"])
+
+
+def _align_id(cfg: AlignConfig) -> str:
+    """The alignments' config id: every align key but ``cluster_overlap``, which only shapes reuse_clusters."""
+    return config_id(dataclasses.replace(cfg, cluster_overlap=AlignConfig.cluster_overlap))
+
+
+def _pair_rejects(table: pa.Table, stage: str) -> tuple[pa.Table, pa.Table]:
+    """Split a pair step's output into its rows and REJECT rows (path ``a_id|b_id``: the pair, not a file)."""
+    bad = pc.is_valid(table[REJECT_COLUMN])
+    good = table.filter(pc.invert(bad)).drop_columns([REJECT_COLUMN])
+    rej = table.filter(bad)
+    reasons = rej[REJECT_COLUMN].to_pylist()
+    rejects = pa.table(
+        {"path": [f"{a}|{b}" for a, b in zip(rej["a_id"].to_pylist(), rej["b_id"].to_pylist())],
+         "record": pa.nulls(rej.num_rows, pa.int64()), "stage": [stage] * rej.num_rows,
+         "reason": [r.split(":")[0] for r in reasons], "detail": reasons,
+         "page_id": pa.nulls(rej.num_rows, pa.string())},
+        schema=model.REJECT,
+    )
+    return good, rejects
+
+
+def _set_stage_rejects(store: Store, stage: str, rejects: pa.Table) -> None:
+    """Make ``rejects`` the rejects of ``stage``: a stage that reruns replaces its old rows, never piles them up."""
+    old = store.read("rejects", schema=model.REJECT)
+    mine = pc.equal(old["stage"], stage)
+    if rejects.num_rows == 0 and not pc.any(mine).as_py():
+        return  # nothing to add or drop: leave the ingest-owned table untouched
+    for reason in sorted(set(rejects["reason"].to_pylist())):
+        log.warning("%s rejected %d record(s) (%s); see the rejects table", stage,
+                    rejects["reason"].to_pylist().count(reason), reason)
+    table = pa.concat_tables([old.filter(pc.invert(mine)), rejects])
+    stats = dict(Counter(f"dropped_{r}" for r in table["reason"].to_pylist()))
+    store.replace("rejects", table, "rejects", stats=stats)
 
 
 def ingest_new(store: Store, inputs: Iterable[str], cfg: PipelineConfig, engine: Any, report: Report) -> None:
@@ -161,16 +206,24 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
         keys = store.read("keys", schema=model.BAND_KEY)
         pairs = engine.group(CountPairs(cfg.candidates), engine.group(Candidates(cfg.candidates), keys))
         store.replace("pairs", pairs, cid, inputs=store.fingerprint("keys"))
-    cid = config_id(cfg.align)
+    cid = _align_id(cfg.align)
     if not store.is_current("alignments", cid, store.fingerprint("pairs")):
-        articles = store.read("articles", ["article_id", "text", "published"])
-        view = _pair_view(store.read("pairs"), articles, ["text"])
-        alignments = engine.map(Align(cfg.align), view)
+        view = _pair_view(store.read("pairs"), store.read("articles", ["article_id", "text"]), ["text"])
+        alignments, rejects = _pair_rejects(engine.map(Align(cfg.align), view), "align")
+        # Rejects first, as in ingest: a crash before the alignments are written redoes the stage.
+        _set_stage_rejects(store, "align", rejects)
         store.replace("alignments", alignments, cid, inputs=store.fingerprint("pairs"))
-        words = alignments.group_by(["a_id", "b_id"]).aggregate([("words", "sum")])
-        words = words.rename_columns(["a_id", "b_id", "shared_words"])
-        edges = engine.map(Direction(), _pair_view(words, articles, ["text", "published"]))
-        store.replace("edges", edges, cid, inputs=store.fingerprint("pairs"))
+    # Edges and reuse clusters follow the alignments alone, so each is redone exactly when they change.
+    inputs = store.fingerprint("alignments")
+    if not store.is_current("edges", "direction", inputs):
+        pairs = pair_passages(store.read("alignments", schema=model.ALIGNMENT))
+        articles = store.read("articles", ["article_id", "text", "published"])
+        edges = engine.map(Direction(), _pair_view(pairs, articles, ["text", "published"]))
+        store.replace("edges", edges, "direction", inputs=inputs)
+    cid = config_id(cfg.align)
+    if not store.is_current("reuse_clusters", cid, inputs):
+        clusters = engine.gather(ReuseClusters(cfg.align), store.read("alignments", schema=model.ALIGNMENT))
+        store.replace("reuse_clusters", clusters, cid, inputs=inputs)
     cid = config_id(cfg.cluster)
     inputs = articles_fp + store.fingerprint("edges", "corrections")
     if not store.is_current("stories", cid, inputs):

@@ -10,7 +10,7 @@ import pytest
 from storyline import model
 from storyline.engines.local import LocalEngine
 from storyline.steps import ingest
-from storyline.steps.align import Align, Direction
+from storyline.steps.align import Align, Direction, ReuseClusters
 from storyline.steps.base import params, rebuild
 from storyline.steps.candidates import Candidates, CountPairs
 from storyline.steps.clean import Clean
@@ -41,10 +41,17 @@ def _keys() -> pa.Table:
 
 
 def _pair_view() -> pa.Table:
+    edits = [[{"a_start": 0, "b_start": 81, "edits": '[["troops", "soldiers"]]'}], [], []]
     return pa.table({"a_id": ["a0", "a0", "a1"], "a_text": [TEXTS[0], TEXTS[0], TEXTS[1]],
                      "a_published": ["2020-01-01", None, None],
                      "b_id": ["a1", "a2", "a2"], "b_text": [TEXTS[1], TEXTS[2], TEXTS[2]],
-                     "b_published": ["2020-01-02", None, None], "shared_words": [40, 0, 0]})
+                     "b_published": ["2020-01-02", None, None], "shared_words": [40, 0, 0], "passage_edits": edits})
+
+
+def _alignments() -> pa.Table:
+    # Three passages of one text in four articles, plus an unrelated pair: two clusters.
+    return pa.table({"a_id": ["a0", "a1", "a0", "a4"], "a_start": [0, 81, 10, 0], "a_end": [200, 281, 190, 50],
+                     "b_id": ["a1", "a2", "a3", "a5"], "b_start": [81, 0, 5, 0], "b_end": [281, 200, 185, 50]})
 
 
 CASES = [
@@ -56,6 +63,7 @@ CASES = [
     (CountPairs(), lambda: Candidates()(_keys())),
     (Align(), _pair_view),
     (Direction(), _pair_view),
+    (ReuseClusters(), _alignments),
 ]
 IDS = [type(s).__name__ for s, _ in CASES]
 
@@ -88,7 +96,7 @@ def test_steps_deterministic_and_batch_size_independent(step, make):
     whole = step(table)
     assert step(table).equals(whole)
     small = LocalEngine(batch_rows=1)
-    run = small.group if step.kind == "group" else small.map
+    run = {"group": small.group, "gather": small.gather}.get(step.kind, small.map)
     split = run(step, table)
     key = [(c, "ascending") for c in whole.column_names if whole.schema.field(c).type in (pa.string(), pa.int64())]
     assert split.sort_by(key).equals(whole.sort_by(key))

@@ -5,11 +5,13 @@ Alignment is verification after candidates, so it is vectorised: both texts are 
 ``seed_words``-grams shared by both are found by sorting, seeds on one diagonal are merged into
 exact runs, and runs are chained when they advance together in both texts with gaps of at most
 ``max_gap_words`` (substitutions, insertions and dropped words become gaps). A chain then grows
-at both ends with exact runs too short to hold a seed (>= ``EXTEND_MIN_RUN`` words past a gap of
+at both ends with exact runs too short to hold a seed (>= ``extend_min_run`` words past a gap of
 <= ``max_gap_words``), so a passage edited every few words is not measured short. Each chain long
 enough is a passage with character offsets in both articles; the gaps and alias differences
-inside it are listed as edits. :func:`reuse_clusters` merges passages across the corpus into
-clusters of articles carrying the same text.
+inside it are listed as edits. A pair that takes longer than ``timeout_s`` is rejected, not
+aligned. :class:`Direction` orients each pair (source -> copy) and carries its edits that way;
+:class:`ReuseClusters` merges passages across the corpus into clusters of articles carrying the
+same text.
 """
 
 from __future__ import annotations
@@ -26,10 +28,9 @@ import pyarrow.compute as pc
 from .. import model
 from ..config import AlignConfig
 from ..textutil import ALIAS_CANON, Tokens, ngram_hashes, tokenize
+from .base import REJECT_COLUMN, StepTimeout, time_limit, with_reject
 
 MAX_REPEAT = 4  # seed n-grams repeated more often than this in either text are not anchors
-MERGE_OVERLAP = 0.5  # spans of one article overlapping this much of the shorter are one reused text
-EXTEND_MIN_RUN = 2  # shortest exact run that extends a chain past its seeds (a single shared word is chance)
 ALIASES = True
 
 
@@ -157,7 +158,7 @@ def _next_run(ha: list[int], hb: list[int], i: int, j: int, step: int, max_gap: 
 
 
 def extend(c: list[tuple[int, int, int, int]], ha: np.ndarray | list[int], hb: np.ndarray | list[int],
-           max_gap: int, min_run: int = EXTEND_MIN_RUN) -> list[tuple[int, int, int, int]]:
+           max_gap: int, min_run: int = AlignConfig.extend_min_run) -> list[tuple[int, int, int, int]]:
     """Grow a chain at both ends with exact runs too short to hold a seed, across gaps <= ``max_gap``.
 
     Seeds are ``seed_words``-grams, so a passage whose edits fall every few words is found only in
@@ -231,7 +232,7 @@ def align_tokens(ta: Tokens, tb: Tokens, cfg: AlignConfig, index_a: SeedIndex | 
     found = []
     la, lb = ta.hashes.tolist(), tb.hashes.tolist()
     for c in chain(runs(i, j, k), cfg.max_gap_words):
-        c = extend(c, la, lb, cfg.max_gap_words)
+        c = extend(c, la, lb, cfg.max_gap_words, cfg.extend_min_run)
         matched = _matched(c, ta.hashes, tb.hashes)
         if matched >= cfg.min_passage_words:
             found.append((matched, c))
@@ -266,23 +267,39 @@ def align(a: str, b: str, cfg: AlignConfig | None = None) -> list[Passage]:
 
 @dataclass
 class Align:
-    """Map step over candidate pairs joined with both texts -> aligned passages."""
+    """Map step over candidate pairs joined with both texts -> aligned passages.
+
+    A pair that runs past ``config.timeout_s`` gives no passages but one row with only its ids and
+    a ``_reject`` reason, which the pipeline moves to the rejects table.
+    """
 
     config: AlignConfig = field(default_factory=AlignConfig)
     kind: ClassVar[str] = "map"
     reads: ClassVar[tuple[str, ...]] = ("a_id", "a_text", "b_id", "b_text")
-    output_schema: ClassVar[pa.Schema] = model.ALIGNMENT
+    output_schema: ClassVar[pa.Schema] = with_reject(model.ALIGNMENT)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         cols: dict[str, list] = {name: [] for name in self.output_schema.names}
         texts: dict[str, tuple[Tokens, SeedIndex]] = {}  # each text is tokenised and indexed once per batch
+        limit = self.config.timeout_s
         for a_id, a_text, b_id, b_text in zip(*(batch[c].to_pylist() for c in self.reads)):
-            ta, ia = texts.get(a_id) or texts.setdefault(a_id, self._prepare(a_text))
-            tb, ib = texts.get(b_id) or texts.setdefault(b_id, self._prepare(b_text))
-            for p in align_tokens(ta, tb, self.config, ia, ib):
+            try:
+                # Tokenising is inside the limit too: a pathological text is the usual slow pair.
+                with time_limit(limit):
+                    ta, ia = texts.get(a_id) or texts.setdefault(a_id, self._prepare(a_text))
+                    tb, ib = texts.get(b_id) or texts.setdefault(b_id, self._prepare(b_text))
+                    found = align_tokens(ta, tb, self.config, ia, ib)
+            except StepTimeout:
+                # One slow pair must neither stall the run nor vanish: it becomes a visible reject.
+                for name in cols:
+                    cols[name].append({"a_id": a_id, "b_id": b_id,
+                                       REJECT_COLUMN: f"timeout: pair took longer than {limit}s"}.get(name))
+                continue
+            for p in found:
                 for name, value in (("a_id", a_id), ("a_start", p.a_start), ("a_end", p.a_end), ("b_id", b_id),
                                     ("b_start", p.b_start), ("b_end", p.b_end), ("score", p.score),
-                                    ("words", p.matched_words), ("edits", json.dumps(p.edits))):
+                                    ("words", p.matched_words), ("edits", json.dumps(p.edits)),
+                                    (REJECT_COLUMN, None)):
                     cols[name].append(value)
         return pa.table(cols, schema=self.output_schema)
 
@@ -291,16 +308,7 @@ class Align:
         return t, seed_index(t.hashes, self.config.seed_words)
 
 
-REUSE_CLUSTER = pa.schema([
-    ("cluster_id", pa.string()),  # stable: the hash of the cluster's first (article_id, start)
-    ("article_id", pa.string()),
-    ("start", pa.int64()),  # the article's span of the reused text, [start, end) into its `text`
-    ("end", pa.int64()),
-    ("passages", pa.int64()),  # aligned passages of this article merged into the span
-])
-
-
-def reuse_clusters(alignments: pa.Table, min_overlap: float = MERGE_OVERLAP) -> pa.Table:
+def reuse_clusters(alignments: pa.Table, min_overlap: float = AlignConfig.cluster_overlap) -> pa.Table:
     """Merge aligned passages across the corpus into reuse clusters (passim's passage clusters).
 
     Every alignment row links a span of ``a`` to a span of ``b``; spans of one article that overlap
@@ -327,7 +335,7 @@ def reuse_clusters(alignments: pa.Table, min_overlap: float = MERGE_OVERLAP) -> 
     if not 0.0 < min_overlap <= 1.0:
         raise ValueError(f"min_overlap={min_overlap!r} is out of range; use a value in (0, 1]")
     if alignments.num_rows == 0:
-        return REUSE_CLUSTER.empty_table()
+        return model.REUSE_CLUSTER.empty_table()
     ids = pa.concat_arrays([alignments["a_id"].combine_chunks(), alignments["b_id"].combine_chunks()])
     start = np.concatenate([alignments["a_start"].to_numpy(), alignments["b_start"].to_numpy()]).astype(np.int64)
     end = np.concatenate([alignments["a_end"].to_numpy(), alignments["b_end"].to_numpy()]).astype(np.int64)
@@ -362,8 +370,54 @@ def reuse_clusters(alignments: pa.Table, min_overlap: float = MERGE_OVERLAP) -> 
         first.setdefault(c, model.stable_id("reuse", a, st))
     out = pa.table({"cluster_id": [first[c] for c in spans["comp"].to_pylist()], "article_id": spans["article_id"],
                     "start": spans["start_min"], "end": spans["end_max"], "passages": spans["start_count"]},
-                   schema=REUSE_CLUSTER)
+                   schema=model.REUSE_CLUSTER)
     return out.sort_by([("cluster_id", "ascending"), ("article_id", "ascending"), ("start", "ascending")])
+
+
+@dataclass
+class ReuseClusters:
+    """Gather step: every alignment of the corpus -> reuse clusters (:func:`reuse_clusters`)."""
+
+    config: AlignConfig = field(default_factory=AlignConfig)
+    kind: ClassVar[str] = "gather"
+    reads: ClassVar[tuple[str, ...]] = ("a_id", "a_start", "a_end", "b_id", "b_start", "b_end")
+    output_schema: ClassVar[pa.Schema] = model.REUSE_CLUSTER
+
+    def __call__(self, alignments: pa.Table) -> pa.Table:
+        return reuse_clusters(alignments.select(list(self.reads)), self.config.cluster_overlap)
+
+
+PASSAGE_EDITS = pa.list_(pa.struct([("a_start", pa.int64()), ("b_start", pa.int64()), ("edits", pa.string())]))
+
+
+def pair_passages(alignments: pa.Table) -> pa.Table:
+    """One row per aligned pair: ``a_id, b_id, shared_words`` and ``passage_edits``, sorted by pair.
+
+    ``passage_edits`` lists each passage's ``a_start``, ``b_start`` and JSON ``edits`` in ``a`` order,
+    so :class:`Direction` can read them in the source's order once it knows which side that is.
+
+    Example:
+        >>> t = pa.table({"a_id": ["x", "x"], "a_start": [50, 0], "b_id": ["y", "y"], "b_start": [0, 40],
+        ...               "words": [20, 30], "edits": ["[]", '[["a", "b"]]']})
+        >>> r = pair_passages(t).to_pylist()[0]
+        >>> r["shared_words"], [p["a_start"] for p in r["passage_edits"]]
+        (50, [0, 50])
+    """
+    cols = ["a_id", "b_id", "a_start", "b_start", "words", "edits"]
+    t = alignments.select(cols).sort_by([(c, "ascending") for c in cols[:4]])
+    if t.num_rows == 0:
+        return pa.table({"a_id": pa.array([], pa.string()), "b_id": pa.array([], pa.string()),
+                         "shared_words": pa.array([], pa.int64()), "passage_edits": pa.array([], PASSAGE_EDITS)})
+    a = t["a_id"].to_numpy(zero_copy_only=False)
+    b = t["b_id"].to_numpy(zero_copy_only=False)
+    first = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
+    words = t["words"].to_numpy(zero_copy_only=False).astype(np.int64)
+    passages = pa.StructArray.from_arrays(
+        [t[c].combine_chunks() for c in ("a_start", "b_start", "edits")], names=["a_start", "b_start", "edits"])
+    offsets = pa.array(np.r_[first, t.num_rows].astype(np.int32))
+    return pa.table({"a_id": t["a_id"].take(first), "b_id": t["b_id"].take(first),
+                     "shared_words": pa.array(np.add.reduceat(words, first), pa.int64()),
+                     "passage_edits": pa.ListArray.from_arrays(offsets, passages).cast(PASSAGE_EDITS)})
 
 
 def oriented_edits(edits: str | list, a_id: str, source_id: str) -> list[tuple[str, str]]:
@@ -412,11 +466,11 @@ def direction(a: dict, b: dict, shared_words: int) -> tuple[str, str, str]:
 
 @dataclass
 class Direction:
-    """Map step over aligned pairs joined with both articles -> directed reuse edges."""
+    """Map step over aligned pairs joined with both articles -> directed reuse edges with the copier's edits."""
 
     kind: ClassVar[str] = "map"
     reads: ClassVar[tuple[str, ...]] = ("a_id", "a_text", "a_published", "b_id", "b_text", "b_published",
-                                        "shared_words")
+                                        "shared_words", "passage_edits")
     output_schema: ClassVar[pa.Schema] = model.REUSE_EDGE
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -429,5 +483,21 @@ class Direction:
             rows.append({
                 "source_id": source, "copy_id": copy, "shared_words": r["shared_words"],
                 "containment": round(r["shared_words"] / max(1, len(tokenize(copy_text))), 4), "reason": reason,
+                "edits": edge_edits(r["passage_edits"] or [], r["a_id"], source),
             })
         return pa.Table.from_pylist(rows, schema=self.output_schema)
+
+
+def edge_edits(passages: list[dict], a_id: str, source_id: str) -> list[dict[str, str]]:
+    """A pair's passage edits as REUSE_EDIT rows (source words -> copy words) in the source's text order.
+
+    Example:
+        >>> ps = [{"a_start": 0, "b_start": 9, "edits": '[["many", "large numbers of"]]'},
+        ...       {"a_start": 50, "b_start": 0, "edits": '[["", "senior"]]'}]
+        >>> [(e["source_words"], e["copy_words"]) for e in edge_edits(ps, a_id="x", source_id="y")]
+        [('senior', ''), ('large numbers of', 'many')]
+    """
+    side = ("a_start", "b_start") if a_id == source_id else ("b_start", "a_start")
+    ordered = sorted(passages, key=lambda p: (p[side[0]], p[side[1]]))
+    return [{"source_words": s, "copy_words": c}
+            for p in ordered for s, c in oriented_edits(p["edits"] or "[]", a_id, source_id)]

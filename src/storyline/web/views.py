@@ -265,23 +265,31 @@ def raw_lines(raw_text: str, text: str) -> list[dict[str, Any]]:
 
 
 def reuse(doc: dict[str, Any] | None, article_id: str) -> list[dict[str, Any]]:
-    """Other articles of the story that share passages with ``article_id``, most shared words first."""
+    """Other articles of the story that share passages with ``article_id``, most shared words first.
+
+    Each carries the copier's edits of their edge, read source -> copy (``this_is_source`` says
+    which side this article is; for an undecided edge the smaller id stands as the source).
+    """
     if doc is None:
         return []
     arts = {a["article_id"]: a for a in doc["articles"]}
-    direction = {}
+    edge: dict[tuple[str, str], dict[str, Any]] = {}
     for e in doc["edges"]:
-        direction[(e["source_id"], e["copy_id"])] = "copied from this"
-        direction[(e["copy_id"], e["source_id"])] = "source of this"
+        edge[(e["source_id"], e["copy_id"])] = edge[(e["copy_id"], e["source_id"])] = e
     acc: dict[str, dict[str, Any]] = {}
     for s in doc["shared"]:
         if article_id not in (s["a_id"], s["b_id"]):
             continue
         other = s["b_id"] if s["a_id"] == article_id else s["a_id"]
         a = arts.get(other, {})
+        e = edge.get((article_id, other))
+        is_source = e is not None and e["source_id"] == article_id
+        label = "shares passages" if e is None else "shares passages (direction undecided)" \
+            if e["reason"] == "undecided" else "copied from this" if is_source else "source of this"
         item = acc.setdefault(other, {"article_id": other, "outlet": a.get("outlet", "?"),
                                       "title": a.get("title") or "", "passages": 0, "words": 0,
-                                      "direction": direction.get((article_id, other), "shares passages")})
+                                      "direction": label, "this_is_source": is_source,
+                                      "edits": (e or {}).get("edits") or []})
         item["passages"] += 1
         item["words"] += s["words"]
     return sorted(acc.values(), key=lambda r: (-r["words"], r["article_id"]))
