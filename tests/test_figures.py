@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storyline import model
-from storyline.steps.base import params, rebuild
+from storyline.config import FiguresConfig
+from storyline.steps.base import params, rebuild, with_reject
 from storyline.steps.figures import Figures, find_figures
 
 
@@ -70,10 +71,10 @@ def test_figures_offsets_hold(text: str) -> None:
 def test_figures_step_contract() -> None:
     step = Figures()
     again = pickle.loads(pickle.dumps(rebuild(step)))
-    assert params(again) == params(step) == {}
+    assert params(again) == params(step) == {"config": FiguresConfig()}
     empty = again(pa.table({"article_id": pa.array([], pa.string()), "text": pa.array([], pa.string())}))
-    assert empty.num_rows == 0 and empty.schema.equals(model.FIGURE)
+    assert empty.num_rows == 0 and empty.schema.equals(with_reject(model.FIGURE))
     out = again(pa.table({"article_id": ["a1", "a2"], "text": ["It cost $3 million.", ""]}))
-    assert out.schema.equals(model.FIGURE)
+    assert out.schema.equals(with_reject(model.FIGURE))
     assert out.to_pylist()[0]["figure_id"] == model.stable_id("a1", 8, 18)
     assert out.to_pylist()[0]["value"] == 3e6

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from storyline import model
 from storyline.config import QuotesConfig
-from storyline.steps.base import params, rebuild
+from storyline.steps.base import params, rebuild, with_reject
 from storyline.steps.quotes import Quotes, find_quotes, full_name, person_names
 
 CFG = QuotesConfig()
@@ -197,10 +197,10 @@ def test_quotes_step_contract() -> None:
     again = pickle.loads(pickle.dumps(rebuild(step)))
     assert params(again) == params(step)
     empty = again(_batch([]))
-    assert empty.num_rows == 0 and empty.schema.equals(model.QUOTE)
+    assert empty.num_rows == 0 and empty.schema.equals(with_reject(model.QUOTE))
     text = CASES["split"][0]
     out = again(_batch([("a1", text), ("a2", "")]))
-    assert out.schema.equals(model.QUOTE)
+    assert out.schema.equals(with_reject(model.QUOTE))
     assert out.column("quote_id").to_pylist() == [
         model.stable_id("a1", s, e) for s, e in zip(out["start"].to_pylist(), out["end"].to_pylist())
     ]

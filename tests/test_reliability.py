@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,8 +23,12 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 import storyline
-from storyline.config import IngestConfig
+from storyline import config
+from storyline.config import FiguresConfig, IngestConfig, QuotesConfig
 from storyline.steps import ingest
+from storyline.steps.base import REJECT_COLUMN
+from storyline.steps.figures import Figures
+from storyline.steps.quotes import Quotes
 from tests.conftest import ROOT, SHARED
 
 SUFFIXES = [".txt", ".html", ".htm.gz", ".jsonl", ".warc.gz", ".warc", ".bin"]
@@ -212,3 +218,85 @@ def test_reliability_dates_in_any_format(tmp_path, raw, iso):
                              "date": raw}) + "\n", encoding="utf-8")
     r = storyline.run([str(f)], out=tmp_path / "out")
     assert r.table("articles")["published"].to_pylist() == [iso]
+
+
+QUOTED = ("“We will not accept this at all,” said Maria Lopez, the mayor of Riverton. She added that 40 percent "
+          "of 3,000 families had left the valley since the flood.")
+
+
+def _huge_and_normal() -> pa.Table:
+    # The huge article has the normal one's quotes and figures thousands of times: seconds of work, linear.
+    return pa.table({"article_id": ["huge", "normal"], "text": [(QUOTED + "\n\n") * 2500, QUOTED]})
+
+
+@pytest.mark.parametrize("make", [lambda t: Quotes(QuotesConfig(timeout_s=t)),
+                                  lambda t: Figures(FiguresConfig(timeout_s=t))], ids=["quotes", "figures"])
+def test_reliability_per_article_step_timeout_rejects_the_article_not_the_batch(make):
+    out = make(0.05)(_huge_and_normal())
+    rows = out.to_pylist()
+    huge = [r for r in rows if r["article_id"] == "huge"]
+    normal = [r for r in rows if r["article_id"] == "normal"]
+    assert len(huge) == 1 and huge[0][REJECT_COLUMN].startswith("timeout")
+    assert normal and all(r[REJECT_COLUMN] is None for r in normal)
+    tiny = make(1e-6)(pa.table({"article_id": ["huge"], "text": [(QUOTED + "\n\n") * 2500]}))
+    assert tiny[REJECT_COLUMN].to_pylist() == ["timeout: > 1e-06s"]
+    whole = make(0)(_huge_and_normal())  # 0 = no limit: everything found
+    assert pc.all(pc.is_null(whole[REJECT_COLUMN])).as_py()
+    assert pc.count_distinct(whole["article_id"]).as_py() == 2
+
+
+def test_reliability_quotes_figures_timeouts_go_to_rejects_through_the_pipeline(tmp_path):
+    f = tmp_path / "in.jsonl"
+    rows = [{"id": "huge", "title": "Huge", "text": (QUOTED + "\n\n") * 2500, "outlet": "big"},
+            {"id": "normal", "title": "Normal", "text": QUOTED + "\n\n" + QUOTED.replace("Riverton", "Lakeside"),
+             "outlet": "small"}]
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    tight = config.load(overrides={"quotes": {"timeout_s": 0.05}, "figures": {"timeout_s": 0.05}})
+    r = storyline.run([str(f)], out=out, config=tight)
+    articles = {a["title"]: a["article_id"] for a in r.table("articles").to_pylist()}
+    assert set(articles) == {"Huge", "Normal"}  # the article stays
+    rejects = [x for x in r.table("rejects").to_pylist() if x["stage"] in ("quotes", "figures")]
+    assert sorted((x["stage"], x["reason"], x["page_id"]) for x in rejects) == [
+        ("figures", "timeout", articles["Huge"]), ("quotes", "timeout", articles["Huge"])]
+    assert all(x["path"] == str(f) and x["record"] == 0 for x in rejects)
+    for name in ("quotes", "figures"):
+        ids = set(r.table(name)["article_id"].to_pylist())
+        assert ids == {articles["Normal"]}, name  # the stage's output for the huge article is empty
+    # A rerun adds nothing; a config without the limit redoes the stages and drops their old rejects.
+    r = storyline.run([str(f)], out=out, config=tight)
+    assert len([x for x in r.table("rejects").to_pylist() if x["stage"] in ("quotes", "figures")]) == 2
+    r = storyline.run([str(f)], out=out, config=config.load(overrides={"quotes": {"timeout_s": 0},
+                                                                      "figures": {"timeout_s": 0}}))
+    assert not [x for x in r.table("rejects").to_pylist() if x["stage"] in ("quotes", "figures")]
+    for name in ("quotes", "figures"):
+        assert set(r.table(name)["article_id"].to_pylist()) == set(articles.values()), name
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(
+    st.binary(max_size=4000).map(lambda b: b.decode("utf-8", "replace")),
+    st.lists(st.sampled_from(["<html>", "<body>", "<p>", "</p>", "<div>", "</div>", "<script>", "</script>",
+                              "<!--", "-->", "<![CDATA[", "]]>", "<br/>", "&amp;", "&#0;", "&#x110000;", "\x00",
+                              "<meta charset='x'>", "<title>", "</title>", "\n\n", "word ", "Said the mayor. ",
+                              "“", "”", "<a href='javascript:x'>", "</a>", "<table><tr><td>", "\ud7ff", "\u202e"]),
+             max_size=400).map("".join),
+), kind=st.sampled_from(["html", "text"]), meta=st.booleans())
+def test_reliability_clean_never_raises_on_arbitrary_text_or_html(data, kind, meta):
+    from storyline.config import CleanConfig
+    from storyline.steps.clean import Clean
+
+    page = ingest._page("fuzz.html" if kind == "html" else "fuzz.txt", 0, kind, data)
+    pages, _ = ingest.to_tables([page])
+    if meta:  # scraped metadata is as untrusted as the body
+        pages = pages.set_column(pages.schema.get_field_index("title"), "title", pa.array([data[:200]], pa.string()))
+        pages = pages.set_column(pages.schema.get_field_index("published"), "published",
+                                 pa.array([data[:40]], pa.string()))
+    out = Clean(CleanConfig(timeout_s=10))(pages)
+    assert out.num_rows == 1 and out.schema.equals(Clean.output_schema)
+    row = out.to_pylist()[0]
+    assert row["article_id"] == page.page_id
+    if row[REJECT_COLUMN] is None:  # kept: a body of the configured minimum length
+        assert len(row["text"]) >= CleanConfig().min_body_chars
+    else:
+        assert row["text"] == "" and not row[REJECT_COLUMN].startswith("clean_error"), row[REJECT_COLUMN]

@@ -125,10 +125,22 @@ class QuotesConfig:
 
     min_quote_words: int = 3
     min_confidence: float = 0.5  # quotes below (no speaker, unresolved "they") are dropped; CV-picked on PolNeAR
+    timeout_s: float = 30.0  # an article that takes longer gets no quotes and a "timeout" reject (0 = no limit)
 
     def __post_init__(self) -> None:
         _check_range("quotes", "min_quote_words", self.min_quote_words, 1, 1000)
         _check_range("quotes", "min_confidence", self.min_confidence, 0.0, 1.0)
+        _check_range("quotes", "timeout_s", self.timeout_s, 0, 86400)
+
+
+@dataclass(frozen=True)
+class FiguresConfig:
+    """Numbers with their units."""
+
+    timeout_s: float = 30.0  # an article that takes longer gets no figures and a "timeout" reject (0 = no limit)
+
+    def __post_init__(self) -> None:
+        _check_range("figures", "timeout_s", self.timeout_s, 0, 86400)
 
 
 @dataclass(frozen=True)
@@ -142,6 +154,7 @@ class PipelineConfig:
     align: AlignConfig = field(default_factory=AlignConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     quotes: QuotesConfig = field(default_factory=QuotesConfig)
+    figures: FiguresConfig = field(default_factory=FiguresConfig)
 
 
 def config_id(cfg: Any) -> str:

@@ -46,7 +46,7 @@ log = logging.getLogger("storyline")
 PER_ARTICLE: list[tuple[str, Callable[[PipelineConfig], Any]]] = [
     ("keys", lambda c: Fingerprint(c.fingerprint)),
     ("quotes", lambda c: Quotes(c.quotes)),
-    ("figures", lambda c: Figures()),
+    ("figures", lambda c: Figures(c.figures)),
 ]
 
 
@@ -182,18 +182,61 @@ def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
     yield chunk  # possibly empty, so a run on nothing new still writes its manifests
 
 
+def _stage_rejects(store: Store, stage: str, out: pa.Table, part: str) -> pa.Table:
+    """Move ``out``'s ``_reject`` rows (records that timed out or raised) to the rejects table; return the rest.
+
+    Rejects are written before the stage's output, and rows already stored for (stage, article) are
+    skipped, so a run killed between the two writes neither loses nor repeats them on resume.
+    """
+    bad = pc.is_valid(out[REJECT_COLUMN])
+    good = out.filter(pc.invert(bad)).drop_columns([REJECT_COLUMN])
+    rej = out.filter(bad).select(["article_id", REJECT_COLUMN])
+    if not rej.num_rows:
+        return good
+    where = store.read_part("articles", part, ["article_id", "path", "record"])
+    _, rejects = _split_rejects(rej.join(where, "article_id").sort_by("article_id"), stage)
+    old = store.read("rejects", ["stage", "page_id"], model.REJECT)
+    have = {p for s, p in zip(old["stage"].to_pylist(), old["page_id"].to_pylist()) if s == stage}
+    rejects = rejects.filter(pa.array([p not in have for p in rejects["page_id"].to_pylist()], pa.bool_()))
+    if rejects.num_rows:
+        for reason in sorted(set(rejects["reason"].to_pylist())):
+            log.warning("%s: %d article(s) rejected (%s); see the rejects table", stage,
+                        rejects["reason"].to_pylist().count(reason), reason)
+        stats = dict(Counter(f"dropped_{r}" for r in rejects["reason"].to_pylist()))
+        store.append("rejects", rejects, "rejects", stats=stats)
+    return good
+
+
+def _drop_stage_rejects(store: Store, stage: str) -> None:
+    """Forget ``stage``'s rejects when it starts over (new config): they belong to the old outputs."""
+    old = store.read("rejects", schema=model.REJECT)
+    mine = pc.equal(old["stage"], stage)
+    if old.num_rows and pc.any(mine).as_py():
+        keep = old.filter(pc.invert(mine))
+        store.replace("rejects", keep, "rejects",
+                      stats=dict(Counter(f"dropped_{r}" for r in keep["reason"].to_pylist())))
+
+
 def per_article(store: Store, cfg: PipelineConfig, engine: Any) -> None:
-    """Run the per-article stages over the article parts each has not processed yet."""
+    """Run the per-article stages over the article parts each has not processed yet.
+
+    A step whose output has a ``_reject`` column (a record past its ``timeout_s``, or one that raised)
+    keeps the article: that article gets no rows from the stage and a rejects row with the stage's name.
+    """
     for name, make in PER_ARTICLE:
         step = make(cfg)
         cid = config_id(step.config) if hasattr(step, "config") else type(step).__name__
         manifest = store.manifest(name) or {}
         done = set(manifest.get("done_parts", [])) if manifest.get("config_id") == cid else set()
+        if not done:
+            _drop_stage_rejects(store, name)
         for part in store.manifest("articles")["parts"]:
             if part in done:
                 continue
             articles = store.read_part("articles", part, list(step.reads))
             out = engine.map(step, articles)
+            if REJECT_COLUMN in out.column_names:
+                out = _stage_rejects(store, name, out, part)
             done.add(part)
             store.append(name, out, cid, done_parts=sorted(done))
 

@@ -12,12 +12,13 @@ import contextlib
 import dataclasses
 import signal
 import threading
-from collections.abc import Iterator
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import pyarrow as pa
 
 REJECT_COLUMN = "_reject"
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -81,3 +82,18 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def per_record(seconds: float, fn: Callable[..., T], *args: Any) -> tuple[T | None, str | None]:
+    """``fn(*args)`` under :func:`time_limit`: ``(result, None)``, or ``(None, reason)`` for a ``_reject`` column.
+
+    The reason is ``"timeout: > Ns"`` when it ran past ``seconds`` and ``"error: Type"`` when it raised,
+    so one pathological record never kills its batch (the caller emits a reject row for it instead).
+    """
+    try:
+        with time_limit(seconds):
+            return fn(*args), None
+    except StepTimeout:
+        return None, f"timeout: > {seconds}s"
+    except Exception as exc:  # noqa: BLE001 - any failure of one record becomes its reject reason
+        return None, f"error: {type(exc).__name__}"

@@ -12,12 +12,14 @@ counted noun. Dates, times, years, ordinals, model names ("F-16") and numbered l
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import pyarrow as pa
 
 from .. import model
+from ..config import FiguresConfig
+from .base import REJECT_COLUMN, per_record, with_reject
 
 __all__ = ["FigureSpan", "Figures", "find_figures"]
 
@@ -199,25 +201,36 @@ def find_figures(text: str) -> list[FigureSpan]:
 
 @dataclass
 class Figures:
-    """Map step: articles -> one row per figure."""
+    """Map step: articles -> one row per figure.
 
+    An article that runs past ``config.timeout_s`` (or raises) gives one row with only ``article_id`` and
+    a ``_reject`` reason instead of its figures; the pipeline moves it to the rejects table.
+    """
+
+    config: FiguresConfig = field(default_factory=FiguresConfig)
     kind: ClassVar[str] = "map"
     reads: ClassVar[tuple[str, ...]] = ("article_id", "text")
-    output_schema: ClassVar[pa.Schema] = model.FIGURE
+    output_schema: ClassVar[pa.Schema] = with_reject(model.FIGURE)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        rows = [
-            {
-                "figure_id": model.stable_id(article_id, f.start, f.end),
-                "article_id": article_id,
-                "start": f.start,
-                "end": f.end,
-                "value": f.value,
-                "unit": f.unit,
-                "surface": f.surface,
-                "context": f.context,
-            }
-            for article_id, text in zip(batch["article_id"].to_pylist(), batch["text"].to_pylist())
-            for f in find_figures(text or "")
-        ]
+        rows = []
+        for article_id, text in zip(batch["article_id"].to_pylist(), batch["text"].to_pylist()):
+            found, reason = per_record(self.config.timeout_s, find_figures, text or "")
+            if reason:
+                rows.append({"article_id": article_id, REJECT_COLUMN: reason})
+                continue
+            rows.extend(
+                {
+                    "figure_id": model.stable_id(article_id, f.start, f.end),
+                    "article_id": article_id,
+                    "start": f.start,
+                    "end": f.end,
+                    "value": f.value,
+                    "unit": f.unit,
+                    "surface": f.surface,
+                    "context": f.context,
+                    REJECT_COLUMN: None,
+                }
+                for f in found or []
+            )
         return pa.Table.from_pylist(rows, schema=self.output_schema)

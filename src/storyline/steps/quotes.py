@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from .. import model
 from ..config import QuotesConfig
+from .base import REJECT_COLUMN, per_record, with_reject
 
 __all__ = ["QuoteSpan", "Quotes", "find_quotes", "full_name", "person_names"]
 
@@ -802,17 +803,25 @@ def _attribute(text: str, segs: list[_Seg], masked: str) -> None:
 
 @dataclass
 class Quotes:
-    """Map step: articles -> one row per direct quote."""
+    """Map step: articles -> one row per direct quote.
+
+    An article that runs past ``config.timeout_s`` (or raises) gives one row with only ``article_id`` and
+    a ``_reject`` reason instead of its quotes; the pipeline moves it to the rejects table.
+    """
 
     config: QuotesConfig = field(default_factory=QuotesConfig)
     kind: ClassVar[str] = "map"
     reads: ClassVar[tuple[str, ...]] = ("article_id", "text")
-    output_schema: ClassVar[pa.Schema] = model.QUOTE
+    output_schema: ClassVar[pa.Schema] = with_reject(model.QUOTE)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = []
         for article_id, text in zip(batch["article_id"].to_pylist(), batch["text"].to_pylist()):
-            for q in find_quotes(text or "", self.config):
+            found, reason = per_record(self.config.timeout_s, find_quotes, text or "", self.config)
+            if reason:
+                rows.append({"article_id": article_id, REJECT_COLUMN: reason})
+                continue
+            for q in found or []:
                 rows.append(
                     {
                         "quote_id": model.stable_id(article_id, q.start, q.end),
@@ -826,6 +835,7 @@ class Quotes:
                         "speaker_end": q.speaker_end,
                         "cue": q.cue,
                         "confidence": q.confidence,
+                        REJECT_COLUMN: None,
                     }
                 )
         return pa.Table.from_pylist(rows, schema=self.output_schema)
