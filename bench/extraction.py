@@ -19,6 +19,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import json
 import re
@@ -100,7 +101,7 @@ def render_h2t(html: str) -> str:
 
 
 def load(data: Path) -> list[dict]:
-    """Every page: id, html, gold body, site and both text renderings."""
+    """Every page: id, html, gold body, site, both text renderings and trafilatura's result."""
     from inscriptis import get_text
 
     gt = json.loads((data / "ground-truth.json").read_text(encoding="utf-8"))
@@ -116,6 +117,8 @@ def load(data: Path) -> list[dict]:
                 "site": site_of(gt[pid].get("url"), html),
                 "inscriptis": get_text(html),
                 "html2text": render_h2t(html),
+                # HTML mode's trafilatura pass, computed once and reused by every fold.
+                "doc": C._trafilatura(html, CleanConfig(), None),
             }
         )
     return pages
@@ -198,8 +201,8 @@ def training_pages(pages: list[dict]) -> list[tuple[list[str], np.ndarray]]:
     return out
 
 
-def fit(pages: list[dict], c: float = 0.1) -> C._Weights:
-    """Fit both stages' logistic regressions on ``pages``."""
+def fit(pages: list[dict], c: float = 0.1, trim_c: float = 1.0) -> C._Weights:
+    """Fit both text-mode stages' logistic regressions on ``pages``, then HTML mode's edge trimmer."""
     data = training_pages(pages)
     xs = [C.line_features(lines) for lines, _ in data if lines]
     ys = [y for lines, y in data if lines]
@@ -214,7 +217,41 @@ def fit(pages: list[dict], c: float = 0.1) -> C._Weights:
         x2.append(C.stage_two_features(z, xi, xi[:, 11] > 0))
     lr2 = LogisticRegression(C=c, max_iter=3000).fit(np.vstack(x2), np.concatenate(ys))
     w2 = np.append(lr2.coef_[0], lr2.intercept_[0])
-    return C._Weights(mean, scale, w1, w2)
+    text = C._Weights(mean, scale, w1, w2)
+    return C._Weights(mean, scale, w1, w2, fit_trim(pages, text, trim_c))
+
+
+def html_paragraphs(page: dict, weights: C._Weights) -> tuple[list[str], np.ndarray]:
+    """HTML mode's untrimmed paragraphs of ``page`` and their edge-trimming features."""
+    paras, meta, text_mode = C._html_paragraphs(
+        page["html"], CleanConfig(), None, weights, doc=page["doc"], rendered=page["inscriptis"]
+    )
+    links, h1 = C._page_anchors(page["html"])
+    return paras, C.paragraph_features(paras, links, meta.get("title"), h1, text_mode)
+
+
+def fit_trim(pages: list[dict], text: C._Weights, c: float = 1.0) -> C._Trim:
+    """The edge trimmer: a paragraph is junk when under half its shingles are in the gold body.
+
+    Each paragraph weighs its share of the page's words (plus a little), as the metric averages
+    per page and a page's precision moves with the share of its words that are junk.
+    """
+    xs, ys, ws = [], [], []
+    for p in pages:
+        paras, x = html_paragraphs(p, text)
+        if not paras:
+            continue
+        ref = C._ShingleRef(p["gold"])
+        words = np.array([len(_TOKEN.findall(s)) for s in paras], dtype=float)
+        xs.append(x)
+        ys.append([ref.support(s) < 0.5 for s in paras])
+        ws.append(words / max(words.sum(), 1.0) + 0.02)
+    x = np.vstack(xs)
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=c, max_iter=3000)
+    lr.fit((x - mean) / scale, np.concatenate(ys).astype(float), sample_weight=np.concatenate(ws))
+    return C._Trim(mean, scale, np.append(lr.coef_[0], lr.intercept_[0]))
 
 
 def as_code(w: C._Weights) -> str:
@@ -224,7 +261,10 @@ def as_code(w: C._Weights) -> str:
         return "np.array([" + ", ".join(f"{v:.6g}" for v in a) + "])"
 
     names = {"w1": "W1", "w2": "W2", "mean": "MEAN1", "scale": "SCALE1"}  # the names clean.py uses
-    return "\n".join(f"{n} = {arr(getattr(w, k))}" for k, n in names.items())
+    lines = [f"{n} = {arr(getattr(w, k))}" for k, n in names.items()]
+    if w.trim is not None:
+        lines += [f"TRIM_{k.upper()} = {arr(getattr(w.trim, k))}" for k in ("mean", "scale", "w")]
+    return "\n".join(lines)
 
 
 def text_mode(weights: C._Weights | None = None):
@@ -240,7 +280,7 @@ def text_mode(weights: C._Weights | None = None):
 def cross_validate(pages: list[dict], folds: int = 5) -> dict[str, list]:
     """Out-of-fold text-mode results per rendering, folds grouped by site."""
     groups = [p["site"] for p in pages]
-    sources = ("inscriptis", "html2text", "html", "html_drop_title")
+    sources = ("inscriptis", "html2text", "html", "html_untrimmed", "html_drop_title")
     out: dict[str, list] = {r: [None] * len(pages) for r in sources}
     cfg = CleanConfig()
     for train, test in GroupKFold(n_splits=folds).split(pages, groups=groups):
@@ -250,10 +290,12 @@ def cross_validate(pages: list[dict], folds: int = 5) -> dict[str, list]:
             for r in ("inscriptis", "html2text"):
                 out[r][i] = match(pages[i]["gold"], run(pages[i][r]))
             # HTML mode uses text mode as its second opinion: score it with the fold's weights too.
-            html = pages[i]["html"]
-            out["html"][i] = match(pages[i]["gold"], C._clean_html(html, cfg, None, weights).text)
-            drop = C._clean_html(html, cfg, None, weights, drop_title=True).text
+            html, kw = pages[i]["html"], {"doc": pages[i]["doc"], "rendered": pages[i]["inscriptis"]}
+            out["html"][i] = match(pages[i]["gold"], C._clean_html(html, cfg, None, weights, **kw).text)
+            drop = C._clean_html(html, cfg, None, weights, drop_title=True, **kw).text
             out["html_drop_title"][i] = match(pages[i]["gold"], drop)
+            untrimmed = C._clean_html(html, cfg, None, dataclasses.replace(weights, trim=None), **kw).text
+            out["html_untrimmed"][i] = match(pages[i]["gold"], untrimmed)
     return out
 
 
@@ -305,6 +347,7 @@ def main(argv: list[str] | None = None) -> None:
         evaluate(pages, "storyline-html (html_favor_recall=True)", "html", storyline_html(True)),
         evaluate(pages, "storyline-html (html_favor_recall=False)", "html", storyline_html(False)),
         ("storyline-html (site-grouped 5-fold CV)", "html", *prf(cv["html"])),
+        ("  without edge trimming (CV)", "html", *prf(cv["html_untrimmed"])),
         ("  + title paragraph dropped (CV, opt-in)", "html", *prf(cv["html_drop_title"])),
         evaluate(pages, "trafilatura (default)", "html", trafilatura_plain),
         evaluate(pages, "readability-lxml", "html", readability_plain),

@@ -359,3 +359,27 @@ def test_clean_dateline_is_not_title_and_staff_byline_names_outlet():
     c = clean_text(page, CleanConfig())
     assert c.title == "Bridge reopens after two years of repairs, city says"
     assert c.published == "2024-06-09" and c.outlet == "Northern Post"
+
+
+def test_clean_html_trim_edges() -> None:
+    paras = ["Newsletter", PROSE, PROSE.upper(), "Related", "Links"]
+    junk = clean_mod.np.array([0.9, 0.1, 0.6, 0.2, 0.8])
+    assert clean_mod._trim_edges(paras, junk) == paras[1:4]  # the middle stays whatever its score
+    assert clean_mod._trim_edges(paras[:2], clean_mod.np.array([0.9, 0.9])) == paras[1:2]  # one stays
+    assert clean_mod._trim_edges([], clean_mod.np.array([])) == []
+
+
+def test_clean_html_trims_newsletter_box() -> None:
+    html = (
+        "<html><head><title>Budget passes</title></head><body><article>"
+        f"<p>{PROSE}</p><p>{PROSE.replace('council', 'board')}</p><p>{PROSE.replace('Tuesday', 'Monday')}</p>"
+        "<p>Sign up for our newsletter</p></article></body></html>"
+    )
+    text = clean_html(html, CFG).text
+    assert "council voted" in text and "Monday" in text and "newsletter" not in text
+
+
+def test_clean_html_paragraph_features_shape() -> None:
+    x = clean_mod.paragraph_features([PROSE, "Home"], ["Home"], "Budget", "", PROSE)
+    assert x.shape == (2, len(clean_mod.TRIM_MEAN)) and clean_mod.np.isfinite(x).all()
+    assert len(clean_mod.TRIM_W) == x.shape[1] + 1

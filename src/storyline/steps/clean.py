@@ -4,7 +4,8 @@ Two modes share one output, :class:`Cleaned`:
 
 * HTML mode (:func:`clean_html`): trafilatura with metadata, with text mode on a neutral text
   rendering as a second opinion: it takes over when trafilatura finds little, or only a part of
-  the body text mode finds.
+  the body text mode finds. A fitted edge trimmer then cuts leading and trailing paragraphs that
+  are not body (headline, teaser, newsletter box, related links, credits).
 * Text mode (:func:`clean_text`): whole-page text (menus, share bars, reader comments, related
   links mixed in) goes through a two-stage line classifier. Stage one scores each line from its
   own shape and its neighbours'; the densest run of prose (a maximum-sum segment that cannot cross
@@ -258,6 +259,9 @@ W1 = np.array([0.818409, -0.567204, 0.139117, 0.154178, 0.139, -0.24823, -0.4271
 W2 = np.array([0.358738, 0.0414136, 0.0250964, 0.281157, 0.012459, -0.72568, -0.594836, 0.640222, -0.809745, 1.0833])
 MEAN1 = np.array([3.24653, 1.64772, 0.226499, 0.00636438, 0.0233648, 0.153902, 0.618299, 0.0228317, 0.0961445, 0.538871, 0.0110844, 0, 0.00103535, 0.00414142, 0, 0.010384, 0.283839, 0.0096227, 0.0369987, 0.0425104, 0.0176234, 0.334937, 0.598496, 0.123024, 1.6303, 0.222784, 0.15237, 0.537745, 1.63111, 0.223971, 0.152436, 0.537379, 0.68945, 0.49997])
 SCALE1 = np.array([1.21715, 1.08889, 0.418566, 0.0795228, 0.0718584, 0.201022, 0.393778, 0.0851354, 0.150223, 0.498487, 0.104697, 1, 0.0321603, 0.0642204, 1, 0.101371, 0.45086, 0.0976223, 0.188759, 0.201751, 0.0571421, 0.471968, 0.490203, 0.328465, 1.09309, 0.416114, 0.200822, 0.498573, 1.09281, 0.416903, 0.200927, 0.498601, 1.08862, 0.291171])
+TRIM_MEAN = np.array([4.76538, 3.04816, 0.755206, 0.00892478, 0.0611524, 0.298066, 0.230745, 0.0187454, 0.04678, 0.0713982, 0.0365491, 0, 0.00169996, 0.0131747, 0, 0.00212495, 0, 0.0038249, 0.00679983, 0.0203995, 0.0442165, 0.79813, 0.0883978, 0.494688, 0.0730689, 0.866462, 0.0596541, 0.0592414, 2.72403, 2.72403, 0.5, 3.6687, 0.039099, 0, 0.0522737, 0.040799])
+TRIM_SCALE = np.array([1.07435, 1.02968, 0.429965, 0.0940485, 0.0759734, 0.17266, 0.237891, 0.0443549, 0.0602149, 0.257489, 0.187652, 1, 0.0411955, 0.114022, 1, 0.0460481, 1, 0.0617274, 0.0821802, 0.141362, 0.0593668, 0.401396, 0.283873, 0.499972, 0.192133, 0.338997, 0.103976, 0.108405, 1.23347, 1.23347, 0.300595, 0.932091, 0.050254, 1, 0.222578, 0.197824])
+TRIM_W = np.array([0.329154, 0.241259, -0.677936, -0.164164, -0.0476352, -0.525058, 0.0818251, -0.184545, 0.179809, -0.100043, 0.227609, 0, 0.0283189, -0.217705, 0, 0.0166179, 0, 0.0510919, 0.192668, 0.0167084, -0.105771, 0.422997, -0.112668, -0.220732, 0.682018, -0.374217, 0.139401, 0.0947584, -0.549625, -0.599551, 0.22901, -0.35165, -0.224769, 0, -0.0364621, -0.180506, -4.40657])
 # END FITTED
 
 
@@ -266,18 +270,28 @@ def _logit(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, slots=True)
+class _Trim:
+    """HTML mode's edge-paragraph model: standardisation and logistic weights (intercept last)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    w: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
 class _Weights:
-    """Both stages' coefficients, so the benchmark can cross-validate without touching the module."""
+    """All fitted coefficients, so the benchmark can cross-validate without touching the module."""
 
     mean: np.ndarray
     scale: np.ndarray
     w1: np.ndarray
     w2: np.ndarray
+    trim: _Trim | None = None  # None: HTML mode keeps trafilatura's first and last paragraphs
 
 
 def default_weights() -> _Weights:
     """The fitted weights pasted into this module."""
-    return _Weights(MEAN1, SCALE1, W1, W2)
+    return _Weights(MEAN1, SCALE1, W1, W2, _Trim(TRIM_MEAN, TRIM_SCALE, TRIM_W))
 
 
 def score_lines(lines: list[str], site_lines: frozenset[str], weights: _Weights,
@@ -577,7 +591,8 @@ def clean_html(html: str, cfg: CleanConfig, url: str | None = None) -> Cleaned:
     htmldate); text mode on the page rendered to text is a second opinion. When trafilatura finds
     less than ``HTML_MIN_CHARS``, or only a part of what text mode finds (text mode covers it and
     is ``RESCUE_RATIO`` times longer), text mode's body is used, with any trafilatura paragraph it
-    lacks appended.
+    lacks appended. Leading and trailing paragraphs the edge trimmer scores as not body (over
+    ``TRIM_THRESHOLD``) are cut; at least one paragraph always stays.
 
     Example:
         >>> clean_html("<html><body><p>Hi.</p></body></html>", CleanConfig()).text
@@ -594,24 +609,21 @@ RESCUE_COVER = 0.9
 TITLE_OVERLAP = 0.6
 
 
-def _clean_html(html: str, cfg: CleanConfig, url: str | None, weights: _Weights,
-                drop_title: bool = False) -> Cleaned:
-    """:func:`clean_html` with given text-mode weights (the benchmark passes cross-validated ones).
+_NO_DOC = object()
 
-    ``drop_title`` removes a first paragraph that repeats the title (+0.002 F1 on extraction-dev);
-    it is off until it has a config field, as it changes which example articles cluster together.
+
+def _clean_html(html: str, cfg: CleanConfig, url: str | None, weights: _Weights,
+                drop_title: bool = False, doc: object = _NO_DOC, rendered: str | None = None) -> Cleaned:
+    """:func:`clean_html` with given weights (the benchmark passes cross-validated ones).
+
+    ``drop_title`` removes a first paragraph that repeats the title (+0.002 F1 on extraction-dev
+    before edge trimming, +0.0000 after it, as the trimmer cuts such paragraphs itself).
+    ``doc`` (trafilatura's result) and ``rendered`` (:func:`render_html`'s) may be given when
+    already computed; the benchmark reuses them across folds.
     """
-    doc = _trafilatura(html, cfg, url) if html.strip() else None
-    meta = {k: getattr(doc, k, None) for k in ("title", "author", "date", "sitename")} if doc else {}
-    paras = [s.strip() for s in (doc.text or "").splitlines() if s.strip()] if doc else []
-    if drop_title:
-        paras = _drop_title(paras, meta.get("title"))
-    fallback = _clean_text(render_html(html), cfg, frozenset(), weights) if html.strip() else None
-    if fallback is not None and _text_mode_wins(paras, fallback.text.split("\n\n") if fallback.text else []):
-        ref = _ShingleRef(fallback.text)
-        paras = [s for s in fallback.text.split("\n\n") if s] + [s for s in paras if ref.support(s) < 0.5]
-        meta = {"title": meta.get("title") or fallback.title, "author": meta.get("author") or fallback.byline,
-                "date": meta.get("date") or fallback.published, "sitename": meta.get("sitename") or fallback.outlet}
+    paras, meta, text_mode = _html_paragraphs(html, cfg, url, weights, drop_title, doc, rendered)
+    if weights.trim is not None and len(paras) > 1:
+        paras = _trim_edges(paras, _trim_scores(paras, html, meta.get("title"), text_mode, weights.trim))
     date = meta.get("date")
     return Cleaned(
         title=meta.get("title") or None,
@@ -620,6 +632,102 @@ def _clean_html(html: str, cfg: CleanConfig, url: str | None, weights: _Weights,
         outlet=meta.get("sitename") or None,
         text="\n\n".join(paras),
     )
+
+
+def _html_paragraphs(html: str, cfg: CleanConfig, url: str | None, weights: _Weights, drop_title: bool = False,
+                     doc: object = _NO_DOC, rendered: str | None = None) -> tuple[list[str], dict, str]:
+    """HTML mode's body paragraphs before edge trimming, the metadata, and text mode's body."""
+    if doc is _NO_DOC:
+        doc = _trafilatura(html, cfg, url) if html.strip() else None
+    meta = {k: getattr(doc, k, None) for k in ("title", "author", "date", "sitename")} if doc else {}
+    paras = [s.strip() for s in (doc.text or "").splitlines() if s.strip()] if doc else []
+    if drop_title:
+        paras = _drop_title(paras, meta.get("title"))
+    fallback = None
+    if html.strip():
+        fallback = _clean_text(render_html(html) if rendered is None else rendered, cfg, frozenset(), weights)
+    if fallback is not None and _text_mode_wins(paras, fallback.text.split("\n\n") if fallback.text else []):
+        ref = _ShingleRef(fallback.text)
+        paras = [s for s in fallback.text.split("\n\n") if s] + [s for s in paras if ref.support(s) < 0.5]
+        meta = {"title": meta.get("title") or fallback.title, "author": meta.get("author") or fallback.byline,
+                "date": meta.get("date") or fallback.published, "sitename": meta.get("sitename") or fallback.outlet}
+    return paras, meta, fallback.text if fallback is not None else ""
+
+
+# --------------------------------------------------------------------------------------------
+# HTML mode's edge trimming: trafilatura's body often starts with the headline or a teaser and
+# ends with a newsletter box, a related-links list or a reporting credit. A logistic model scores
+# each paragraph's odds of not being article body; the leading and trailing paragraphs it flags
+# are cut (never the middle ones, never all). Fitted by bench/extraction.py --fit.
+
+TRIM_THRESHOLD = 0.5
+
+
+def _page_anchors(html: str) -> tuple[list[str], str]:
+    """The page's link texts (longest first) and its first ``<h1>``'s text."""
+    from lxml import html as lhtml
+
+    try:
+        root = lhtml.fromstring(html)
+    except (ValueError, TypeError, SyntaxError):  # lxml's parser errors subclass SyntaxError
+        return [], ""
+    links = {" ".join(a.text_content().split()) for a in root.iter("a")}
+    h1 = next((" ".join(h.text_content().split()) for h in root.iter("h1")), "")
+    return sorted((t for t in links if len(t) >= 3), key=len, reverse=True), h1
+
+
+def _jaccard(a: str, b: str | None) -> float:
+    x = {w.lower() for w in _WORD.findall(a)}
+    y = {w.lower() for w in _WORD.findall(b or "")}
+    return len(x & y) / max(len(x | y), 1)
+
+
+def paragraph_features(paras: list[str], links: list[str], title: str | None, h1: str,
+                       text_mode: str) -> np.ndarray:
+    """Edge-trimming features of HTML mode's paragraphs.
+
+    A paragraph's line shape (:func:`_line_stats`), the share of it that is link text, how much
+    of it text mode keeps, its overlap with the title and the ``<h1>``, and where it sits.
+    """
+    n = len(paras)
+    ref = _ShingleRef(text_mode)
+    words = [len(_WORD.findall(s)) for s in paras]
+    total = max(sum(words), 1)
+    rows = []
+    for k, s in enumerate(paras):
+        linked = sum(len(a) for a in links if len(a) <= len(s) and a in s)
+        rows.append(_line_stats(s, frozenset()) + [
+            min(linked / len(s), 1.0),
+            ref.support(s),
+            _jaccard(s, title),
+            _jaccard(s, h1),
+            math.log1p(k),
+            math.log1p(n - 1 - k),
+            k / max(n - 1, 1),
+            math.log1p(n),
+            words[k] / total,
+            float(_byline(s) is not None),
+            float(s.startswith("- ")),
+            float(s.endswith(("]", "|"))),
+        ])
+    return np.array(rows, dtype=np.float64).reshape(n, N_STATS + 12)
+
+
+def _trim_scores(paras: list[str], html: str, title: str | None, text_mode: str, t: _Trim) -> np.ndarray:
+    """Probability that each paragraph is not article body."""
+    links, h1 = _page_anchors(html)
+    x = paragraph_features(paras, links, title, h1, text_mode)
+    return 1.0 / (1.0 + np.exp(-_logit((x - t.mean) / t.scale, t.w)))
+
+
+def _trim_edges(paras: list[str], junk: np.ndarray, threshold: float = TRIM_THRESHOLD) -> list[str]:
+    """``paras`` without the leading and trailing run of paragraphs scored over ``threshold`` (one stays)."""
+    a, b = 0, len(paras)
+    while a < b - 1 and junk[a] > threshold:
+        a += 1
+    while b > a + 1 and junk[b - 1] > threshold:
+        b -= 1
+    return paras[a:b]
 
 
 def _text_mode_wins(traf: list[str], text_mode: list[str]) -> bool:
