@@ -148,3 +148,10 @@ def test_stage_align_timeout_is_a_reject_and_a_rerun_clears_it(tmp_path):
     storyline.run([src], out=out)
     assert [x for x in r.table("rejects").to_pylist() if x["stage"] == "align"] == []
     assert r.table("alignments").num_rows == 2 and r.table("edges").num_rows == 1
+
+
+def test_stage_every_export_table_is_a_cli_choice():
+    from storyline import export
+
+    option = next(p for p in cli.commands["export"].params if p.name == "name")
+    assert list(option.type.choices) == list(export.TABLES) and "reuse_clusters" in export.TABLES

@@ -33,8 +33,8 @@ if HAVE_RAY:
 
     from storyline.engines.ray import RayEngine, key_ranges
 
-TABLES = ("articles", "rejects", "keys", "pairs", "alignments", "edges", "stories", "quotes", "figures", "facts",
-          "docs")
+TABLES = ("articles", "rejects", "keys", "pairs", "alignments", "edges", "reuse_clusters", "stories", "quotes",
+          "figures", "facts", "docs")
 POLNEAR_ARTICLES = 300
 TIMES: dict[str, float] = {}
 

@@ -291,9 +291,9 @@ class Align:
                     found = align_tokens(ta, tb, self.config, ia, ib)
             except StepTimeout:
                 # One slow pair must neither stall the run nor vanish: it becomes a visible reject.
+                reject = {"a_id": a_id, "b_id": b_id, REJECT_COLUMN: f"timeout: pair took longer than {limit}s"}
                 for name in cols:
-                    cols[name].append({"a_id": a_id, "b_id": b_id,
-                                       REJECT_COLUMN: f"timeout: pair took longer than {limit}s"}.get(name))
+                    cols[name].append(reject.get(name))
                 continue
             for p in found:
                 for name, value in (("a_id", a_id), ("a_start", p.a_start), ("a_end", p.a_end), ("b_id", b_id),
