@@ -107,7 +107,7 @@ class AlignConfig:
 class ClusterConfig:
     """Same-story clustering (streaming assignment to active stories)."""
 
-    merge_threshold: float = 0.12  # merge probability to join the best active story (CV by event on basil-dev)
+    merge_threshold: float = 0.2  # merge probability to join the best active story (CV by event on basil-dev)
     window_days: int = 7  # a story stays active this many days after its last article
     reuse_min_words: int = 25  # shared passage words that make a reuse link decisive
     max_story_size: int = 500  # a larger story is cut in date order into parts flagged for review

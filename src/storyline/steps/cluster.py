@@ -4,7 +4,9 @@ Articles are taken one at a time in ``(published, article_id)`` order. Each is c
 *active* stories (a story is active while its last article is within ``window_days``) over several
 representations: hashed TF-IDF of the body, of the title and of the proper nouns (no vocabulary to
 fit; document frequencies counted over every article of the run), the best and the mean member
-body cosine, the day gap, shared figures and the proper-noun overlap with the members. A logistic
+body cosine, the day gap, shared figures, the proper-noun overlap with the members and the mean
+member cosine with squared IDF (rare, event-specific words; same-topic articles share only the
+middling topic words). A logistic
 model learned on basil-dev plus polnear distractors (``bench/clustering.py --fit``, cross-validated
 by event) turns those into a merge probability; the article joins the best story when that
 probability reaches the threshold, else it opens a new story. A long reuse link is decisive.
@@ -33,15 +35,15 @@ from ..config import ClusterConfig
 
 # Defaults until ClusterConfig carries them (see the report of issue #5).
 N_FEATURES = 2**20
-MERGE_THRESHOLD = 0.12  # merge probability to join the best active story (CV by event; example corpus)
+MERGE_THRESHOLD = 0.2  # merge probability to join the best active story (CV by event: B3-F1 0.987, 0.5% distractors)
 REBUILD_EVERY = 128  # postings appended between rebuilds of the inverted index
 FEATURES = ("cos_body", "cos_title", "cos_entities", "max_member_body", "mean_member_body", "gap",
-            "shared_figures", "name_overlap")
+            "shared_figures", "name_overlap", "rare_body")
 LAZY = 6  # features from LAZY on are set-based and only computed for stories that could still win
 # Logistic merge model over FEATURES, learned on basil-dev + topic-dated polnear distractors (teacher-forced
 # pairs, then pairs from the model's own stream); bench/clustering.py --fit prints these.
-WEIGHTS = (4.207, 6.451, 2.772, 4.68, 6.231, -3.846, 0.098, 3.853)
-BIAS = -6.66
+WEIGHTS = (3.175, 6.271, 2.082, 3.408, 5.616, -3.715, -0.032, 3.623, 5.309)
+BIAS = -6.575
 
 # Runs of capitalised words; sentence-initial function words are dropped by the stop list below.
 _PROPER = re.compile(r"\b[A-Z][\w’'-]+(?:\s+(?:[A-Z][\w’'-]+|al|bin|de|van|von))*")
@@ -128,6 +130,11 @@ def featurize(rows: list[dict]) -> list[Doc]:
     return docs
 
 
+def _unit(w: np.ndarray) -> np.ndarray:
+    norm = float(np.sqrt(w @ w))
+    return w / norm if norm else w
+
+
 class _Postings:
     """One representation: incremental document frequencies and an inverted index of member vectors.
 
@@ -151,12 +158,13 @@ class _Postings:
         self.buf_doc, self.buf_n = np.zeros(4096, np.int64), 0
         self.scratch = np.zeros(n_features, np.float32)
 
+    def idf(self, idx: np.ndarray) -> np.ndarray:
+        """IDF of the terms ``idx`` over the documents counted so far."""
+        return np.log((self.n_docs + 1.0) / (self.df[idx] + 1.0)) + self.floor
+
     def weigh(self, idx: np.ndarray, tf: np.ndarray) -> np.ndarray:
         """Unit TF-IDF weights with the IDF of the documents seen so far."""
-        idf = np.log((self.n_docs + 1.0) / (self.df[idx] + 1.0)) + self.floor
-        w = tf * idf
-        norm = float(np.sqrt(w @ w))
-        return w / norm if norm else w
+        return _unit(tf * self.idf(idx))
 
     def doc_dots(self, idx: np.ndarray, w: np.ndarray, per_doc: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(doc ids, dot products) of the active documents sharing a term with the query.
@@ -224,6 +232,7 @@ class _Story:
     last_day: int | None
     figures: set[str] = field(default_factory=set)
     names: list[frozenset[str]] = field(default_factory=list)  # members' proper-noun sets
+    docs: list[int] = field(default_factory=list)  # members' doc numbers
     size: int = 0
 
 
@@ -287,7 +296,7 @@ class StoryIndex:
             gap = np.zeros(slots.size)
         x = np.zeros((slots.size, len(FEATURES)))
         x[:, 5] = np.minimum(gap, 7) / 7.0
-        self._dots = []
+        self._dots, self._query = [], vecs[0]
         for k, (uniq, dot, best) in enumerate(sums):
             pos = np.searchsorted(uniq, slots)
             found = (pos < uniq.size) & (uniq[np.minimum(pos, uniq.size - 1)] == slots) if uniq.size else pos < 0
@@ -302,12 +311,28 @@ class StoryIndex:
             self._dots.append(dict(zip(slots.tolist(), col.tolist())))
         return slots, x
 
-    def set_features(self, doc: Doc, slot: int) -> tuple[float, float]:
-        """Shared figures, and the mean proper-noun overlap coefficient with the story's members."""
+    def set_features(self, doc: Doc, slot: int) -> tuple[float, float, float]:
+        """Shared figures, the mean proper-noun overlap coefficient with the story's members, and
+        the mean member body cosine with IDF squared (rare, event-specific words dominate)."""
         story = self.stories[slot]
         figs = min(1.0, len(doc.figures & story.figures) / 3.0)
         overlap = [len(doc.names & m) / max(1, min(len(doc.names), len(m))) for m in story.names]
-        return figs, float(np.mean(overlap)) if overlap else 0.0
+        return figs, float(np.mean(overlap)) if overlap else 0.0, self._rare(story)
+
+    def _rare(self, story: _Story) -> float:
+        rep = self.reps[0]
+        idx, w = self._query
+        if not idx.size:
+            return 0.0
+        q = _unit(w * rep.idf(idx))
+        rep.scratch[idx] = q
+        dots = []
+        for d in story.docs:
+            if d in rep.vectors:
+                m_idx, m_w = rep.vectors[d]
+                dots.append(float(rep.scratch[m_idx] @ _unit(m_w * rep.idf(m_idx))))
+        rep.scratch[idx] = 0.0
+        return float(np.mean(dots)) if dots else 0.0
 
     def open(self, story_id: str, day: int | None) -> int:
         """A new empty story; returns its slot."""
@@ -340,6 +365,7 @@ class StoryIndex:
         story.size += 1
         story.figures |= doc.figures
         story.names.append(doc.names)
+        story.docs.append(self.n_docs - 1)
         if doc.day is not None:
             story.first_day = doc.day if story.first_day is None else min(story.first_day, doc.day)
             story.last_day = doc.day if story.last_day is None else max(story.last_day, doc.day)
