@@ -271,3 +271,8 @@ CORRECTION = pa.schema(
         ("created", pa.string()),  # ISO timestamp, UTC
     ]
 )
+
+# Clustering's hashed document frequencies over the articles of the stories table, so that an
+# incremental add counts only its new articles: one row per (representation, term); term -1 holds
+# the number of documents counted.
+CLUSTER_DF = pa.schema([("rep", pa.int8()), ("term", pa.int64()), ("df", pa.int64())])
