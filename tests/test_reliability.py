@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -356,3 +357,136 @@ def test_reliability_clean_never_raises_on_arbitrary_text_or_html(data, kind, me
         assert len(row["text"]) >= CleanConfig().min_body_chars
     else:
         assert row["text"] == "" and not row[REJECT_COLUMN].startswith("clean_error"), row[REJECT_COLUMN]
+
+
+def _story_consistent(doc: dict) -> list[str]:
+    """What is wrong with one ``/story/<id>.json`` document (nothing, for a consistent one)."""
+    problems = []
+    texts = {a["article_id"]: a["text"] or "" for a in doc["articles"]}
+    if len(texts) != len(doc["articles"]) or doc["size"] != len(texts) or not texts:
+        problems.append(f"size {doc['size']} but {len(doc['articles'])} articles, {len(texts)} distinct")
+    if doc["outlets"] != sorted({a["outlet"] for a in doc["articles"]}):
+        problems.append("outlets differ from the articles' outlets")
+    refs = [("shared", s[k]) for s in doc["shared"] for k in ("a_id", "b_id")]
+    refs += [(part, r["article_id"]) for part in ("quotes", "figures", "unique") for r in doc[part]]
+    refs += [("edges", e[k]) for e in doc["edges"] for k in ("source_id", "copy_id")]
+    refs += [("facts", c["article_id"]) for f in doc["facts"] for c in f["carriers"]]
+    problems += [f"{part} names {aid}, not a member" for part, aid in refs if aid not in texts]
+    problems += [f"quote {q['start']}:{q['end']} is not at its offsets" for q in doc["quotes"]
+                 if q["article_id"] in texts and texts[q["article_id"]][q["start"]:q["end"]] != q["quote"]]
+    problems += [f"figure {f['start']}:{f['end']} is not at its offsets" for f in doc["figures"]
+                 if f["article_id"] in texts and texts[f["article_id"]][f["start"]:f["end"]] != f["surface"]]
+    return problems
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not (SHARED / "basil-dev.jsonl").exists(), reason="../shared/data not found")
+def test_reliability_server_answers_while_runs_add_articles(tmp_path, record_property):
+    import requests
+
+    # BASIL's same-event articles dealt round-robin into batches, so later runs grow earlier stories.
+    rows = _real_articles()[-135:] + _real_articles()[:45]
+    batches = []
+    for k in range(4):
+        f = tmp_path / f"batch{k}.jsonl"
+        f.write_text("\n".join(json.dumps(r) for r in rows[k::4]) + "\n", encoding="utf-8")
+        batches.append(f)
+    out = tmp_path / "out"
+    storyline_cmd = [sys.executable, "-m", "storyline"]
+    subprocess.run([*storyline_cmd, "run", str(batches[0]), "-o", str(out)], check=True, capture_output=True)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_file = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen([*storyline_cmd, "serve", str(out), "--port", str(port)], stdout=log_file,
+                              stderr=subprocess.STDOUT)
+    stop = threading.Event()
+    counts: Counter = Counter()
+    errors: list[str] = []
+    totals: set[int] = set()
+
+    def get(session: requests.Session, path: str) -> requests.Response:
+        r = session.get(base + path, timeout=60)
+        kind = path.split("/")[1]  # "", "stories.json", "stories.csv", "story", "article"
+        counts[(kind if "." in kind or not kind else kind + (".json" if path.endswith(".json") else "")) or "/"] += 1
+        return r
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        with requests.Session() as session:
+            while not stop.is_set():
+                try:
+                    listing = get(session, "/stories.json")
+                    if listing.status_code != 200:
+                        errors.append(f"/stories.json -> {listing.status_code}")
+                        continue
+                    data = listing.json()
+                    totals.add(data["total"])
+                    ids = [s["story_id"] for s in data["stories"]]
+                    if len(set(ids)) != len(ids) or data["count"] != len(ids):
+                        errors.append(f"listing: {len(ids)} rows, {len(set(ids))} ids, count {data['count']}")
+                    for sid in rng.sample(ids, min(3, len(ids))):
+                        r = get(session, f"/story/{sid}.json")
+                        if r.status_code == 404:  # correct only if a later snapshot really dropped the story
+                            if sid in {s["story_id"] for s in get(session, "/stories.json").json()["stories"]}:
+                                errors.append(f"/story/{sid}.json -> 404 but the story is listed")
+                            continue
+                        if r.status_code != 200:
+                            errors.append(f"/story/{sid}.json -> {r.status_code}")
+                            continue
+                        doc = r.json()
+                        errors.extend(f"/story/{sid}.json: {p}" for p in _story_consistent(doc))
+                        html = get(session, f"/story/{sid}")
+                        if html.status_code not in (200, 404):
+                            errors.append(f"/story/{sid} -> {html.status_code}")
+                        for a in rng.sample(doc["articles"], min(2, len(doc["articles"]))):
+                            aid = a["article_id"]  # articles are only ever added: always 200
+                            for path in (f"/article/{aid}.json", f"/article/{aid}"):
+                                r = get(session, path)
+                                if r.status_code != 200:
+                                    errors.append(f"{path} -> {r.status_code}")
+                                elif path.endswith(".json") and r.json()["article"]["article_id"] != aid:
+                                    errors.append(f"{path} answered another article")
+                    for path in ("/", "/stories.csv"):
+                        if get(session, path).status_code != 200:
+                            errors.append(f"{path} -> not 200")
+                except Exception as exc:  # noqa: BLE001 - a dropped connection or bad JSON is a failure
+                    errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=client, args=(seed,)) for seed in (1, 2)]
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(base + "/stories.json", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "storyline serve did not start"
+            time.sleep(0.2)
+        for t in threads:
+            t.start()
+        for f in batches[1:]:
+            subprocess.run([*storyline_cmd, "run", str(f), "-o", str(out)], check=True, capture_output=True)
+        time.sleep(1.0)  # let the clients read the last snapshot
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        server.terminate()
+        server.wait(timeout=30)
+        log_file.close()
+    docs = storyline.open(out).stories()
+    numbers = {"requests": sum(counts.values()), "by_endpoint": dict(counts), "errors": len(errors),
+               "snapshots_seen": sorted(totals), "final_stories": len(docs)}
+    print(f"serve under concurrent runs: {numbers}")
+    record_property("serve_concurrency", json.dumps(numbers))
+    assert not errors, errors[:5]
+    assert len(totals) >= 2 and len(docs) in totals, "the clients must have seen the store change, and its end state"
+    assert counts["story.json"] >= 20 and counts["article.json"] >= 20, counts

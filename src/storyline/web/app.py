@@ -50,9 +50,9 @@ class StoryCache:
         self.root = Path(out)
         self._lock = threading.Lock()
         self._key: tuple[int, int] | None = None
-        self._docs: list[dict[str, Any]] = []
-        self._by_id: dict[str, dict[str, Any]] = {}
-        self._story_of: dict[str, str] = {}
+        # (docs, docs by story id, story id by article id) of one read, swapped in as one object: request
+        # threads read it without the lock, so three separate attributes could mix two generations.
+        self._snap: tuple[list[dict[str, Any]], dict[str, dict[str, Any]], dict[str, str]] = ([], {}, {})
 
     def _manifest_key(self) -> tuple[int, int] | None:
         try:
@@ -63,13 +63,15 @@ class StoryCache:
 
     def docs(self) -> list[dict[str, Any]]:
         """Every story document, largest first (the last good read if the store is mid-update)."""
+        return self._snapshot()[0]
+
+    def _snapshot(self) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], dict[str, str]]:
         key = self._manifest_key()
-        if key is None or key == self._key:
-            return self._docs
-        with self._lock:
-            if key != self._key:
-                self._load(key)
-        return self._docs
+        if key is not None and key != self._key:
+            with self._lock:
+                if key != self._key:
+                    self._load(key)
+        return self._snap
 
     def _load(self, key: tuple[int, int]) -> None:
         from ..export import stories
@@ -81,22 +83,20 @@ class StoryCache:
                 log.warning("reading stories from %s failed (%s), attempt %d", self.root, exc, attempt + 1)
                 time.sleep(0.05 * (attempt + 1))
                 continue
-            self._docs = docs
-            self._by_id = {d["story_id"]: d for d in docs}
-            self._story_of = {a["article_id"]: d["story_id"] for d in docs for a in d["articles"]}
+            self._snap = (docs, {d["story_id"]: d for d in docs},
+                          {a["article_id"]: d["story_id"] for d in docs for a in d["articles"]})
             self._key = key
             return
 
     def story(self, story_id: str) -> dict[str, Any] | None:
         """One story document, or None."""
-        self.docs()
-        return self._by_id.get(story_id)
+        return self._snapshot()[1].get(story_id)
 
     def story_of(self, article_id: str) -> dict[str, Any] | None:
         """The story document that holds ``article_id``, or None."""
-        self.docs()
-        sid = self._story_of.get(article_id)
-        return self._by_id.get(sid) if sid else None
+        _, by_id, story_of = self._snapshot()
+        sid = story_of.get(article_id)
+        return by_id.get(sid) if sid else None
 
     def article(self, article_id: str) -> dict[str, Any] | None:
         """The stored article row (with ``raw_text``), falling back to the story document's copy."""
