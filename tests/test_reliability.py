@@ -219,8 +219,8 @@ def test_reliability_kill_9_then_resume_equals_uninterrupted(tmp_path, record_pr
     assert len(numbers["kills"]) >= len(plan) - 1, kills  # a kill can miss only if its run finished first
     assert numbers["lost"] == 0 and numbers["duplicates"] == 0, numbers
     assert got.keys() == want.keys()
-    for name in want:
-        assert got[name] == want[name], f"{name} differs after kills {kills}"
+    differ = [name for name in want if got[name] != want[name]]
+    assert not differ, f"{differ} differ after kills {kills}"
 
 
 def test_reliability_reader_sees_consistent_store_while_run_appends(tmp_path):
@@ -389,7 +389,7 @@ def _free_port() -> int:
 
 @pytest.mark.skipif(not (SHARED / "basil-dev.jsonl").exists(), reason="../shared/data not found")
 def test_reliability_server_answers_while_runs_add_articles(tmp_path, record_property):
-    import requests
+    import httpx
 
     # BASIL's same-event articles dealt round-robin into batches, so later runs grow earlier stories.
     rows = _real_articles()[-135:] + _real_articles()[:45]
@@ -411,7 +411,7 @@ def test_reliability_server_answers_while_runs_add_articles(tmp_path, record_pro
     errors: list[str] = []
     totals: set[int] = set()
 
-    def get(session: requests.Session, path: str) -> requests.Response:
+    def get(session: httpx.Client, path: str) -> httpx.Response:
         r = session.get(base + path, timeout=60)
         kind = path.split("/")[1]  # "", "stories.json", "stories.csv", "story", "article"
         counts[(kind if "." in kind or not kind else kind + (".json" if path.endswith(".json") else "")) or "/"] += 1
@@ -419,7 +419,7 @@ def test_reliability_server_answers_while_runs_add_articles(tmp_path, record_pro
 
     def client(seed: int) -> None:
         rng = random.Random(seed)
-        with requests.Session() as session:
+        with httpx.Client(trust_env=False) as session:
             while not stop.is_set():
                 try:
                     listing = get(session, "/stories.json")
@@ -464,9 +464,9 @@ def test_reliability_server_answers_while_runs_add_articles(tmp_path, record_pro
         deadline = time.monotonic() + 120
         while True:
             try:
-                if requests.get(base + "/stories.json", timeout=5).status_code == 200:
+                if httpx.get(base + "/stories.json", timeout=5, trust_env=False).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except httpx.TransportError:
                 pass
             assert server.poll() is None and time.monotonic() < deadline, "storyline serve did not start"
             time.sleep(0.2)
@@ -490,3 +490,11 @@ def test_reliability_server_answers_while_runs_add_articles(tmp_path, record_pro
     assert not errors, errors[:5]
     assert len(totals) >= 2 and len(docs) in totals, "the clients must have seen the store change, and its end state"
     assert counts["story.json"] >= 20 and counts["article.json"] >= 20, counts
+
+
+def test_reliability_clean_atheris_fuzz_smoke():
+    """A short coverage-guided run of tests/fuzz/clean_atheris.py (longer runs by hand; skipped without atheris)."""
+    pytest.importorskip("atheris")
+    res = subprocess.run([sys.executable, str(ROOT / "tests" / "fuzz" / "clean_atheris.py"), "-runs=3000",
+                          "-max_len=4096", "-timeout=30", "-seed=1"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0 and "Done 3000 runs" in res.stderr, res.stderr[-3000:]
