@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from . import export, model
 from .config import AlignConfig, PipelineConfig, config_id
@@ -33,7 +34,7 @@ from .steps.align import Align, Direction, ReuseClusters, pair_passages
 from .steps.base import REJECT_COLUMN
 from .steps.candidates import Candidates, CountPairs
 from .steps.clean import Clean
-from .steps.cluster import Cluster
+from .steps.cluster import Cluster, CountDF, with_text
 from .steps.compare import Compare
 from .steps.figures import Figures
 from .steps.fingerprint import Fingerprint
@@ -270,13 +271,26 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     cid = config_id(cfg.cluster)
     inputs = articles_fp + store.fingerprint("edges", "corrections")
     if not store.is_current("stories", cid, inputs):
-        articles = store.read("articles", list(Cluster.reads))
+        step = Cluster(cfg.cluster)
         # Articles already placed keep their story (incremental add); a config change re-clusters all.
         same_cfg = (store.manifest("stories") or {}).get("config_id") == cid
         previous = store.read("stories", schema=model.STORY_MEMBER) if same_cfg else model.STORY_MEMBER.empty_table()
-        stories = engine.gather(Cluster(cfg.cluster), articles, store.read("edges", schema=model.REUSE_EDGE),
-                                previous, store.read("corrections", schema=model.CORRECTION))
+        # Stored document frequencies count exactly the articles of the stories written with them; else
+        # (first run, config change, a run cut between the two writes) every article is counted again.
+        df_meta = store.manifest("cluster_df") or {}
+        fresh = same_cfg and df_meta.get("config_id") == cid and df_meta.get("inputs") == store.fingerprint("stories")
+        df = store.read("cluster_df", schema=model.CLUSTER_DF) if fresh else model.CLUSTER_DF.empty_table()
+        dates = store.read("articles", ["article_id", "published"])
+        need = step.needs_text(dates, previous) if fresh else set(dates["article_id"].to_pylist())
+        # Title and text only of the new articles and the stories active around them, not the archive.
+        texts = ds.dataset([str(p) for p in store.parts("articles")], format="parquet").to_table(
+            columns=list(Cluster.reads), filter=pc.field("article_id").isin(pa.array(sorted(need), pa.string())))
+        uncounted = texts.filter(pc.invert(pc.is_in(texts["article_id"], previous["article_id"]))) if fresh else texts
+        df = engine.gather(CountDF(), uncounted, df)
+        stories = engine.gather(step, with_text(dates, texts), store.read("edges", schema=model.REUSE_EDGE),
+                                previous, store.read("corrections", schema=model.CORRECTION), df)
         store.replace("stories", stories, cid, inputs=inputs)
+        store.replace("cluster_df", df, cid, inputs=store.fingerprint("stories"))
     inputs = store.fingerprint("stories", "alignments", "figures", "quotes")
     if not store.is_current("facts", "compare", inputs):
         facts = engine.gather(

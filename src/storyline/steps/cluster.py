@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 
@@ -35,15 +36,18 @@ from ..config import ClusterConfig
 
 # Defaults until ClusterConfig carries them (see the report of issue #5).
 N_FEATURES = 2**20
-MERGE_THRESHOLD = 0.2  # merge probability to join the best active story (CV by event: B3-F1 0.987, 0.5% distractors)
+MERGE_THRESHOLD = 0.2  # merge probability to join the best active story (CV by event: B3-F1 0.987, 0.48% distractors)
+# Background documents in which no seen term occurs (body and names): in a small store a name shared
+# by 3 of 4 articles is still rare news vocabulary, not a common word (fades as the store grows).
+PRIOR_DOCS = 30
 REBUILD_EVERY = 128  # postings appended between rebuilds of the inverted index
 FEATURES = ("cos_body", "cos_title", "cos_entities", "max_member_body", "mean_member_body", "gap",
             "shared_figures", "name_overlap", "rare_body")
 LAZY = 6  # features from LAZY on are set-based and only computed for stories that could still win
 # Logistic merge model over FEATURES, learned on basil-dev + topic-dated polnear distractors (teacher-forced
 # pairs, then pairs from the model's own stream); bench/clustering.py --fit prints these.
-WEIGHTS = (3.175, 6.271, 2.082, 3.408, 5.616, -3.715, -0.032, 3.623, 5.309)
-BIAS = -6.575
+WEIGHTS = (3.178, 6.243, 2.086, 3.42, 5.627, -3.723, -0.042, 3.586, 5.349)
+BIAS = -6.593
 
 # Runs of capitalised words; sentence-initial function words are dropped by the stop list below.
 _PROPER = re.compile(r"\b[A-Z][\w’'-]+(?:\s+(?:[A-Z][\w’'-]+|al|bin|de|van|von))*")
@@ -114,15 +118,21 @@ class Doc:
     names: frozenset[str]
 
 
-def featurize(rows: list[dict]) -> list[Doc]:
-    """Hashed term frequencies of body, title and proper nouns, and figures, for ``rows`` (batch)."""
-    if not rows:
-        return []
+def _matrices(rows: list[dict]) -> tuple[list[sp.csr_matrix], list[str], list[frozenset[str]]]:
+    """Sublinear hashed term frequencies (body, title, proper nouns), the bodies and the name sets."""
     titles = [r.get("title") or "" for r in rows]
     bodies = [r.get("text") or "" for r in rows]
     names = [proper_nouns(f"{t}\n{b}") for t, b in zip(titles, bodies)]
     mats = [_sublinear(_WORDS.transform(bodies)), _sublinear(_WORDS.transform(titles)),
             _sublinear(_ENTITIES.transform([sorted(n) for n in names]))]
+    return mats, bodies, names
+
+
+def featurize(rows: list[dict]) -> list[Doc]:
+    """Hashed term frequencies of body, title and proper nouns, and figures, for ``rows`` (batch)."""
+    if not rows:
+        return []
+    mats, bodies, names = _matrices(rows)
     docs = []
     for i, r in enumerate(rows):
         tf = tuple((m.indices[m.indptr[i]:m.indptr[i + 1]], m.data[m.indptr[i]:m.indptr[i + 1]]) for m in mats)
@@ -135,6 +145,45 @@ def _unit(w: np.ndarray) -> np.ndarray:
     return w / norm if norm else w
 
 
+# Document frequencies: one float array of N_FEATURES per representation, and the number of documents.
+DF = tuple[list[np.ndarray], int]
+
+
+def count_df(rows: list[dict], df: DF | None = None, batch: int = 2048) -> DF:
+    """``df`` (or nothing) plus the document frequencies of ``rows`` (title, text)."""
+    counts = [c.copy() for c in df[0]] if df else [np.zeros(N_FEATURES) for _ in range(3)]
+    for i in range(0, len(rows), batch):
+        for c, m in zip(counts, _matrices(rows[i:i + batch])[0]):
+            c += np.bincount(m.indices, minlength=N_FEATURES)  # hashing sums repeats: one entry per doc
+    return counts, (df[1] if df else 0) + len(rows)
+
+
+def df_table(df: DF) -> pa.Table:
+    """``df`` as a :data:`model.CLUSTER_DF` table (non-zero counts, and term -1 = documents)."""
+    reps, terms, values = [], [], []
+    for k, c in enumerate(df[0]):
+        nz = np.flatnonzero(c)
+        reps.append(np.full(nz.size + 1, k, np.int8))
+        terms.append(np.concatenate([[-1], nz]))
+        values.append(np.concatenate([[df[1]], c[nz]]).astype(np.int64))
+    return pa.table({"rep": np.concatenate(reps), "term": np.concatenate(terms),
+                     "df": np.concatenate(values)}, schema=model.CLUSTER_DF)
+
+
+def read_df(table: pa.Table) -> DF:
+    """The document frequencies stored by :func:`df_table`."""
+    rep, term = table["rep"].to_numpy(), table["term"].to_numpy()
+    value = table["df"].to_numpy().astype(np.float64)
+    counts = [np.zeros(N_FEATURES) for _ in range(3)]
+    n = 0
+    for k in range(3):
+        mine = rep == k
+        docs = mine & (term < 0)
+        n = int(value[docs][0]) if docs.any() else n
+        counts[k][term[mine & (term >= 0)]] = value[mine & (term >= 0)]
+    return counts, n
+
+
 class _Postings:
     """One representation: incremental document frequencies and an inverted index of member vectors.
 
@@ -143,8 +192,9 @@ class _Postings:
     Recent documents sit in a flat buffer until the next rebuild folds them into the index.
     """
 
-    def __init__(self, n_features: int, floor: float = 1.0) -> None:
+    def __init__(self, n_features: int, floor: float = 1.0, prior: float = PRIOR_DOCS) -> None:
         self.floor = floor  # IDF added to every term: 0 gives no weight to a term in every document
+        self.prior = prior
         self.df = np.zeros(n_features, np.float32)
         self.n_docs = 0
         self.frozen = False  # True once the IDF was set from a whole batch (count_df)
@@ -160,7 +210,7 @@ class _Postings:
 
     def idf(self, idx: np.ndarray) -> np.ndarray:
         """IDF of the terms ``idx`` over the documents counted so far."""
-        return np.log((self.n_docs + 1.0) / (self.df[idx] + 1.0)) + self.floor
+        return np.log((self.n_docs + self.prior + 1.0) / (self.df[idx] + 1.0)) + self.floor
 
     def weigh(self, idx: np.ndarray, tf: np.ndarray) -> np.ndarray:
         """Unit TF-IDF weights with the IDF of the documents seen so far."""
@@ -252,7 +302,7 @@ class StoryIndex:
     def __init__(self, window_days: int = 7, n_features: int = N_FEATURES) -> None:
         self.window_days = window_days
         # A title word every article of the run carries ("Live updates") is no evidence.
-        self.reps = [_Postings(n_features), _Postings(n_features, floor=0.0), _Postings(n_features)]
+        self.reps = [_Postings(n_features), _Postings(n_features, floor=0.0, prior=0.0), _Postings(n_features)]
         self.stories: list[_Story] = []
         self.by_id: dict[str, int] = {}
         self.doc_story = np.zeros(1024, np.int64)  # doc number -> story slot
@@ -270,6 +320,12 @@ class StoryIndex:
             for doc in docs:
                 rep.df[doc.tf[k][0]] += 1.0
             rep.n_docs, rep.frozen = len(docs), True
+
+    def set_df(self, df: DF) -> None:
+        """Fix the IDF to stored document frequencies (:func:`count_df` over the whole archive)."""
+        for rep, c in zip(self.reps, df[0]):
+            rep.df[:] = c
+            rep.n_docs, rep.frozen = df[1], True
 
     def weigh(self, doc: Doc) -> list[tuple[np.ndarray, np.ndarray]]:
         """The doc's unit TF-IDF vectors under the current IDF, one per representation."""
@@ -406,6 +462,7 @@ def stream(
     weights: tuple[float, ...] = WEIGHTS,
     bias: float = BIAS,
     idf: str = "batch",
+    df: DF | None = None,
 ) -> list[Decision]:
     """Assign ``docs`` (in the order given) to stories; ids in ``previous`` keep their story.
 
@@ -417,12 +474,16 @@ def stream(
         threshold: merge probability needed to join the best active story.
         idf: ``batch`` counts document frequencies over all ``docs`` up front (old and new
             articles of this run); ``incremental`` counts only the articles before each one.
+        df: document frequencies over the whole archive, new articles included (overrides
+            ``idf``); then ``docs`` need only hold the new articles and the old stories around them.
 
     Returns:
         One :class:`Decision` per doc, in the order given.
     """
     index = StoryIndex(window_days)
-    if idf == "batch":
+    if df is not None:
+        index.set_df(df)
+    elif idf == "batch":
         index.count_df(docs)
     assigned = dict(previous)
     old = _replayed(docs, previous, window_days)
@@ -449,18 +510,26 @@ def stream(
 
 def _replayed(docs: list[Doc], previous: dict[str, str], window_days: int) -> list[Doc]:
     """The old docs whose story is within ``window_days`` of some new doc (others cannot be joined)."""
-    new_days = [d.day for d in docs if d.article_id not in previous]
+    keep = replayed_ids([(d.article_id, d.day) for d in docs], previous, window_days)
+    return [d for d in docs if d.article_id in keep]
+
+
+def replayed_ids(items: list[tuple[str, int | None]], previous: dict[str, str], window_days: int) -> set[str]:
+    """Ids of the old articles (in ``previous``) whose story spans within ``window_days`` of the new
+    articles' dates; ``items`` are (article id, day ordinal) of every article. An undated new
+    article, or an undated old story, could meet anything: then those stories are all kept."""
+    new_days = [day for a, day in items if a not in previous]
     if not new_days:
-        return []
+        return set()
     span: dict[str, list[int | None]] = {}
-    for d in docs:
-        if d.article_id in previous:
-            span.setdefault(previous[d.article_id], []).append(d.day)
+    for a, day in items:
+        if a in previous:
+            span.setdefault(previous[a], []).append(day)
     known = [d for d in new_days if d is not None]
     lo, hi = (min(known) - window_days, max(known) + window_days) if known else (None, None)
     keep = {s for s, days in span.items()
             if lo is None or len(known) < len(new_days) or None in days or (max(days) >= lo and min(days) <= hi)}
-    return [d for d in docs if d.article_id in previous and previous[d.article_id] in keep]
+    return {a for a, _ in items if a in previous and previous[a] in keep}
 
 
 def _decide(doc: Doc, slots: list[int], x: np.ndarray, index: StoryIndex, assigned: dict[str, str],
@@ -534,7 +603,14 @@ class Cluster:
     output_schema: ClassVar[pa.Schema] = model.STORY_MEMBER
 
     def __call__(self, articles: pa.Table, edges: pa.Table | None = None, previous: pa.Table | None = None,
-                 corrections: pa.Table | None = None) -> pa.Table:
+                 corrections: pa.Table | None = None, df: pa.Table | None = None) -> pa.Table:
+        """Stories of ``articles``.
+
+        With ``df`` (:class:`CountDF` over every article, new ones included) only the articles
+        that :meth:`needs_text` names are vectorised; the others need only id and date (their
+        title and text may be null). Without it every article is vectorised to count them.
+        The result is the same either way.
+        """
         rows = sorted(articles.select(list(self.reads)).to_pylist(), key=stream_order)
         if not rows:
             return self.output_schema.empty_table()
@@ -542,9 +618,15 @@ class Cluster:
         old = [m for m in (previous.to_pylist() if previous is not None else []) if m["article_id"] in ids]
         edge_rows = edges.to_pylist() if edges is not None else []
         cfg = self.config
-        decisions = stream(featurize(rows), {m["article_id"]: m["story_id"] for m in old},
-                           _reuse_links(edge_rows, cfg.reuse_min_words), cfg.window_days,
-                           cfg.merge_threshold)
+        placed = {m["article_id"]: m["story_id"] for m in old}
+        counts = read_df(df) if df is not None and df.num_rows else None
+        if counts is not None:
+            need = self._needed(rows, placed)
+            rows_in = [r for r in rows if r["article_id"] in need]
+        else:
+            rows_in = rows
+        decisions = stream(featurize(rows_in), placed, _reuse_links(edge_rows, cfg.reuse_min_words),
+                           cfg.window_days, cfg.merge_threshold, df=counts)
         old_score = {m["article_id"]: m["score"] for m in old}
         members = [{"story_id": d.story_id, "article_id": d.article_id,
                     "score": old_score[d.article_id] if d.reason == "previous" else d.score} for d in decisions]
@@ -555,6 +637,48 @@ class Cluster:
         members = cap_size(members, order, cfg.max_story_size, flagged)
         return _with_roles(members, [e for e in edge_rows if e["shared_words"] >= cfg.reuse_min_words],
                            self.output_schema)
+
+    def _needed(self, rows: list[dict], placed: dict[str, str]) -> set[str]:
+        new = {r["article_id"] for r in rows if r["article_id"] not in placed}
+        items = [(r["article_id"], _day(r.get("published"))) for r in rows]
+        return new | replayed_ids(items, placed, self.config.window_days)
+
+    def needs_text(self, articles: pa.Table, previous: pa.Table | None) -> set[str]:
+        """Ids whose title and text a run with stored ``df`` vectorises: the articles not in
+        ``previous`` and the old stories active around their dates (``articles``: id, published)."""
+        rows = articles.select(["article_id", "published"]).to_pylist()
+        ids = {r["article_id"] for r in rows}
+        placed = {m["article_id"]: m["story_id"] for m in (previous.select(["article_id", "story_id"]).to_pylist()
+                                                           if previous is not None else []) if m["article_id"] in ids}
+        return self._needed(rows, placed)
+
+
+def with_text(dates: pa.Table, texts: pa.Table) -> pa.Table:
+    """Every article of ``dates`` (id, published), with title and text where ``texts`` has the article:
+    what :class:`Cluster` reads when given stored document frequencies."""
+    cols = list(Cluster.reads)
+    texts = texts.select(cols).cast(pa.schema([model.ARTICLE.field(c) for c in cols]))
+    rest = dates.filter(pc.invert(pc.is_in(dates["article_id"], texts["article_id"])))
+    rest = pa.table({c: rest[c] if c in rest.column_names else pa.nulls(rest.num_rows, model.ARTICLE.field(c).type)
+                     for c in cols}, schema=texts.schema)
+    return pa.concat_tables([texts, rest])
+
+
+@dataclass
+class CountDF:
+    """Gather step: articles not counted yet and the stored counts -> updated document frequencies.
+
+    Clustering weighs terms by IDF over the whole archive; keeping the counts lets an incremental
+    add count only its new articles instead of re-vectorising the archive.
+    """
+
+    kind: ClassVar[str] = "gather"
+    reads: ClassVar[tuple[str, ...]] = ("article_id", "title", "text")
+    output_schema: ClassVar[pa.Schema] = model.CLUSTER_DF
+
+    def __call__(self, articles: pa.Table, df: pa.Table | None = None) -> pa.Table:
+        old = read_df(df) if df is not None and df.num_rows else None
+        return df_table(count_df(articles.select(list(self.reads)).to_pylist(), old))
 
 
 def cap_size(members: list[dict], order: dict[str, tuple], max_size: int, flagged: set[str]) -> list[dict]:
