@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -141,3 +142,89 @@ def test_cluster_oversized_story_is_cut_and_flagged_for_review():
 def test_cluster_undecided_reuse_is_reported_as_reuse_role():
     out = Cluster()(make_articles(EVENT_A, EVENT_B), _edges([("a0", "a1", 60, 0.5, "undecided")]))
     assert set(out["role"].to_pylist()) == {"reuse"}
+
+
+def _thin(arts: pa.Table, keep: set[str]) -> pa.Table:
+    """``arts`` with title and text only for ``keep`` (what the pipeline reads with stored counts)."""
+    return cluster.with_text(arts.select(["article_id", "published"]),
+                             arts.filter(pa.array([a in keep for a in arts["article_id"].to_pylist()])))
+
+
+def test_cluster_df_round_trips_and_adds_up():
+    arts = make_articles(EVENT_A, EVENT_B, EVENT_A2, EVENT_C, dates=DATES[:4])
+    whole = cluster.CountDF()(arts)
+    assert cluster.df_table(cluster.read_df(whole)).equals(whole)
+    assert cluster.read_df(whole)[1] == 4
+    parts = cluster.CountDF()(arts.take([2, 3]), cluster.CountDF()(arts.take([0, 1])))
+    assert parts.sort_by([("rep", "ascending"), ("term", "ascending")]).equals(
+        whole.sort_by([("rep", "ascending"), ("term", "ascending")]))
+
+
+def test_cluster_incremental_add_with_stored_df_vectorises_only_new_and_active():
+    far = "2024-09-01"  # an old story far outside the window of the new articles
+    arts = make_articles(EVENT_A, EVENT_B, EVENT_A2, EVENT_C, EVENT_C2, EVENT_B, dates=DATES + [far])
+    old = arts.take([0, 1, 3, 5])
+    first = Cluster()(old, _edges())
+    df = cluster.CountDF()(arts.take([2, 4]), cluster.CountDF()(old))
+    need = Cluster().needs_text(arts, first)
+    assert {"a2", "a4"} <= need and "a5" not in need
+    thin = _thin(arts, need)
+    inc = Cluster()(thin, _edges(), previous=first, df=df)
+    # Same result as vectorising every article, old assignments kept, and deterministic.
+    assert inc.equals(Cluster()(arts, _edges(), previous=first))
+    assert all(_stories(inc)[a] == s for a, s in _stories(first).items())
+    assert Cluster()(thin, _edges(), previous=first, df=df).equals(inc)
+    # The story out of the window had no text and still keeps its article.
+    assert _stories(inc)["a5"] == _stories(first)["a5"]
+
+
+def test_cluster_rare_word_feature_is_mean_member_idf_squared_cosine():
+    docs = cluster.featurize(make_articles(EVENT_A, EVENT_A2, EVENT_B).to_pylist())
+    index = cluster.StoryIndex()
+    index.count_df(docs)
+    slot = index.open("s", None)
+    for d in docs[:2]:
+        index.weigh_and_add(d, slot)
+    vecs = index.weigh(docs[2])
+    index.candidates(docs[2], vecs)
+    rep = index.reps[0]
+    q = cluster._unit(vecs[0][1] * rep.idf(vecs[0][0]))
+    expect = []
+    for d in docs[:2]:
+        idx, w = index.weigh(d)[0]
+        m = dict(zip(idx.tolist(), cluster._unit(w * rep.idf(idx)).tolist()))
+        expect.append(sum(v * m.get(t, 0.0) for t, v in zip(vecs[0][0].tolist(), q.tolist())))
+    assert index.set_features(docs[2], slot)[2] == pytest.approx(sum(expect) / 2, rel=1e-4)
+    assert cluster.FEATURES[-1] == "rare_body" and len(cluster.WEIGHTS) == len(cluster.FEATURES)
+
+
+def test_cluster_small_store_idf_prior_keeps_shared_names_as_evidence():
+    rep = cluster._Postings(16)
+    rep.df[:2], rep.n_docs = [3, 1], 4  # term 0 in 3 of 4 articles
+    assert rep.idf(np.array([0]))[0] > 1.5  # not a common word in a 4-article store
+    title = cluster._Postings(16, floor=0.0, prior=0.0)
+    title.df[0], title.n_docs = 4, 4
+    assert title.idf(np.array([0]))[0] == 0.0  # a title word of every article is still no evidence
+
+
+def test_pipeline_rerun_with_new_articles_keeps_stored_df_consistent(tmp_path):
+    import json
+
+    from storyline import pipeline
+    from storyline.store import Store
+
+    first = tmp_path / "a.jsonl"
+    rows = [{"id": f"x{i}", "title": f"T{i}", "date": d, "text": t}
+            for i, (t, d) in enumerate([(EVENT_A, "2024-05-06"), (EVENT_B, "2024-05-06"), (EVENT_C, "2024-05-07")])]
+    first.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    out = tmp_path / "out"
+    pipeline.run([str(first)], out)
+    more = tmp_path / "b.jsonl"
+    more.write_text(json.dumps({"id": "x3", "title": "T3", "date": "2024-05-07", "text": EVENT_A2}), encoding="utf-8")
+    pipeline.run([str(first), str(more)], out)
+    store = Store(out)
+    stored = store.read("cluster_df")
+    assert store.manifest("cluster_df")["inputs"] == store.fingerprint("stories")
+    recount = cluster.CountDF()(store.read("articles", ["article_id", "title", "text"]))
+    key = [("rep", "ascending"), ("term", "ascending")]
+    assert stored.sort_by(key).equals(recount.sort_by(key))
