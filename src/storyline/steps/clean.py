@@ -660,6 +660,10 @@ def _html_paragraphs(html: str, cfg: CleanConfig, url: str | None, weights: _Wei
 # each paragraph's odds of not being article body; the leading and trailing paragraphs it flags
 # are cut (never the middle ones, never all). Fitted by bench/extraction.py --fit.
 
+# Site-grouped 5-fold CV on extraction-dev: 0.9666 -> 0.9704 (perfect edge trimming: 0.984).
+# Not shipped, CV F1: interaction/neighbour features 0.9714 (noise), a GBDT trimmer 0.968,
+# training on edge paragraphs only 0.970, cutting middle paragraphs scored over 0.9 0.970, a topic-
+# overlap feature 0.969, re-adding text-mode paragraphs trafilatura dropped mid-body 0.961.
 TRIM_THRESHOLD = 0.5
 
 
