@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -71,22 +72,32 @@ def seed_index(h: np.ndarray, k: int, max_repeat: int = MAX_REPEAT) -> SeedIndex
     return pos, g[pos], sg[ok_sorted], order[ok_sorted]
 
 
+@numba.njit(cache=True, nogil=True)
+def _join(pos_a: np.ndarray, ga: np.ndarray, sb: np.ndarray, ob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.searchsorted(sb, ga)
+    cnt = np.zeros(ga.size, np.int64)
+    for t in range(ga.size):
+        e = lo[t]
+        while e < sb.size and sb[e] == ga[t]:
+            e += 1
+        cnt[t] = e - lo[t]
+    i = np.empty(cnt.sum(), np.int64)
+    j = np.empty(i.size, np.int64)
+    w = 0
+    for t in range(ga.size):
+        for u in range(cnt[t]):
+            i[w] = pos_a[t]
+            j[w] = ob[lo[t] + u]
+            w += 1
+    return i, j
+
+
 def match_index(ia: SeedIndex, ib: SeedIndex) -> tuple[np.ndarray, np.ndarray]:
     """``(i, j)`` arrays where anchor ``k``-grams of two indexed texts are equal (``i`` ascending)."""
-    pos_a, ga, sb, ob = ia[0], ia[1], ib[2], ib[3]
-    empty = np.zeros(0, dtype=np.int64)
-    if ga.size == 0 or sb.size == 0:
+    if ia[1].size == 0 or ib[2].size == 0:
+        empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    lo, hi = np.searchsorted(sb, ga, "left"), np.searchsorted(sb, ga, "right")
-    cb = hi - lo
-    hit = np.flatnonzero(cb)
-    if hit.size == 0:
-        return empty, empty
-    cnt = cb[hit]
-    i = np.repeat(pos_a[hit], cnt)
-    offs = np.arange(i.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    j = ob[np.repeat(lo[hit], cnt) + offs]
-    return i.astype(np.int64), j.astype(np.int64)
+    return _join(ia[0].astype(np.int64, copy=False), ia[1], ib[2], ib[3].astype(np.int64, copy=False))
 
 
 def seed_matches(ha: np.ndarray, hb: np.ndarray, k: int, max_repeat: int = MAX_REPEAT) -> tuple[np.ndarray, np.ndarray]:
@@ -135,51 +146,49 @@ def chain(runs_: list[tuple[int, int, int, int]], max_gap: int) -> list[list[tup
     return chains
 
 
-def _next_run(ha: list[int], hb: list[int], i: int, j: int, step: int, max_gap: int,
-              min_run: int) -> tuple[int, int, int] | None:
+@numba.njit(cache=True, nogil=True)
+def _next_run(ha: np.ndarray, hb: np.ndarray, i: int, j: int, step: int, max_gap: int,
+              min_run: int) -> tuple[int, int, int]:
     """The closest exact run of >= ``min_run`` words past a gap of <= ``max_gap`` words in each text.
 
     Walks from the word pair ``(i, j)`` (the first words outside the chain) in direction ``step``
-    (+1 forward, -1 backward); returns ``(i, j, length)`` of the run's first pair and its length, or None.
+    (+1 forward, -1 backward); returns ``(i, j, length)`` of the run's first pair and its length,
+    length 0 when there is none. Compiled: it is the inner loop of every alignment.
     """
-    na, nb = len(ha), len(hb)
-    best = None
+    na, nb = ha.size, hb.size
+    bx, by, bn = -1, -1, 0
     for d in range(2 * max_gap + 1):  # smallest total gap first
         for da in range(max(0, d - max_gap), min(d, max_gap) + 1):
             x, y = i + step * da, j + step * (d - da)
             n = 0
             while 0 <= x + step * n < na and 0 <= y + step * n < nb and ha[x + step * n] == hb[y + step * n]:
                 n += 1
-            if n >= min_run and (best is None or n > best[2]):
-                best = (x, y, n)
-        if best is not None:
-            return best
-    return None
+            if n >= min_run and n > bn:
+                bx, by, bn = x, y, n
+        if bn > 0:
+            break
+    return bx, by, bn
 
 
-def extend(c: list[tuple[int, int, int, int]], ha: np.ndarray | list[int], hb: np.ndarray | list[int],
+def extend(c: list[tuple[int, int, int, int]], ha: np.ndarray, hb: np.ndarray,
            max_gap: int, min_run: int = AlignConfig.extend_min_run) -> list[tuple[int, int, int, int]]:
     """Grow a chain at both ends with exact runs too short to hold a seed, across gaps <= ``max_gap``.
 
     Seeds are ``seed_words``-grams, so a passage whose edits fall every few words is found only in
     pieces; this picks up the shorter runs ("he is becoming" ... "best recruiter") beside the chain.
     """
-    la = ha.tolist() if isinstance(ha, np.ndarray) else ha
-    lb = hb.tolist() if isinstance(hb, np.ndarray) else hb
     c = list(c)
     while True:  # backward
         a0, _, b0, _ = c[0]
-        r = _next_run(la, lb, a0 - 1, b0 - 1, -1, max_gap, min_run)
-        if r is None:
+        x, y, n = _next_run(ha, hb, a0 - 1, b0 - 1, -1, max_gap, min_run)
+        if n == 0:
             break
-        x, y, n = r
         c.insert(0, (x - n + 1, x + 1, y - n + 1, y + 1))
     while True:  # forward
         _, a1, _, b1 = c[-1]
-        r = _next_run(la, lb, a1, b1, 1, max_gap, min_run)
-        if r is None:
+        x, y, n = _next_run(ha, hb, a1, b1, 1, max_gap, min_run)
+        if n == 0:
             break
-        x, y, n = r
         c.append((x, x + n, y, y + n))
     return c
 
@@ -230,9 +239,8 @@ def align_tokens(ta: Tokens, tb: Tokens, cfg: AlignConfig, index_a: SeedIndex | 
     if i.size * k < cfg.min_passage_words:  # not enough seeds to cover a passage
         return []
     found = []
-    la, lb = ta.hashes.tolist(), tb.hashes.tolist()
     for c in chain(runs(i, j, k), cfg.max_gap_words):
-        c = extend(c, la, lb, cfg.max_gap_words, cfg.extend_min_run)
+        c = extend(c, ta.hashes, tb.hashes, cfg.max_gap_words, cfg.extend_min_run)
         matched = _matched(c, ta.hashes, tb.hashes)
         if matched >= cfg.min_passage_words:
             found.append((matched, c))

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from .. import model
 from ..config import FingerprintConfig
-from ..textutil import mix64, ngram_hashes, tokenize_many
+from ..textutil import _mix, mix64, ngram_hashes, tokenize_many
 
 _MAX = np.uint64(np.iinfo(np.uint64).max)
 _BAND_MUL = np.uint64(0x9FB21C651E98DF25)
@@ -63,19 +63,22 @@ def minhash(shingles: np.ndarray, num_perm: int, seed: np.uint64 | int = 0,
         (1, 128)
     """
     doc = np.zeros(shingles.size, dtype=np.int64) if doc is None else doc
-    h = mix64(shingles.astype(np.uint64) ^ np.uint64(seed))
-    bins = ((h >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)  # unbiased bin from the high bits
     sig = np.full(docs * num_perm, _MAX, dtype=np.uint64)
-    _bin_min(sig, doc * num_perm + bins.astype(np.int64), mix64(h))
+    _bin_min(sig, np.ascontiguousarray(shingles, dtype=np.uint64), np.ascontiguousarray(doc, dtype=np.int64),
+             np.uint64(seed), num_perm)
     return _densify(sig.reshape(docs, num_perm))
 
 
 @numba.njit(cache=True, nogil=True)
-def _bin_min(sig: np.ndarray, idx: np.ndarray, vals: np.ndarray) -> None:
-    """``sig[idx] = min(sig[idx], vals)`` elementwise, repeats included (``np.minimum.at``, compiled)."""
-    for i in range(idx.size):
-        if vals[i] < sig[idx[i]]:
-            sig[idx[i]] = vals[i]
+def _bin_min(sig: np.ndarray, shingles: np.ndarray, doc: np.ndarray, seed: np.uint64, num_perm: int) -> None:
+    """One pass: each shingle's hash picks a bin by its high bits and the bin keeps the minimum value."""
+    for t in range(shingles.size):
+        h = _mix(shingles[t] ^ seed)
+        b = ((h >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)  # unbiased bin from the high bits
+        idx = doc[t] * num_perm + np.int64(b)
+        v = _mix(h)
+        if v < sig[idx]:
+            sig[idx] = v
 
 
 def _densify(sig: np.ndarray) -> np.ndarray:
