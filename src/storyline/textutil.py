@@ -20,7 +20,7 @@ import numba
 import numpy as np
 import xxhash
 
-__all__ = ["ALIAS_CANON", "Tokens", "fold_aliases", "hash32", "mix64", "ngram_hashes", "paragraphs", "sentences", "tokenize",
+__all__ = ["ALIAS_CANON", "Tokens", "fold_aliases", "hash32", "is_in", "mix64", "ngram_hashes", "paragraphs", "sentences", "tokenize",
            "tokenize_many", "word_hash"]
 
 _STRIP = str.maketrans("", "", ".'’")
@@ -138,6 +138,18 @@ ALIAS_CANON = np.unique(np.array([word_hash(v) for v in ALIASES.values()], dtype
 _ALIAS_FIRST = np.unique(np.array([p[0] for p, _ in _ALIAS_TABLE], dtype=np.uint64))
 
 
+@numba.njit(cache=True, nogil=True)
+def is_in(values: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``np.isin(values, table)`` for a small sorted ``table``, without numpy's per-call setup."""
+    out = np.zeros(values.size, np.bool_)
+    if table.size == 0:
+        return out
+    for t in range(values.size):
+        k = np.searchsorted(table, values[t])
+        out[t] = k < table.size and table[k] == values[t]
+    return out
+
+
 def fold_aliases(starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray,
             doc: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fold :data:`ALIASES` in a token stream; a phrase becomes one token spanning its words.
@@ -149,7 +161,7 @@ def fold_aliases(starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray,
     alive = np.ones(hashes.size, dtype=bool)
     n = hashes.size
     # Only positions holding a phrase's first word can start a phrase: one pass finds them all.
-    cand = np.flatnonzero(np.isin(hashes, _ALIAS_FIRST))
+    cand = np.flatnonzero(is_in(hashes, _ALIAS_FIRST))
     if cand.size == 0:
         return starts, ends, hashes
     for phrase, canon in _ALIAS_TABLE:

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from .. import model
 from ..config import AlignConfig
-from ..textutil import ALIAS_CANON, Tokens, ngram_hashes, tokenize
+from ..textutil import ALIAS_CANON, Tokens, is_in, ngram_hashes, tokenize
 from .base import REJECT_COLUMN, StepTimeout, time_limit, with_reject
 
 MAX_REPEAT = 4  # seed n-grams repeated more often than this in either text are not anchors
@@ -219,7 +219,7 @@ def _edits(ta: Tokens, tb: Tokens, c: list[tuple[int, int, int, int]]) -> tuple[
                 out.append((" ".join(ea), " ".join(eb)))
         x0, y0 = max(a0, prev[1] if prev else a0), max(b0, prev[3] if prev else b0)
         # Equal hashes, different surface only where a name variant was folded ("isil" / "islamic state").
-        for d in np.flatnonzero(np.isin(ta.hashes[x0:a1], ALIAS_CANON)).tolist():
+        for d in np.flatnonzero(is_in(ta.hashes[x0:a1], ALIAS_CANON)).tolist():
             if d < b1 - y0 and ta.word(x0 + d) != tb.word(y0 + d):
                 out.append((ta.word(x0 + d), tb.word(y0 + d)))
         prev = (a0, a1, b0, b1)
