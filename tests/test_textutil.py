@@ -48,3 +48,25 @@ def test_long_words_and_joiners():
     assert tokenize(text).words == ["us", "dont", "a", "b", long, "end"]
     assert tokenize(text).hashes[0] == word_hash("us")
     assert [h for _, _, h in _reference(text)] == tokenize(text).hashes.tolist()
+
+
+def _fold_reference(words: list[str]) -> list[str]:
+    """Name variants folded longest phrase first, left to right, on words not yet folded."""
+    from storyline.textutil import ALIASES
+    toks = [[w] for w in words]  # a folded phrase keeps its position, later words become []
+    for phrase, canon in sorted(ALIASES.items(), key=lambda kv: -len(kv[0].split())):
+        p = phrase.split()
+        for i in range(len(toks) - len(p) + 1):
+            if all(len(toks[i + t]) == 1 and toks[i + t][0] == p[t] for t in range(len(p))):
+                toks[i] = [canon, "folded"]
+                for t in range(1, len(p)):
+                    toks[i + t] = []
+    return [t[0] for t in toks if t]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from("united states of america islamic state iraq and the levant isil usa "
+                                "per cent great britain european union nations kingdom x".split()), max_size=30))
+def test_fold_aliases_matches_reference(words):
+    got = [int(h) for h in tokenize(" ".join(words), aliases=True).hashes]
+    assert got == [word_hash(w) for w in _fold_reference(words)]

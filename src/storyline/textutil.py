@@ -135,6 +135,9 @@ def _alias_table() -> list[tuple[np.ndarray, int]]:
 
 _ALIAS_TABLE = _alias_table()  # derived from the constant ALIASES at import; never changes
 ALIAS_CANON = np.unique(np.array([word_hash(v) for v in ALIASES.values()], dtype=np.uint64))
+_ALIAS_FLAT = (np.concatenate([p for p, _ in _ALIAS_TABLE]),  # the table as arrays for the kernel
+                np.cumsum([0] + [p.size for p, _ in _ALIAS_TABLE]).astype(np.int64),
+                np.array([c for _, c in _ALIAS_TABLE], dtype=np.uint64))
 _ALIAS_FIRST = np.unique(np.array([p[0] for p, _ in _ALIAS_TABLE], dtype=np.uint64))
 
 
@@ -156,29 +159,38 @@ def fold_aliases(starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray,
 
     ``doc`` (one value per token) keeps phrases from running across documents of a batch.
     """
-    hashes = hashes.copy()
-    ends = ends.copy()
-    alive = np.ones(hashes.size, dtype=bool)
-    n = hashes.size
     # Only positions holding a phrase's first word can start a phrase: one pass finds them all.
     cand = np.flatnonzero(is_in(hashes, _ALIAS_FIRST))
     if cand.size == 0:
         return starts, ends, hashes
-    for phrase, canon in _ALIAS_TABLE:
-        m = phrase.size
-        idx = cand[(hashes[cand] == phrase[0]) & alive[cand] & (cand + m <= n)]
-        for t in range(1, m):
-            if idx.size == 0:
-                break
-            idx = idx[(hashes[idx + t] == phrase[t]) & alive[idx + t]]
-        if doc is not None and m > 1 and idx.size:
-            idx = idx[doc[idx] == doc[idx + m - 1]]
-        for i in idx.tolist():  # rare: a handful per text
-            if all(alive[i : i + m]):
-                hashes[i] = canon
-                ends[i] = ends[i + m - 1]
-                alive[i + 1 : i + m] = False
+    hashes, ends = hashes.copy(), ends.copy()
+    doc = np.zeros(0, np.int64) if doc is None else np.ascontiguousarray(doc, dtype=np.int64)
+    alive = _fold(hashes, ends, doc, cand, *_ALIAS_FLAT)
     return starts[alive], ends[alive], hashes[alive]
+
+
+@numba.njit(cache=True, nogil=True)
+def _fold(hashes: np.ndarray, ends: np.ndarray, doc: np.ndarray, cand: np.ndarray, words: np.ndarray,
+          offsets: np.ndarray, canon: np.ndarray) -> np.ndarray:
+    """Fold phrases in place, longest first, each at its alive, same-text occurrences; the alive mask."""
+    n = hashes.size
+    alive = np.ones(n, np.bool_)
+    for p in range(canon.size):
+        m = offsets[p + 1] - offsets[p]
+        for c in cand:
+            if c + m > n or (doc.size and doc[c] != doc[c + m - 1]):
+                continue
+            ok = True
+            for t in range(m):
+                if hashes[c + t] != words[offsets[p] + t] or not alive[c + t]:
+                    ok = False
+                    break
+            if ok:
+                hashes[c] = canon[p]
+                ends[c] = ends[c + m - 1]
+                for t in range(1, m):
+                    alive[c + t] = False
+    return alive
 
 
 class Tokens:
