@@ -78,14 +78,25 @@ class Report:
 
 
 def _split_rejects(table: pa.Table, stage: str) -> tuple[pa.Table, pa.Table]:
+    """Split a step's output into its good rows and REJECT rows for its ``_reject`` ones.
+
+    Rows of pages carry ``path``/``record``/``article_id``; rows of pairs (``a_id``, ``b_id``) get
+    ``a_id|b_id`` as their path: the pair, not a file.
+    """
     bad = pc.is_valid(table[REJECT_COLUMN])
     good = table.filter(pc.invert(bad)).drop_columns([REJECT_COLUMN])
     rej = table.filter(bad)
     reasons = rej[REJECT_COLUMN].to_pylist()
+    n = rej.num_rows
+    if "path" in rej.column_names:
+        where = {"path": rej["path"], "record": rej["record"], "page_id": rej["article_id"]}
+    else:
+        where = {"path": [f"{a}|{b}" for a, b in zip(rej["a_id"].to_pylist(), rej["b_id"].to_pylist())],
+                 "record": pa.nulls(n, pa.int64()), "page_id": pa.nulls(n, pa.string())}
     rejects = pa.table(
-        {"path": rej["path"], "record": rej["record"], "stage": pa.array([stage] * rej.num_rows, pa.string()),
+        {"path": where["path"], "record": where["record"], "stage": pa.array([stage] * n, pa.string()),
          "reason": pa.array([r.split(":")[0] for r in reasons], pa.string()),
-         "detail": pa.array(reasons, pa.string()), "page_id": rej["article_id"]},
+         "detail": pa.array(reasons, pa.string()), "page_id": where["page_id"]},
         schema=model.REJECT,
     )
     return good, rejects
@@ -109,22 +120,6 @@ def _pair_view(pairs: pa.Table, articles: pa.Table, cols: list[str]) -> pa.Table
 def _align_id(cfg: AlignConfig) -> str:
     """The alignments' config id: every align key but ``cluster_overlap``, which only shapes reuse_clusters."""
     return config_id(dataclasses.replace(cfg, cluster_overlap=AlignConfig.cluster_overlap))
-
-
-def _pair_rejects(table: pa.Table, stage: str) -> tuple[pa.Table, pa.Table]:
-    """Split a pair step's output into its rows and REJECT rows (path ``a_id|b_id``: the pair, not a file)."""
-    bad = pc.is_valid(table[REJECT_COLUMN])
-    good = table.filter(pc.invert(bad)).drop_columns([REJECT_COLUMN])
-    rej = table.filter(bad)
-    reasons = rej[REJECT_COLUMN].to_pylist()
-    rejects = pa.table(
-        {"path": [f"{a}|{b}" for a, b in zip(rej["a_id"].to_pylist(), rej["b_id"].to_pylist())],
-         "record": pa.nulls(rej.num_rows, pa.int64()), "stage": [stage] * rej.num_rows,
-         "reason": [r.split(":")[0] for r in reasons], "detail": reasons,
-         "page_id": pa.nulls(rej.num_rows, pa.string())},
-        schema=model.REJECT,
-    )
-    return good, rejects
 
 
 def _set_stage_rejects(store: Store, stage: str, rejects: pa.Table) -> None:
@@ -253,7 +248,7 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     cid = _align_id(cfg.align)
     if not store.is_current("alignments", cid, store.fingerprint("pairs")):
         view = _pair_view(store.read("pairs"), store.read("articles", ["article_id", "text"]), ["text"])
-        alignments, rejects = _pair_rejects(engine.map(Align(cfg.align), view), "align")
+        alignments, rejects = _split_rejects(engine.map(Align(cfg.align), view), "align")
         # Rejects first, as in ingest: a crash before the alignments are written redoes the stage.
         _set_stage_rejects(store, "align", rejects)
         store.replace("alignments", alignments, cid, inputs=store.fingerprint("pairs"))
