@@ -123,9 +123,10 @@ def _corpus(dest: Path, originals: int, reprints: int) -> Path:
     """``originals`` real articles plus ``reprints`` edited reprints of them (dropped paragraphs, "says"),
     a record with no text and a line that is not JSON (two rejects)."""
     rows = _real_articles()[:originals]
+    sources = list(rows)
     rng = random.Random(7)
     for k in range(reprints):
-        r = rows[k] if reprints <= len(rows) else rng.choice(rows[:originals])
+        r = sources[k] if reprints <= len(sources) else rng.choice(sources)
         keep = [p for p in r["text"].split("\n\n") if rng.random() > 0.3] or [r["text"]]
         rows.append({"id": f"{r['id']}-reprint-{k}", "text": "\n\n".join(keep).replace(" said", " says"),
                      "title": r["title"], "outlet": f"reprinter{k % 7}", "date": r["date"]})
