@@ -39,7 +39,7 @@ from storyline import model
 from storyline.config import AlignConfig, CandidatesConfig, FingerprintConfig
 from storyline.engines.local import LocalEngine
 from storyline.steps.align import Align, align_tokens
-from storyline.steps.candidates import Candidates, CountPairs, key_pairs
+from storyline.steps.candidates import Candidates, CountPairs, key_pairs, shared_rows
 from storyline.steps.fingerprint import fingerprint_batch
 from storyline.textutil import mix64, tokenize
 
@@ -135,6 +135,7 @@ def storyline_pairs(docs: list[dict], eng: LocalEngine | None = None,
     eng = eng or LocalEngine(batch_rows=1024)
     arts = articles_table(docs) if arts is None else arts
     keys = eng.map(Fingerprint(FingerprintConfig()), arts)
+    keys = shared_rows(keys)  # as pipeline.corpus_stages does
     pairs = eng.group(CountPairs(CandidatesConfig()), eng.group(Candidates(CandidatesConfig()), keys))
     text = dict(zip(arts["article_id"].to_pylist(), arts["text"].to_pylist()))
     view = pa.table({"a_id": pairs["a_id"], "a_text": [text[a] for a in pairs["a_id"].to_pylist()],
@@ -142,6 +143,8 @@ def storyline_pairs(docs: list[dict], eng: LocalEngine | None = None,
     al = eng.map(Align(AlignConfig()), view)
     best: dict[tuple[str, str], int] = {}
     for a, b, w in zip(al["a_id"].to_pylist(), al["b_id"].to_pylist(), al["words"].to_pylist()):
+        if w is None:  # a pair past the alignment timeout (a reject row): no passage
+            continue
         k = tuple(sorted((a, b)))
         best[k] = max(best.get(k, 0), w)
     return best, pairs.num_rows

@@ -55,3 +55,15 @@ def test_candidates_key_pairs_one_pair_per_shared_key(size, cap, expected):
 def test_candidates_key_pairs_ignore_repeated_key_in_one_doc():
     a, b = key_pairs(np.array([1, 1, 1], dtype=np.uint64), np.array([0, 0, 1]), 50)
     assert list(zip(a.tolist(), b.tolist())) == [(0, 1)]
+
+
+def test_shared_rows_keeps_exactly_the_keys_held_twice():
+    import pyarrow as pa
+
+    from storyline import model
+    from storyline.steps.candidates import shared_rows
+
+    keys = pa.table({"article_id": ["a", "b", "c", "a", "d"], "kind": ["gram"] * 5,
+                     "band_key": pa.array([7, 9, 7, 5, 11], pa.uint64())}, schema=model.BAND_KEY)
+    assert shared_rows(keys)["article_id"].to_pylist() == ["a", "c"]
+    assert shared_rows(keys.slice(0, 0)).num_rows == 0

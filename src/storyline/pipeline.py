@@ -32,7 +32,7 @@ from .engines import Engine, get_engine
 from .steps import ingest
 from .steps.align import Align, Direction, ReuseClusters, pair_passages
 from .steps.base import REJECT_COLUMN
-from .steps.candidates import Candidates, CountPairs
+from .steps.candidates import Candidates, CountPairs, shared_rows
 from .steps.clean import Clean
 from .steps.cluster import Cluster, CountDF, with_text
 from .steps.compare import Compare
@@ -242,7 +242,7 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     articles_fp = store.fingerprint("articles")
     cid = config_id(cfg.candidates) + config_id(cfg.fingerprint)
     if not store.is_current("pairs", cid, store.fingerprint("keys")):
-        keys = store.read("keys", schema=model.BAND_KEY)
+        keys = shared_rows(store.read("keys", schema=model.BAND_KEY))
         pairs = engine.group(CountPairs(cfg.candidates), engine.group(Candidates(cfg.candidates), keys))
         store.replace("pairs", pairs, cid, inputs=store.fingerprint("keys"))
     cid = _align_id(cfg.align)

@@ -74,6 +74,15 @@ def _shared(keys: np.ndarray) -> np.ndarray:
     return mask
 
 
+def shared_rows(keys: pa.Table) -> pa.Table:
+    """The rows of ``keys`` whose key another row also holds: the only ones that can make a pair.
+
+    Most winnowed grams belong to one article; dropping them before the group step spares the
+    engine sorting and shuffling rows that cannot matter (over 90% of them on news).
+    """
+    return keys.filter(_shared(keys["band_key"].to_numpy())) if keys.num_rows else keys
+
+
 @dataclass
 class Candidates:
     """Group step (key ``band_key``): one pair row per key two articles share."""
