@@ -70,3 +70,14 @@ def _fold_reference(words: list[str]) -> list[str]:
 def test_fold_aliases_matches_reference(words):
     got = [int(h) for h in tokenize(" ".join(words), aliases=True).hashes]
     assert got == [word_hash(w) for w in _fold_reference(words)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), TEXT), max_size=6), st.integers(0, 3), st.booleans())
+def test_tokenize_many_reads_arrow_utf8_like_strings(texts, cut, aliases):
+    import pyarrow as pa
+
+    arr = pa.array(texts, pa.string()).slice(min(cut, len(texts)))  # a sliced array has a buffer offset
+    want = tokenize_many([t or "" for t in arr.to_pylist()], aliases=aliases)
+    got = tokenize_many(arr, aliases=aliases)
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()

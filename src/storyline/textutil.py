@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numba
 import numpy as np
+import pyarrow as pa
 import xxhash
 
 __all__ = ["ALIAS_CANON", "Tokens", "fold_aliases", "hash32", "is_in", "mix64", "ngram_hashes", "paragraphs", "sentences", "tokenize",
@@ -236,21 +237,105 @@ def tokenize(text: str, aliases: bool = False) -> Tokens:
     return Tokens(text, starts, ends, hashes)
 
 
-def tokenize_many(texts: Sequence[str], aliases: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def tokenize_many(texts: Sequence[str] | pa.Array | pa.ChunkedArray,
+                  aliases: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Word hashes of many texts at once: ``(hashes, bounds)``; text ``i`` owns ``hashes[bounds[i]:bounds[i+1]]``.
 
-    The same hashes as :func:`tokenize` gives each text alone, in one numpy pass over the batch.
+    The same hashes as :func:`tokenize` gives each text alone, in one pass over the batch. An Arrow
+    string array is read in place (its UTF-8 bytes, no Python strings); nulls count as empty texts.
     """
-    joined = "\n".join(texts)  # "\n" is not a word character, so no word spans two texts
-    starts, ends, hashes = _scan(joined)
-    text_starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]], dtype=np.int64) if texts else np.zeros(0, np.int64)
-    # Texts are few and words many: locate each text's first word, not each word's text.
-    bounds = np.append(np.searchsorted(starts, text_starts), starts.size)
-    if aliases:
-        doc = np.repeat(np.arange(len(texts)), np.diff(bounds))
-        starts, _, hashes = fold_aliases(starts, ends, hashes, doc)
+    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        got = _scan_arrow(texts)
+        if got is None:  # characters outside the BMP: Python's rules, via strings
+            return tokenize_many([t or "" for t in texts.to_pylist()], aliases)
+        hashes, doc, n = got
+    else:
+        joined = "\n".join(texts)  # "\n" is not a word character, so no word spans two texts
+        starts, ends, hashes = _scan(joined)
+        text_starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]], dtype=np.int64) if texts else np.zeros(0, np.int64)
+        # Texts are few and words many: locate each text's first word, not each word's text.
         bounds = np.append(np.searchsorted(starts, text_starts), starts.size)
-    return hashes, bounds
+        doc, n = np.repeat(np.arange(len(texts)), np.diff(bounds)), len(texts)
+    if aliases:
+        pos = np.arange(hashes.size)  # fold_aliases moves offsets too; positions stand in for them here
+        kept, _, hashes = fold_aliases(pos, pos, hashes, doc)
+        doc = doc[kept]
+    return hashes, np.searchsorted(doc, np.arange(n + 1))
+
+
+def _scan_arrow(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """``(hashes, doc, n_texts)`` from an Arrow string array's UTF-8 buffer; None if a text leaves the BMP."""
+    arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    if arr.null_count:
+        arr = arr.fill_null("")
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), 0
+    _, offsets, data = arr.buffers()
+    offs = np.frombuffer(offsets, dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
+    buf = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    raw, doc, ok = _utf8_words(buf, offs, _LOWER, _POW)
+    return (mix64(raw), doc, n) if ok else None
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decode(buf: np.ndarray, p: int) -> tuple[int, int]:
+    """The code point at byte ``p`` of valid UTF-8 and its length in bytes."""
+    b0 = np.int64(buf[p])
+    if b0 < 0x80:
+        return b0, 1
+    if b0 < 0xE0:
+        return ((b0 & 0x1F) << 6) | (np.int64(buf[p + 1]) & 0x3F), 2
+    if b0 < 0xF0:
+        return ((b0 & 0x0F) << 12) | ((np.int64(buf[p + 1]) & 0x3F) << 6) | (np.int64(buf[p + 2]) & 0x3F), 3
+    return (((b0 & 0x07) << 18) | ((np.int64(buf[p + 1]) & 0x3F) << 12) | ((np.int64(buf[p + 2]) & 0x3F) << 6)
+            | (np.int64(buf[p + 3]) & 0x3F)), 4
+
+
+@numba.njit(cache=True, nogil=True)
+def _utf8_words(buf: np.ndarray, offs: np.ndarray, table: np.ndarray,
+                pw: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """:func:`_word_spans` over UTF-8 texts: raw word hashes, the text of each, and False on a non-BMP character."""
+    size = (offs[-1] - offs[0] + offs.size) // 2 + 1  # a word takes a byte and a separator or a text's end
+    raw = np.empty(size, np.uint64)
+    doc = np.empty(size, np.int64)
+    w = 0
+    for d in range(offs.size - 1):
+        p, end = offs[d], offs[d + 1]
+        while p < end:
+            c, nb = _decode(buf, p)
+            if c >= 65536:
+                return raw[:0], doc[:0], False
+            if table[c] == 0:
+                p += nb
+                continue
+            h = np.uint64(0)
+            r = 0
+            while True:
+                while p < end:
+                    c, nb = _decode(buf, p)
+                    if c >= 65536:
+                        return raw[:0], doc[:0], False
+                    low = table[c]
+                    if low == 0:
+                        break
+                    h += np.uint64(low + 1) * pw[min(r, 255)]
+                    r += 1
+                    p += nb
+                if p < end and (c == 46 or c == 39 or c == 0x2019) and p + nb < end:
+                    c2, nb2 = _decode(buf, p + nb)
+                    if c2 >= 65536:
+                        return raw[:0], doc[:0], False
+                    if table[c2] != 0:
+                        p += nb  # a joiner: the word goes on
+                        continue
+                break
+            raw[w] = h
+            doc[w] = d
+            w += 1
+    return raw[:w].copy(), doc[:w].copy(), True
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -160,9 +160,12 @@ def winnow(hashes: np.ndarray, window: int, doc: np.ndarray | None = None) -> tu
     return keys if single else (keys, owner)
 
 
-def fingerprint_batch(texts: Sequence[str], cfg: FingerprintConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(doc, is_band, key)`` rows for a batch of texts; texts under ``shingle_words`` words get none."""
-    hashes, bounds = tokenize_many(list(texts), aliases=ALIASES)
+def fingerprint_batch(texts: Sequence[str] | pa.Array | pa.ChunkedArray,
+                      cfg: FingerprintConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(doc, is_band, key)`` rows for a batch of texts (strings or an Arrow string array, null = empty);
+    texts under ``shingle_words`` words get none."""
+    hashes, bounds = tokenize_many(texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else list(texts),
+                                   aliases=ALIASES)
     n_docs = len(texts)
     shingles, sdoc = batch_ngrams(hashes, bounds, cfg.shingle_words)
     has = np.zeros(n_docs, dtype=bool)
@@ -203,8 +206,7 @@ class Fingerprint:
     output_schema: ClassVar[pa.Schema] = model.BAND_KEY
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        texts = [t or "" for t in batch["text"].to_pylist()]
-        doc, is_band, key = fingerprint_batch(texts, self.config)
+        doc, is_band, key = fingerprint_batch(batch["text"], self.config)  # read in place, no Python strings
         kinds = pa.DictionaryArray.from_arrays(pa.array(is_band.astype(np.int8) ^ 1), pa.array(["band", "gram"]))
         return pa.table(
             {"article_id": batch["article_id"].combine_chunks().take(pa.array(doc)).cast(pa.string()),
