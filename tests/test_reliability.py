@@ -208,7 +208,8 @@ def test_reliability_kill_9_then_resume_equals_uninterrupted(tmp_path, record_pr
     storyline.run([str(corpus)], out=ref, config=config.load(cfg))  # uninterrupted, in this process
     out = tmp_path / "killed"
     rng = random.Random(11)
-    kills = [_kill_during(_cmd(corpus, out, cfg), out, rng.choice(KILL_AT[stage]), rng) for stage in plan]
+    tables = {stage: rng.sample(choices, len(choices)) for stage, choices in KILL_AT.items()}  # distinct per stage
+    kills = [_kill_during(_cmd(corpus, out, cfg), out, tables[stage].pop(), rng) for stage in plan]
     subprocess.run(_cmd(corpus, out, cfg), check=True, capture_output=True)
     got, want = _snapshot(out), _snapshot(ref)
     ids = [json.loads(x)["article_id"] for x in got["articles"]]
