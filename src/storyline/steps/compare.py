@@ -124,11 +124,6 @@ def figure_origins(carriers: list[dict], aligned: dict[tuple[str, str], list[tup
 _CONTENT = re.compile(r"[A-Za-z]{4,}")
 
 
-def _context_overlap(a: str, b: str) -> float:
-    wa, wb = set(_CONTENT.findall(a.lower())), set(_CONTENT.findall(b.lower()))
-    return len(wa & wb) / max(1, min(len(wa), len(wb)))
-
-
 def _fact(story_id: str, fact_id: str, kind: str, article_id: str, start: int, end: int, label: str, status: str,
           outlets: int, origins: int, detail: str | None) -> dict:
     """One FACT row (one carrier of one fact)."""
@@ -178,25 +173,40 @@ def lineage(a: str, b: str) -> str:
     return "trimmed" if sa in sb or sb in sa else "altered"
 
 
-def same_quote(a: str, b: str, min_overlap: float = 0.6) -> bool:
-    """Whether two quotes carry the same words: most of the shorter one's word trigrams are in the other."""
-    ta, tb = tokenize(a).words, tokenize(b).words
-    ga = {tuple(ta[i:i + 3]) for i in range(len(ta) - 2)}
-    gb = {tuple(tb[i:i + 3]) for i in range(len(tb) - 2)}
+def _quote_key(quote: str) -> tuple[list[str], set[tuple[str, ...]]]:
+    words = tokenize(quote).words
+    return words, {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
+
+
+def _same_key(ka: tuple[list[str], set], kb: tuple[list[str], set], min_overlap: float = 0.6) -> bool:
+    (ta, ga), (tb, gb) = ka, kb
     if not ga or not gb:
         return ta == tb and bool(ta)
     return len(ga & gb) / min(len(ga), len(gb)) >= min_overlap
+
+
+def same_quote(a: str, b: str, min_overlap: float = 0.6) -> bool:
+    """Whether two quotes carry the same words: most of the shorter one's word trigrams are in the other."""
+    return _same_key(_quote_key(a), _quote_key(b), min_overlap)
 
 
 def _quote_facts(story_id: str, quotes: list[dict], aligned: dict, outlet: dict[str, str]) -> list[dict]:
     """One fact per distinct quote across the story, with each carrier's lineage to the first."""
     uf = _UnionFind()
     qs = sorted(quotes, key=lambda q: (q["article_id"], q["start"]))
+    keys = [_quote_key(q["quote"]) for q in qs]
+    # Only quotes sharing a trigram (or, under three words, all their words) can be the same quote:
+    # an index of earlier quotes keeps a big story from comparing every pair.
+    seen: dict[object, list[int]] = defaultdict(list)
     for i, q in enumerate(qs):
         uf.find(i)
-        for j in range(i):
-            if qs[j]["article_id"] != q["article_id"] and same_quote(qs[j]["quote"], q["quote"]):
+        words, grams = keys[i]
+        handles = grams or ({tuple(words)} if words else set())
+        for j in sorted({j for h in handles for j in seen[h]}):
+            if qs[j]["article_id"] != q["article_id"] and _same_key(keys[j], keys[i]):
                 uf.union(j, i)
+        for h in handles:
+            seen[h].append(i)
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(qs)):
         groups[uf.find(i)].append(i)
@@ -219,24 +229,35 @@ def _figure_facts(story_id: str, figures: list[dict], aligned: dict, outlet: dic
     # One fact per quantity: the same value with the same unit, or in sentences that say the same
     # thing ("40,000 foreigners joined" / "40,000 foreign fighters have joined").
     uf = _UnionFind()
+    ctx = [set(_CONTENT.findall((f["context"] or "").lower())) for f in figures]
+
+    def overlap(i: int, j: int) -> float:
+        return len(ctx[i] & ctx[j]) / max(1, min(len(ctx[i]), len(ctx[j])))
+
+    by_value: dict[float, list[int]] = defaultdict(list)
     for i, f in enumerate(figures):
         uf.find(i)
-        for j in range(i):
-            g = figures[j]
-            if f["value"] == g["value"] and ((f["unit"] or "") == (g["unit"] or "")
-                                             or _context_overlap(f["context"], g["context"]) >= 0.3):
+        for j in by_value[f["value"]]:
+            if (f["unit"] or "") == (figures[j]["unit"] or "") or overlap(i, j) >= 0.3:
                 uf.union(j, i)
+        by_value[f["value"]].append(i)
     by_key: dict[tuple, list[dict]] = defaultdict(list)
     for i, f in enumerate(figures):
         root = figures[uf.find(i)]
         by_key[(root["unit"] or "", root["value"])].append(f)
+    # Conflicts: the same unit, another value, another outlet, in a sentence saying the same thing
+    # (half its content words shared, so at least one: an index of words finds the candidates).
     conflicts = set()
-    for f in figures:
-        for g in figures:
+    words: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, f in enumerate(figures):
+        unit = f["unit"] or ""
+        for j in sorted({j for w in ctx[i] for j in words[(unit, w)]}):
+            g = figures[j]
             if (f["article_id"] != g["article_id"] and outlet[f["article_id"]] != outlet[g["article_id"]]
-                    and (f["unit"] or "") == (g["unit"] or "") and f["value"] != g["value"]
-                    and _context_overlap(f["context"], g["context"]) >= 0.5):
-                conflicts.add(f["figure_id"])
+                    and f["value"] != g["value"] and overlap(i, j) >= 0.5):
+                conflicts.update((f["figure_id"], g["figure_id"]))
+        for w in ctx[i]:
+            words[(unit, w)].append(i)
     rows = []
     for (unit, value), carriers in sorted(by_key.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         fact_id = model.stable_id(story_id, "figure", unit, value)
