@@ -38,6 +38,14 @@ def mix64(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mix(z: np.uint64) -> np.uint64:
+    """:func:`mix64` of one value, for the compiled kernels."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 def _tables() -> np.ndarray:
     """Lowered code point for every BMP character that ``\\w`` matches, 0 for the others."""
     chars = [chr(c) for c in range(65536)]
@@ -68,10 +76,10 @@ def _lower_bmp(cp: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, int]:
 
 @numba.njit(cache=True, nogil=True)
 def _word_spans(cp: np.ndarray, low: np.ndarray, pw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Words as regex ``\\w+(?:[.'’]\\w+)*``: starts, ends and the polynomial hash of kept characters.
+    """Words as regex ``\\w+(?:[.'’]\\w+)*``: starts, ends and the mixed polynomial hash of kept characters.
 
     A dot or apostrophe between two word characters joins them ("U.S", "don't") and is not hashed;
-    the hash is sum((c + 1) * BASE**min(rank, 255)) over the word's kept lowered characters.
+    the hash is mix64(sum((c + 1) * BASE**min(rank, 255))) over the word's kept lowered characters.
     """
     n = cp.size
     starts = np.empty(n // 2 + 1, np.int64)
@@ -97,7 +105,7 @@ def _word_spans(cp: np.ndarray, low: np.ndarray, pw: np.ndarray) -> tuple[np.nda
             break
         starts[w] = s
         ends[w] = i
-        raw[w] = h
+        raw[w] = _mix(h)
         w += 1
     return starts[:w].copy(), ends[:w].copy(), raw[:w].copy()
 
@@ -110,8 +118,7 @@ def _scan(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         for i in np.flatnonzero(cp > 65535).tolist():
             ch = chr(int(cp[i]))
             low[i] = (ord(ch.lower()) if len(ch.lower()) == 1 else ord(ch)) if ch.isalnum() else 0
-    starts, ends, raw = _word_spans(cp, low, _POW)
-    return starts, ends, mix64(raw)
+    return _word_spans(cp, low, _POW)
 
 
 def word_hash(word: str) -> int:
@@ -277,7 +284,7 @@ def _scan_arrow(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarr
     offs = np.frombuffer(offsets, dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
     buf = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
     raw, doc, ok = _utf8_words(buf, offs, _LOWER, _POW)
-    return (mix64(raw), doc, n) if ok else None
+    return (raw, doc, n) if ok else None
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -332,18 +339,10 @@ def _utf8_words(buf: np.ndarray, offs: np.ndarray, table: np.ndarray,
                         p += nb  # a joiner: the word goes on
                         continue
                 break
-            raw[w] = h
+            raw[w] = _mix(h)
             doc[w] = d
             w += 1
     return raw[:w].copy(), doc[:w].copy(), True
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _mix(z: np.uint64) -> np.uint64:
-    """:func:`mix64` of one value, for the compiled kernels."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
 
 
 @numba.njit(cache=True, nogil=True)
