@@ -184,6 +184,9 @@ def read_df(table: pa.Table) -> DF:
     return counts, n
 
 
+_NO_TERMS, _NO_WEIGHTS = np.zeros(0, np.int64), np.zeros(0, np.float32)
+
+
 class _Postings:
     """One representation: incremental document frequencies and an inverted index of member vectors.
 
@@ -199,6 +202,8 @@ class _Postings:
         self.n_docs = 0
         self.frozen = False  # True once the IDF was set from a whole batch (count_df)
         self.vectors: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # doc -> unit vector (active docs)
+        # story -> (members seen, their IDF^2 unit vectors concatenated, count), once the IDF is frozen
+        self.rare: dict[int, tuple[int, np.ndarray, np.ndarray, int]] = {}
         self.norm2: dict[int, float] = {}  # story -> |centroid|^2
         self.indptr = np.zeros(n_features + 1, np.int64)  # inverted index: term -> (doc, weight) postings
         self.post_doc = np.zeros(0, np.int64)
@@ -261,6 +266,7 @@ class _Postings:
         """Rebuild the inverted index over the documents in ``keep``; forget the others."""
         keep = sorted(d for d in keep if d in self.vectors)
         self.vectors = {d: self.vectors[d] for d in keep}
+        self.rare = {}  # stories' IDF^2 member vectors may have lost forgotten documents
         self.buffer, self.buf_n = [], 0
         if not keep:
             self.indptr[:] = 0
@@ -352,7 +358,7 @@ class StoryIndex:
             gap = np.zeros(slots.size)
         x = np.zeros((slots.size, len(FEATURES)))
         x[:, 5] = np.minimum(gap, 7) / 7.0
-        self._dots, self._query = [], vecs[0]
+        self._dots, self._query, self._rare_query = [], vecs[0], None
         for k, (uniq, dot, best) in enumerate(sums):
             pos = np.searchsorted(uniq, slots)
             found = (pos < uniq.size) & (uniq[np.minimum(pos, uniq.size - 1)] == slots) if uniq.size else pos < 0
@@ -370,25 +376,69 @@ class StoryIndex:
     def set_features(self, doc: Doc, slot: int) -> tuple[float, float, float]:
         """Shared figures, the mean proper-noun overlap coefficient with the story's members, and
         the mean member body cosine with IDF squared (rare, event-specific words dominate)."""
-        story = self.stories[slot]
-        figs = min(1.0, len(doc.figures & story.figures) / 3.0)
-        overlap = [len(doc.names & m) / max(1, min(len(doc.names), len(m))) for m in story.names]
-        return figs, float(np.mean(overlap)) if overlap else 0.0, self._rare(story)
+        figs, names, rare = self.set_features_many(doc, np.array([slot]))[0]
+        return float(figs), float(names), float(rare)
+
+    def set_features_many(self, doc: Doc, slots: np.ndarray) -> np.ndarray:
+        """:meth:`set_features` of several stories, one row each; the IDF^2 cosines in one product."""
+        out = np.zeros((slots.size, 3))
+        for r, slot in enumerate(slots.tolist()):
+            story = self.stories[slot]
+            out[r, 0] = min(1.0, len(doc.figures & story.figures) / 3.0)
+            overlap = [len(doc.names & m) / max(1, min(len(doc.names), len(m))) for m in story.names]
+            out[r, 1] = sum(overlap) / len(overlap) if overlap else 0.0
+        rep = self.reps[0]
+        if not rep.frozen or not self._query[0].size:
+            out[:, 2] = [self._rare(self.stories[slot]) for slot in slots.tolist()]
+            return out
+        parts = [self._rare_members(self.stories[slot]) for slot in slots.tolist()]
+        counts = np.array([n for _, _, n in parts])
+        sizes = np.array([t.size for t, _, _ in parts])
+        if not sizes.sum():
+            return out
+        idx, w = self._query
+        if self._rare_query is None:
+            self._rare_query = _unit(w * rep.idf(idx))
+        rep.scratch[idx] = self._rare_query
+        terms = np.concatenate([t for t, _, _ in parts])
+        prod = rep.scratch[terms] * np.concatenate([v for _, v, _ in parts])
+        rep.scratch[idx] = 0.0
+        starts = np.cumsum(sizes) - sizes
+        has = sizes > 0
+        sums = np.zeros(slots.size)
+        sums[has] = np.add.reduceat(prod, starts[has])
+        out[:, 2] = np.divide(sums, counts, out=np.zeros(slots.size), where=counts > 0)
+        return out
+
+    def _rare_members(self, story: _Story) -> tuple[np.ndarray, np.ndarray, int]:
+        """The story's members' IDF^2 unit vectors concatenated, and their count (frozen IDF only):
+        the mean of the members' dots is the dot with these over the count. Kept until a rebuild."""
+        rep = self.reps[0]
+        done, terms, weights, n = rep.rare.get(story.slot, (0, _NO_TERMS, _NO_WEIGHTS, 0))
+        new = [rep.vectors[d] for d in story.docs[done:] if d in rep.vectors]
+        if new:
+            terms = np.concatenate([terms, *(m_idx for m_idx, _ in new)])
+            weights = np.concatenate([weights, *(_unit(m_w * rep.idf(m_idx)) for m_idx, m_w in new)])
+            n += len(new)
+        rep.rare[story.slot] = (len(story.docs), terms, weights, n)
+        return terms, weights, n
 
     def _rare(self, story: _Story) -> float:
         rep = self.reps[0]
         idx, w = self._query
         if not idx.size:
             return 0.0
-        q = _unit(w * rep.idf(idx))
-        rep.scratch[idx] = q
-        dots = []
+        if self._rare_query is None:  # the same for every candidate story of this article
+            self._rare_query = _unit(w * rep.idf(idx))
+        rep.scratch[idx] = self._rare_query
+        total, n = 0.0, 0
         for d in story.docs:
             if d in rep.vectors:
                 m_idx, m_w = rep.vectors[d]
-                dots.append(float(rep.scratch[m_idx] @ _unit(m_w * rep.idf(m_idx))))
+                total += float(rep.scratch[m_idx] @ _unit(m_w * rep.idf(m_idx)))
+                n += 1
         rep.scratch[idx] = 0.0
-        return float(np.mean(dots)) if dots else 0.0
+        return total / n if n else 0.0
 
     def open(self, story_id: str, day: int | None) -> int:
         """A new empty story; returns its slot."""
@@ -541,7 +591,7 @@ def _decide(doc: Doc, slots: list[int], x: np.ndarray, index: StoryIndex, assign
     if partners:
         return assigned[max(partners)[1]], 1.0, "reuse"
     if len(slots):
-        best, p = _best(doc, slots, x, index, weights, bias)
+        best, p = _best(doc, slots, x, index, weights, bias, threshold)
         if p >= threshold:
             return index.stories[best].story_id, p, "merge"
     story_id = model.stable_id("story", doc.article_id)
@@ -549,12 +599,16 @@ def _decide(doc: Doc, slots: list[int], x: np.ndarray, index: StoryIndex, assign
 
 
 def _best(doc: Doc, slots: np.ndarray, x: np.ndarray, index: StoryIndex, weights: tuple[float, ...],
-          bias: float) -> tuple[int, float]:
-    """The most probable story; figures are only compared for stories that could still win."""
+          bias: float, threshold: float = 0.0) -> tuple[int, float]:
+    """The most probable story; the set features are only computed for stories that could still
+    win, and (given ``threshold``) still reach the merge threshold: the others cannot change the decision."""
     w = np.asarray(weights, np.float64)
     partial = x[:, :LAZY] @ w[:LAZY]
-    for i in np.flatnonzero(partial >= partial.max() - np.clip(w[LAZY:], 0, None).sum()):
-        x[i, LAZY:] = index.set_features(doc, int(slots[i]))
+    lazy_max = np.clip(w[LAZY:], 0, None).sum()
+    floor = np.log(threshold / (1.0 - threshold)) - bias if 0.0 < threshold < 1.0 else -np.inf
+    sel = np.flatnonzero((partial >= partial.max() - lazy_max) & (partial + lazy_max >= floor))
+    if sel.size:
+        x[sel, LAZY:] = index.set_features_many(doc, np.asarray(slots)[sel])
     p = merge_probability(x, weights, bias)
     best = int(np.argmax(p))
     return int(slots[best]), float(p[best])
