@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from . import export, model
 from .config import AlignConfig, PipelineConfig, config_id
 from .engines import Engine, get_engine
+from .engines.base import concat, key_ranges
 from .steps import ingest
 from .steps.align import Align, Direction, ReuseClusters, pair_passages
 from .steps.base import REJECT_COLUMN
@@ -237,6 +237,13 @@ def per_article(store: Store, cfg: PipelineConfig, engine: Any) -> None:
             store.append(name, out, cid, done_parts=sorted(done))
 
 
+COMPARE_ARTICLES = 20_000  # articles whose stories are compared together: bounds the stage's memory
+
+
+def _in(column: str, values: pa.Array | pa.ChunkedArray) -> pc.Expression:
+    return pc.field(column).isin(values)
+
+
 def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     """Candidates, alignment, direction, clustering and comparison over the whole store."""
     articles_fp = store.fingerprint("articles")
@@ -278,8 +285,7 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
         dates = store.read("articles", ["article_id", "published"])
         need = step.needs_text(dates, previous) if fresh else set(dates["article_id"].to_pylist())
         # Title and text only of the new articles and the stories active around them, not the archive.
-        texts = ds.dataset([str(p) for p in store.parts("articles")], format="parquet").to_table(
-            columns=list(Cluster.reads), filter=pc.field("article_id").isin(pa.array(sorted(need), pa.string())))
+        texts = store.read("articles", list(Cluster.reads), where=_in("article_id", pa.array(sorted(need), pa.string())))
         uncounted = texts.filter(pc.invert(pc.is_in(texts["article_id"], previous["article_id"]))) if fresh else texts
         df = engine.gather(CountDF(), uncounted, df)
         stories = engine.gather(step, with_text(dates, texts), store.read("edges", schema=model.REUSE_EDGE),
@@ -288,12 +294,17 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
         store.replace("cluster_df", df, cid, inputs=store.fingerprint("stories"))
     inputs = store.fingerprint("stories", "alignments", "figures", "quotes")
     if not store.is_current("facts", "compare", inputs):
-        facts = engine.gather(
-            Compare(), store.read("stories"), store.read("articles", ["article_id", "outlet", "text"]),
-            store.read("alignments", schema=model.ALIGNMENT), store.read("figures", schema=model.FIGURE),
-            store.read("quotes", schema=model.QUOTE),
-        )
-        store.replace("facts", facts, "compare", inputs=inputs)
+        # Stories are independent: compare a bounded group of them at a time, reading only their rows.
+        parts = []
+        stories = store.read("stories")
+        for members in key_ranges(stories, "story_id", COMPARE_ARTICLES):
+            ids = members["article_id"]
+            parts.append(engine.gather(
+                Compare(), members, store.read("articles", ["article_id", "outlet", "text"], where=_in("article_id", ids)),
+                store.read("alignments", schema=model.ALIGNMENT, where=_in("a_id", ids)),
+                store.read("figures", schema=model.FIGURE, where=_in("article_id", ids)),
+                store.read("quotes", schema=model.QUOTE, where=_in("article_id", ids))))
+        store.replace("facts", concat(parts, model.FACT), "compare", inputs=inputs)
     inputs = store.fingerprint("stories", "facts", "quotes", "edges", "articles")
     if not store.is_current("docs", "docs", inputs):
         store.replace("docs", export.docs_table(export.build_stories(store)), "docs", inputs=inputs)

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import __version__
@@ -63,20 +64,20 @@ class Store:
         return [self.root / name / p for p in m["parts"]] if m else []
 
     def read(self, name: str, columns: list[str] | None = None, schema: pa.Schema | None = None,
-             _tries: int = 3) -> pa.Table:
-        """Table ``name`` (empty with ``schema`` when absent)."""
+             where: pc.Expression | None = None, _tries: int = 3) -> pa.Table:
+        """Table ``name`` (empty with ``schema`` when absent), only the rows matching ``where`` if given."""
         parts = self.parts(name)
         if not parts:
             if schema is None:
                 raise StoreError(f"table {name!r} is not in {self.root}; tables: {', '.join(self.tables())}")
             return schema.empty_table() if columns is None else schema.empty_table().select(columns)
         try:
-            tables = [pq.read_table(p, columns=columns) for p in parts]
+            tables = [pq.read_table(p, columns=columns, filters=where) for p in parts]
         except FileNotFoundError as exc:  # a writer swapped generations twice while we read: read the new one
             if _tries <= 1:
                 raise StoreError(f"table {name!r} names a part that is missing ({exc.filename}); "
                                  f"rerun `storyline run` on {self.root} to rebuild it") from exc
-            return self.read(name, columns, schema, _tries - 1)
+            return self.read(name, columns, schema, where, _tries - 1)
         return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
     def read_part(self, name: str, part: str, columns: list[str] | None = None) -> pa.Table:
