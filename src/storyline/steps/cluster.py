@@ -44,6 +44,7 @@ REBUILD_EVERY = 128  # postings appended between rebuilds of the inverted index
 FEATURES = ("cos_body", "cos_title", "cos_entities", "max_member_body", "mean_member_body", "gap",
             "shared_figures", "name_overlap", "rare_body")
 LAZY = 6  # features from LAZY on are set-based and only computed for stories that could still win
+MAX_LAZY = 64  # at most this many stories per article get them (keeps dense streams linear)
 # Logistic merge model over FEATURES, learned on basil-dev + topic-dated polnear distractors (teacher-forced
 # pairs, then pairs from the model's own stream); bench/clustering.py --fit prints these.
 WEIGHTS = (3.178, 6.243, 2.086, 3.42, 5.627, -3.723, -0.042, 3.586, 5.349)
@@ -607,6 +608,8 @@ def _best(doc: Doc, slots: np.ndarray, x: np.ndarray, index: StoryIndex, weights
     lazy_max = np.clip(w[LAZY:], 0, None).sum()
     floor = np.log(threshold / (1.0 - threshold)) - bias if 0.0 < threshold < 1.0 else -np.inf
     sel = np.flatnonzero((partial >= partial.max() - lazy_max) & (partial + lazy_max >= floor))
+    if sel.size > MAX_LAZY:  # a dense stream: only the strongest contenders get the set features
+        sel = np.sort(sel[np.argsort(-partial[sel], kind="stable")[:MAX_LAZY]])
     if sel.size:
         x[sel, LAZY:] = index.set_features_many(doc, np.asarray(slots)[sel])
     p = merge_probability(x, weights, bias)
