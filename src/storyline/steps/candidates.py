@@ -94,8 +94,8 @@ class Candidates:
     output_schema: ClassVar[pa.Schema] = model.CANDIDATE_PAIR
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        # Most keys belong to one article: drop them before any work on the string ids.
-        batch = batch.filter(_shared(batch["band_key"].to_numpy()))
+        # Keys held by one article make no pair (key_pairs skips them); the pipeline drops them
+        # beforehand with shared_rows, so they are not filtered again here.
         if batch.num_rows == 0:
             return self.output_schema.empty_table()
         codes, uniq = _codes(batch["article_id"])

@@ -389,31 +389,27 @@ class StoryIndex:
             overlap = [len(doc.names & m) / max(1, min(len(doc.names), len(m))) for m in story.names]
             out[r, 1] = sum(overlap) / len(overlap) if overlap else 0.0
         rep = self.reps[0]
-        if not rep.frozen or not self._query[0].size:
-            out[:, 2] = [self._rare(self.stories[slot]) for slot in slots.tolist()]
-            return out
-        parts = [self._rare_members(self.stories[slot]) for slot in slots.tolist()]
-        counts = np.array([n for _, _, n in parts])
-        sizes = np.array([t.size for t, _, _ in parts])
+        idx, w = self._query
+        parts = [self._rare_members(self.stories[slot]) for slot in slots.tolist()] if idx.size else []
+        sizes = np.array([t.size for t, _, _ in parts], np.int64)
         if not sizes.sum():
             return out
-        idx, w = self._query
-        if self._rare_query is None:
+        counts = np.array([n for _, _, n in parts])
+        if self._rare_query is None:  # the same for every candidate story of this article
             self._rare_query = _unit(w * rep.idf(idx))
         rep.scratch[idx] = self._rare_query
-        terms = np.concatenate([t for t, _, _ in parts])
-        prod = rep.scratch[terms] * np.concatenate([v for _, v, _ in parts])
+        prod = rep.scratch[np.concatenate([t for t, _, _ in parts])] * np.concatenate([v for _, v, _ in parts])
         rep.scratch[idx] = 0.0
-        starts = np.cumsum(sizes) - sizes
         has = sizes > 0
         sums = np.zeros(slots.size)
-        sums[has] = np.add.reduceat(prod, starts[has])
+        sums[has] = np.add.reduceat(prod, (np.cumsum(sizes) - sizes)[has])
         out[:, 2] = np.divide(sums, counts, out=np.zeros(slots.size), where=counts > 0)
         return out
 
     def _rare_members(self, story: _Story) -> tuple[np.ndarray, np.ndarray, int]:
-        """The story's members' IDF^2 unit vectors concatenated, and their count (frozen IDF only):
-        the mean of the members' dots is the dot with these over the count. Kept until a rebuild."""
+        """The story's members' IDF^2 unit vectors concatenated, and their count: the mean of the
+        members' dots is the dot with these over the count. Kept until a rebuild once the IDF is
+        frozen; while it still counts new articles they are weighed afresh."""
         rep = self.reps[0]
         done, terms, weights, n = rep.rare.get(story.slot, (0, _NO_TERMS, _NO_WEIGHTS, 0))
         new = [rep.vectors[d] for d in story.docs[done:] if d in rep.vectors]
@@ -421,25 +417,9 @@ class StoryIndex:
             terms = np.concatenate([terms, *(m_idx for m_idx, _ in new)])
             weights = np.concatenate([weights, *(_unit(m_w * rep.idf(m_idx)) for m_idx, m_w in new)])
             n += len(new)
-        rep.rare[story.slot] = (len(story.docs), terms, weights, n)
+        if rep.frozen:
+            rep.rare[story.slot] = (len(story.docs), terms, weights, n)
         return terms, weights, n
-
-    def _rare(self, story: _Story) -> float:
-        rep = self.reps[0]
-        idx, w = self._query
-        if not idx.size:
-            return 0.0
-        if self._rare_query is None:  # the same for every candidate story of this article
-            self._rare_query = _unit(w * rep.idf(idx))
-        rep.scratch[idx] = self._rare_query
-        total, n = 0.0, 0
-        for d in story.docs:
-            if d in rep.vectors:
-                m_idx, m_w = rep.vectors[d]
-                total += float(rep.scratch[m_idx] @ _unit(m_w * rep.idf(m_idx)))
-                n += 1
-        rep.scratch[idx] = 0.0
-        return total / n if n else 0.0
 
     def open(self, story_id: str, day: int | None) -> int:
         """A new empty story; returns its slot."""

@@ -185,11 +185,6 @@ def _same_key(ka: tuple[list[str], set], kb: tuple[list[str], set], min_overlap:
     return len(ga & gb) / min(len(ga), len(gb)) >= min_overlap
 
 
-def same_quote(a: str, b: str, min_overlap: float = 0.6) -> bool:
-    """Whether two quotes carry the same words: most of the shorter one's word trigrams are in the other."""
-    return _same_key(_quote_key(a), _quote_key(b), min_overlap)
-
-
 def _quote_facts(story_id: str, quotes: list[dict], aligned: dict, outlet: dict[str, str]) -> list[dict]:
     """One fact per distinct quote across the story, with each carrier's lineage to the first."""
     uf = _UnionFind()
