@@ -78,3 +78,46 @@ def test_figures_step_contract() -> None:
     assert out.schema.equals(with_reject(model.FIGURE))
     assert out.to_pylist()[0]["figure_id"] == model.stable_id("a1", 8, 18)
     assert out.to_pylist()[0]["value"] == 3e6
+
+
+_FIG_PIECES = st.sampled_from(
+    list("0123456789 ,.%$€£¥-:/\nUuSsſKk") + ["US$", "us$", "two", "Three", "TEN", "twenty-five", "ninety", "dozen",
+                                            "tenants", " million", "hundred", "per cent", "F-16", "1990s", "_"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FIG_PIECES, max_size=60).map("".join))
+def test_figures_candidate_starts_give_the_finditer_matches(text: str) -> None:
+    # The fast scan tries _FIGURE only where a match can start; it must find exactly what finditer finds.
+    from storyline.steps.figures import _FIGURE, _figure_matches
+
+    def spans(ms):
+        return [(m.span(), m.groupdict()) for m in ms]
+
+    assert spans(_figure_matches(text)) == spans(_FIGURE.finditer(text))
+
+
+def test_figures_step_rows_match_dict_rows_with_rejects(monkeypatch: pytest.MonkeyPatch) -> None:
+    import storyline.steps.figures as figures_mod
+
+    real = figures_mod.find_figures
+
+    def flaky(text: str):
+        if "boom" in text:
+            raise RuntimeError("boom")
+        return real(text)
+
+    monkeypatch.setattr(figures_mod, "find_figures", flaky)
+    texts = ["It cost $3 million and 40,000 people came.", "boom 5 people", "", "Two million pupils, 9%."]
+    ids = [f"a{i}" for i in range(len(texts))]
+    out = Figures()(pa.table({"article_id": ids, "text": texts}))
+    rows = []
+    for a, t in zip(ids, texts):
+        if "boom" in t:
+            rows.append({"article_id": a, "_reject": "error: RuntimeError"})
+            continue
+        rows += [{"figure_id": model.stable_id(a, f.start, f.end), "article_id": a, "start": f.start, "end": f.end,
+                  "value": f.value, "unit": f.unit, "surface": f.surface, "context": f.context, "_reject": None}
+                 for f in real(t)]
+    assert out.equals(pa.Table.from_pylist(rows, schema=with_reject(model.FIGURE)))

@@ -220,3 +220,99 @@ def test_quotes_seeds_name_full_speakers() -> None:
             assert q.speaker is None or len(q.speaker.split()) >= 2, (page.name, q)
             attributed += q.speaker is not None
     assert attributed >= 4
+
+
+_RUN_PIECES = st.sampled_from(list("AUSJ.’'- \t\nab,_0") + ["U.S.", "A.B.C.D.", "al ", "al-", "van ", "Mr. ", "é", "Ω"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_RUN_PIECES, max_size=60).map("".join))
+def test_quotes_name_patterns_match_plain_forms(text: str) -> None:
+    # _NAME_RUN and _CAPWORD put the capital first (so re can skip ahead); same matches as the plain forms.
+    import re
+
+    from storyline.steps import quotes
+
+    cap = r"(?:(?:[A-Z]\.){1,3}|[A-Z][\w’'\-]*\.?)"
+    part = r"(?:al|bin|ibn|de|del|la|le|van|von|der|da|di|du)"
+    plain_run = re.compile(rf"(?<![\w’'\-]){cap}(?:[ \t]+(?:{part}[ \t]+|al-)?{cap})*")
+    plain_cap = re.compile(r"\b([A-Z][\w’'\-]+)\b")
+    assert [m.span() for m in quotes._NAME_RUN.finditer(text)] == [m.span() for m in plain_run.finditer(text)]
+    assert [m.span(1) for m in quotes._CAPWORD.finditer(text)] == [m.span(1) for m in plain_cap.finditer(text)]
+
+
+def _plain_person_names(text: str) -> list[tuple[int, int, str]]:
+    """person_names without the one-word skip and the run cache."""
+    from storyline.steps import quotes
+
+    out = []
+    for m in quotes._NAME_RUN.finditer(text):
+        for start, toks in quotes._split_run(m.start(), m.group()):
+            name = list(quotes._clean_name_cached.__wrapped__(tuple(toks)))
+            if len(name) >= 2 and quotes._is_person_name(name):
+                joined = " ".join(name)
+                at = text.find(name[0], start)
+                if text.startswith(joined, at):
+                    out.append((at, at + len(joined), joined))
+    return out
+
+
+def _plain_mask(text: str, segs: list) -> str:
+    import re
+
+    chars = list(text)
+    for m in re.finditer(r"\(([^()\n]{1,40})\)", text):
+        chars[m.start(1) : m.end(1)] = " " * (m.end(1) - m.start(1))
+    for g in segs:
+        for k in range(g.start, g.end):
+            if chars[k] != "\n":
+                chars[k] = "_"
+    return "".join(chars)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PIECES | _RUN_PIECES, max_size=120).map("".join))
+def test_quotes_fast_paths_match_plain_versions(text: str) -> None:
+    from storyline.steps import quotes
+
+    assert quotes.person_names(text) == _plain_person_names(text)
+    segs = quotes._segments(text)
+    assert quotes._mask(text, segs) == _plain_mask(text, segs)
+
+
+def test_quotes_fast_paths_on_seeds() -> None:
+    from storyline.steps import quotes
+
+    texts = [t for t, _ in CASES.values()] + [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    for text in texts:
+        assert quotes.person_names(text) == _plain_person_names(text)
+        segs = quotes._segments(text)
+        assert quotes._mask(text, segs) == _plain_mask(text, segs)
+
+
+def test_quotes_step_rows_match_dict_rows_with_rejects(monkeypatch: pytest.MonkeyPatch) -> None:
+    from storyline.steps import quotes
+
+    real = quotes.find_quotes
+
+    def flaky(text: str, cfg: QuotesConfig):
+        if "boom" in text:
+            raise RuntimeError("boom")
+        return real(text, cfg)
+
+    monkeypatch.setattr(quotes, "find_quotes", flaky)
+    texts = [t for t, _ in CASES.values()] + ["boom “a b c,” he said", ""]
+    ids = [f"a{i}" for i in range(len(texts))]
+    out = Quotes(QuotesConfig(min_confidence=0.0))(pa.table({"article_id": ids, "text": texts}))
+    rows = []
+    for a, t in zip(ids, texts):
+        if "boom" in t:
+            rows.append({"article_id": a, "_reject": "error: RuntimeError"})
+            continue
+        rows += [{"quote_id": model.stable_id(a, q.start, q.end), "article_id": a, "start": q.start, "end": q.end,
+                  "quote": q.quote, "speaker": q.speaker, "speaker_mention": q.speaker_mention,
+                  "speaker_start": q.speaker_start, "speaker_end": q.speaker_end, "cue": q.cue,
+                  "confidence": q.confidence, "_reject": None}
+                 for q in real(t, QuotesConfig(min_confidence=0.0))]
+    assert len(rows) > len(texts)
+    assert out.equals(pa.Table.from_pylist(rows, schema=with_reject(model.QUOTE)))

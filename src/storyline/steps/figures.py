@@ -12,6 +12,7 @@ counted noun. Dates, times, years, ordinals, model names ("F-16") and numbered l
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from .. import model
 from ..config import FiguresConfig
-from .base import REJECT_COLUMN, per_record, with_reject
+from .base import per_record, with_reject
 
 __all__ = ["FigureSpan", "Figures", "find_figures"]
 
@@ -79,15 +80,33 @@ _FIGURE = re.compile(
 )
 _TOKEN = re.compile(r"[A-Za-z][\w’'\-]*")
 _SENT = re.compile(r"[.!?][\"”’)]?\s+(?=[\"“A-Z0-9])|\n")
+_ABBREV_END = re.compile(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|No|U\.S)$")
+_WORDISH = re.compile(r"[\w.]+")
+_TIME_AFTER = re.compile(r"[:/]\d|st\b|nd\b|rd\b|th\b|\s*(?:a\.m|p\.m|am\b|pm\b|gmt|utc|et\b|bst)", re.I)
+_MODEL_BEFORE = re.compile(r"[A-Za-z][-‐]?$|[:/]$")
+_MODEL_AFTER = re.compile(r"[-‐]?[A-Za-z]\d|\.\d")
+_YEAR = re.compile(r"1[5-9]\d\d|20\d\d")
+_STOPS_BETWEEN = re.compile(r"[.,;:!?()\n]")
+_HYPHEN_UNIT = re.compile(r"-([a-z]+(?:-[a-z]+)?)\b")
+_WORD_SPLIT = re.compile(r"[\s-]+")
+
+# Where a _FIGURE match can start, so that the slow full pattern is only tried there: a digit or
+# currency sign (and two characters before a "$", for "US$"), or a number word after a non-word
+# character (its ``\b``), found one character early. The first-letter lookahead only makes the
+# word lookahead rarer; both use _FIGURE's own case folding, so no start is missed.
+_NUM_START = re.compile(r"[$€£¥\d]")
+_WORD_START = re.compile(
+    rf"\W(?=(?i:[{''.join(sorted({w[0] for w in _WORDS}))}]))(?=(?i:{'|'.join(sorted(_WORDS, key=len, reverse=True))}))"
+)
 
 
 def _sentence(text: str, start: int, end: int) -> str:
     """The sentence around ``[start, end)``."""
     lo, hi = 0, len(text)
     for m in _SENT.finditer(text, max(0, start - 600), min(len(text), end + 600)):
-        abbrev = re.search(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|No|U\.S)$", text[max(0, m.start() - 5) : m.start()])
-        if m.end() <= start and not abbrev:
-            lo = m.end()
+        if m.end() <= start:
+            if not _ABBREV_END.search(text[max(0, m.start() - 5) : m.start()]):
+                lo = m.end()
         elif m.start() >= end:
             hi = m.start() + (0 if m.group() == "\n" else len(m.group().rstrip()))
             break
@@ -97,7 +116,7 @@ def _sentence(text: str, start: int, end: int) -> str:
 def _word_value(words: str) -> float:
     """"twenty five" -> 25, "two hundred" -> 200."""
     total = 0.0
-    for w in re.split(r"[\s-]+", words.lower()):
+    for w in _WORD_SPLIT.split(words.lower()):
         v = _WORDS.get(w, 0)
         total = total * v if v == 100 and total else total + v
     return total
@@ -109,22 +128,22 @@ def _is_date_or_label(text: str, m: re.Match[str]) -> bool:
     num = m.group("num")
     before = text[max(0, s - 12) : s]
     after = text[e : e + 12]
-    prev_word = (re.findall(r"[\w.]+", before) or [""])[-1].lower()
-    next_word = (re.findall(r"[\w.]+", after) or [""])[0].lower()
-    if re.match(r"[:/]\d|st\b|nd\b|rd\b|th\b|\s*(?:a\.m|p\.m|am\b|pm\b|gmt|utc|et\b|bst)", after, re.I):
+    prev_word = (_WORDISH.findall(before) or [""])[-1].lower()
+    next_word = (_WORDISH.findall(after) or [""])[0].lower()
+    if _TIME_AFTER.match(after):
         return True
-    if re.search(r"[A-Za-z][-‐]?$|[:/]$", before) or re.match(r"[-‐]?[A-Za-z]\d|\.\d", after):
+    if _MODEL_BEFORE.search(before) or _MODEL_AFTER.match(after):
         return True  # F-16, G20, 3.1.2, 10/12
     if prev_word in _MONTHS or next_word in _MONTHS or prev_word in _LABELS:
         return True
-    plain_year = re.fullmatch(r"1[5-9]\d\d|20\d\d", num) and not m.group("cur") and not m.group("pct")
+    plain_year = _YEAR.fullmatch(num) and not m.group("cur") and not m.group("pct")
     return bool(plain_year and not m.group("scale") and not m.group("pct"))
 
 
 def _unit_noun(text: str, pos: int) -> tuple[str | None, int]:
     """The plural noun counted by the number ending at ``pos`` and where it ends."""
     for k, t in enumerate(_TOKEN.finditer(text, pos, min(len(text), pos + 60))):
-        if k >= 4 or re.search(r"[.,;:!?()\n]", text[pos : t.start()]):
+        if k >= 4 or _STOPS_BETWEEN.search(text, pos, t.start()):
             break
         word = t.group().lower()
         if word.startswith("-"):
@@ -141,7 +160,7 @@ def _unit_noun(text: str, pos: int) -> tuple[str | None, int]:
 
 def _hyphen_unit(text: str, pos: int) -> tuple[str | None, int]:
     """"10-point lead" -> "point"; "23-year-old" is an age, kept as "year-old"."""
-    m = re.match(r"-([a-z]+(?:-[a-z]+)?)\b", text[pos : pos + 30])
+    m = _HYPHEN_UNIT.match(text[pos : pos + 30])
     return (m.group(1), pos + m.end()) if m else (None, pos)
 
 
@@ -174,6 +193,23 @@ def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
     return FigureSpan(start, end, value, unit, text[start:end], _sentence(text, start, end))
 
 
+def _figure_matches(text: str) -> Iterator[re.Match[str]]:
+    """The matches of ``_FIGURE.finditer(text)``, trying the pattern only where one can start."""
+    starts = {0}
+    for c in _NUM_START.finditer(text):
+        starts.add(c.start())
+        if text[c.start()] == "$" and c.start() >= 2:
+            starts.add(c.start() - 2)  # "US$"
+    starts.update(c.start() + 1 for c in _WORD_START.finditer(text))
+    pos = 0
+    for i in sorted(starts):
+        if i >= pos:
+            m = _FIGURE.match(text, i)  # sees the text before ``i``, for ``\b``, as finditer does
+            if m:
+                yield m
+                pos = m.end()
+
+
 def find_figures(text: str) -> list[FigureSpan]:
     """Figures in ``text``, in order.
 
@@ -190,13 +226,19 @@ def find_figures(text: str) -> list[FigureSpan]:
     if not text or not isinstance(text, str):
         return []
     out = []
-    for m in _FIGURE.finditer(text):
+    for m in _figure_matches(text):
         if m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in ".,") and not m.group("cur"):
             continue
         fig = _figure(text, m)
         if fig is not None:
             out.append(fig)
     return out
+
+
+def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    """Rows given as tuples in ``schema``'s column order, as a table (cheaper than dicts)."""
+    cols = list(zip(*rows)) if rows else [()] * len(schema)
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, schema)], schema=schema)
 
 
 @dataclass
@@ -217,20 +259,11 @@ class Figures:
         for article_id, text in zip(batch["article_id"].to_pylist(), batch["text"].to_pylist()):
             found, reason = per_record(self.config.timeout_s, find_figures, text or "")
             if reason:
-                rows.append({"article_id": article_id, REJECT_COLUMN: reason})
+                rows.append((None, article_id, None, None, None, None, None, None, reason))
                 continue
             rows.extend(
-                {
-                    "figure_id": model.stable_id(article_id, f.start, f.end),
-                    "article_id": article_id,
-                    "start": f.start,
-                    "end": f.end,
-                    "value": f.value,
-                    "unit": f.unit,
-                    "surface": f.surface,
-                    "context": f.context,
-                    REJECT_COLUMN: None,
-                }
+                (model.stable_id(article_id, f.start, f.end), article_id, f.start, f.end, f.value, f.unit,
+                 f.surface, f.context, None)
                 for f in found or []
             )
-        return pa.Table.from_pylist(rows, schema=self.output_schema)
+        return _table(rows, self.output_schema)

@@ -18,6 +18,7 @@ takes the speaker of the quote it continues (split quotes, multi-paragraph quote
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import pyarrow as pa
 
 from .. import model
 from ..config import QuotesConfig
-from .base import REJECT_COLUMN, per_record, with_reject
+from .base import per_record, with_reject
 
 __all__ = ["QuoteSpan", "Quotes", "find_quotes", "full_name", "person_names"]
 
@@ -131,10 +132,32 @@ _ABBREV = frozenset(
 
 _MARKS = "\"“”„«»"
 _WORD = re.compile(r"[A-Za-z][\w’'.\-]*|\d[\w,.]*")
-_CAPTOK = r"(?:(?:[A-Z]\.){1,3}|[A-Z][\w’'\-]*\.?)"
+# A capitalised token, "U.S." or "Okafor" (``(?:[A-Z]\.){1,3}|[A-Z][\w’'\-]*\.?`` with the capital
+# factored out). A run of them does not start inside a word; that check comes after the first
+# capital (a lookbehind over two characters) so that re can jump from capital to capital.
+_CAPTOK_REST = r"(?:\.(?:[A-Z]\.){0,2}|[\w’'\-]*\.?)"
+_CAPTOK = rf"(?:[A-Z]{_CAPTOK_REST})"
 _PARTTOK = r"(?:al|bin|ibn|de|del|la|le|van|von|der|da|di|du)"
-_NAME_RUN = re.compile(rf"(?<![\w’'\-]){_CAPTOK}(?:[ \t]+(?:{_PARTTOK}[ \t]+|al-)?{_CAPTOK})*")
+_NAME_RUN = re.compile(rf"[A-Z](?<![\w’'\-].){_CAPTOK_REST}(?:[ \t]+(?:{_PARTTOK}[ \t]+|al-)?{_CAPTOK})*")
 _SENT_END = re.compile(r"[.!?]+[\"”’»)\]]*(?=\s+[\"“‘'«(\[A-Z0-9])|\n")
+_LINE = re.compile(r"[^\n]+")
+_DOUBLE_MARK = re.compile(f"[{_MARKS}]")
+_OPEN_DOUBLE = re.compile(r"[\"“«„]")
+_ALNUM_RUN = re.compile(r"\w+")
+_WORD_CHARS = re.compile(r"\w")
+_LETTER_WORD = re.compile(r"[^\W\d_][\w’'\-]*")
+_PARENS = re.compile(r"\(([^()\n]{1,40})\)")
+_POSSESSIVE = re.compile(r"[’']s?$")
+_NONSPACE = re.compile(r"\S+")
+_INITIALS = re.compile(r"(?:[A-Z]\.)+")
+_INITIAL_END = re.compile(r"\b[A-Z]\.$|\b(?:Jr|Sr)\.$")
+_APPOSITION_GAP = re.compile(r"[,—–(]")
+_LAST_WORD = re.compile(r"([\w.]+)$")
+_DOTTED = re.compile(r"(\w\.)+\w")
+_CAPWORD = re.compile(r"([A-Z](?<!\w.)[\w’'\-]+)\b")  # \b([A-Z]...)\b, with the capital first (faster)
+_HON_BEFORE = re.compile(r"\b(Mr|Mrs|Ms|Miss|Sir|Lady|Dame)\.?\s+$")
+_CLAUSE_PUNCT = re.compile(r"[,:;—]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 
 # --- quote marks ------------------------------------------------------------------------------
@@ -153,7 +176,7 @@ class _Seg:
 
 
 def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
-    for m in re.finditer(r"[^\n]+", text):
+    for m in _LINE.finditer(text):
         yield m.start(), m.end()
 
 
@@ -178,10 +201,9 @@ def _double_segments(text: str, p0: int, p1: int) -> list[tuple[int, int | None]
     """``(open_at, close_at)`` pairs of double marks inside one paragraph."""
     out: list[tuple[int, int | None]] = []
     opened: int | None = None
-    for i in range(p0, p1):
+    for mark in _DOUBLE_MARK.finditer(text, p0, p1):
+        i = mark.start()
         ch = text[i]
-        if ch not in _MARKS:
-            continue
         role = _role(text, i)
         if opened is None:
             if role != "close":
@@ -245,7 +267,7 @@ def _segments(text: str) -> list[_Seg]:
 
 def _is_quote(text: str, g: _Seg, min_words: int) -> bool:
     """Enough words and not a title, URL or attribute value."""
-    return len(re.findall(r"\w+", text[g.start : g.end])) >= min_words and _speechlike(text, g.open_at, g.start, g.end)
+    return len(_ALNUM_RUN.findall(text, g.start, g.end)) >= min_words and _speechlike(text, g.open_at, g.start, g.end)
 
 
 _SMALL = frozenset("a an and the of for to in on at by with or nor but as from vs".split())
@@ -256,7 +278,7 @@ def _speechlike(text: str, open_at: int, s: int, e: int) -> bool:
     inner = text[s:e]
     if text[max(0, open_at - 1) : open_at] == "=" or "://" in inner or inner.startswith("www."):
         return False
-    words = re.findall(r"[^\W\d_][\w’'\-]*", inner)
+    words = _LETTER_WORD.findall(inner)
     titled = all(w[0].isupper() or w.lower() in _SMALL for w in words)
     return not (titled and len(words) <= 12 and inner[-1:] not in ".!?,")
 
@@ -265,12 +287,10 @@ def _mask(text: str, segs: list[_Seg]) -> str:
     """``text`` with quoted content blanked out, so cues and names are only found outside quotes."""
     chars = list(text)
     # Party tags and asides in parentheses ("Gov. John Kasich (R-OH), said") are not subjects.
-    for m in re.finditer(r"\(([^()\n]{1,40})\)", text):
+    for m in _PARENS.finditer(text):
         chars[m.start(1) : m.end(1)] = " " * (m.end(1) - m.start(1))
     for g in segs:
-        for k in range(g.start, g.end):
-            if chars[k] != "\n":
-                chars[k] = "_"
+        chars[g.start : g.end] = "_" * (g.end - g.start)  # a segment lies in one line: no "\n" to keep
     return "".join(chars)
 
 
@@ -282,11 +302,16 @@ def _norm(tok: str) -> str:
 
 
 def _strip_possessive(tok: str) -> str:
-    return re.sub(r"[’']s?$", "", tok)
+    return _POSSESSIVE.sub("", tok)
 
 
 def _clean_name(tokens: list[str]) -> list[str]:
     """Drop leading function words, honorifics and titles; keep the name that remains."""
+    return list(_clean_name_cached(tuple(tokens)))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _clean_name_cached(tokens: tuple[str, ...]) -> tuple[str, ...]:
     toks = [_strip_possessive(t).rstrip(",;:") for t in tokens]
     toks = [t for t in toks if t]
     while toks and (_norm(toks[0]) in _LEAD or _norm(toks[0]) in _HONORIFICS):
@@ -298,7 +323,7 @@ def _clean_name(tokens: list[str]) -> list[str]:
     toks = toks[last_title + 1 :]
     while toks and toks[-1].endswith(".") and len(toks[-1]) > 2 and _norm(toks[-1]) not in {"jr.", "sr."}:
         toks[-1] = toks[-1].rstrip(".")
-    return toks
+    return tuple(toks)
 
 
 def _is_person_name(tokens: list[str]) -> bool:
@@ -325,26 +350,41 @@ def person_names(text: str) -> list[tuple[int, int, str]]:
     """
     out = []
     for m in _NAME_RUN.finditer(text):
-        for start, toks in _split_run(m.start(), m.group()):
+        run = m.group()
+        if " " not in run and "\t" not in run:
+            continue  # one word, and cleaning never adds words
+        for offset, first, joined in _run_names(run):
+            at = text.find(first, m.start() + offset)
+            if text.startswith(joined, at):
+                out.append((at, at + len(joined), joined))
+    return out
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _run_names(run: str) -> tuple[tuple[int, str, str], ...]:
+    """``(offset, first word, name)`` of each piece of a capitalised run that reads as a full name.
+
+    Only depends on the run's own text, so it is cached: runs ("White House", "Jim Mattis") repeat.
+    """
+    out = []
+    for offset, toks in _split_run(0, run):
+        if len(toks) >= 2:
             name = _clean_name(toks)
             if len(name) >= 2 and _is_person_name(name):
-                joined = " ".join(name)
-                at = text.find(name[0], start)
-                if text.startswith(joined, at):
-                    out.append((at, at + len(joined), joined))
-    return out
+                out.append((offset, name[0], " ".join(name)))
+    return tuple(out)
 
 
 def _split_run(start: int, run: str) -> Iterator[tuple[int, list[str]]]:
     """Cut a run of capitalised words where a word ends a sentence ("Okafor. Photo")."""
     toks: list[str] = []
     pos = start
-    for m in re.finditer(r"\S+", run):
+    for m in _NONSPACE.finditer(run):
         if not toks:
             pos = start + m.start()
         toks.append(m.group())
         w = m.group()
-        if w.endswith(".") and not (re.fullmatch(r"(?:[A-Z]\.)+", w) or _norm(w).rstrip(".") in _ABBREV):
+        if w.endswith(".") and not (_INITIALS.fullmatch(w) or _norm(w).rstrip(".") in _ABBREV):
             yield pos, toks
             toks = []
     if toks:
@@ -388,7 +428,7 @@ class _Mention:
 
 
 def _tokens(masked: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
-    return [(lo + m.start(), lo + m.end(), m.group()) for m in _WORD.finditer(masked[lo:hi])]
+    return [(m.start(), m.end(), m.group()) for m in _WORD.finditer(masked, lo, hi)]
 
 
 def _is_verb(tok: str) -> bool:
@@ -455,7 +495,7 @@ def _name_mention(text: str, toks: list[tuple[int, int, str]], need_two: bool) -
 def _make_mention(text: str, s: int, e: int, kind: str) -> _Mention:
     """A mention whose offsets hold exactly its words: trailing punctuation and "’s" cut off."""
     words = text[s:e].rstrip(".,;:")
-    if kind == "name" and len(words) > 2 and not re.search(r"\b[A-Z]\.$|\b(?:Jr|Sr)\.$", text[s:e]):
+    if kind == "name" and len(words) > 2 and not _INITIAL_END.search(text[s:e]):
         words = _strip_possessive(words)
     elif kind == "name":
         words = text[s:e].rstrip(",;:")
@@ -473,7 +513,7 @@ def _chunks(toks: list[tuple[int, int, str]], masked: str) -> list[list[tuple[in
     for i, t in enumerate(toks):
         out[-1].append(t)
         gap_end = toks[i + 1][0] if i + 1 < len(toks) else t[1] + 1
-        if t[2].endswith(",") or re.search(r"[,—–(]", masked[t[1] : gap_end]):
+        if t[2].endswith(",") or _APPOSITION_GAP.search(masked, t[1], gap_end):
             out.append([])
     return [c for c in out if c]
 
@@ -521,9 +561,9 @@ def _sentence_end(masked: str, pos: int, ceil: int) -> int:
 def _abbrev_before(masked: str, dot: int) -> bool:
     if masked[dot] != ".":
         return False
-    m = re.search(r"([\w.]+)$", masked[max(0, dot - 12) : dot])
+    m = _LAST_WORD.search(masked[max(0, dot - 12) : dot])
     word = m.group(1).lower() if m else ""
-    return word in _ABBREV or (len(word) == 1 and word.isalpha()) or bool(re.fullmatch(r"(\w\.)+\w", word))
+    return word in _ABBREV or (len(word) == 1 and word.isalpha()) or bool(_DOTTED.fullmatch(word))
 
 
 Attr = tuple[_Mention, str, float]
@@ -535,7 +575,7 @@ def _after(text: str, masked: str, g: _Seg, p1: int) -> Attr | None:
         return None
     lo = g.close_at + 1
     hi = _sentence_end(masked, lo + 1, p1)
-    nxt = re.compile(r"[\"“«„]").search(masked, lo, hi)
+    nxt = _OPEN_DOUBLE.search(masked, lo, hi)
     hi = nxt.start() if nxt else hi
     toks = _tokens(masked, lo, hi)
     for i, (s, e, w) in enumerate(toks[:28]):
@@ -577,7 +617,7 @@ def _before(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
     """``Okafor said: "..."``, ``He told reporters that "..."``, ``According to X, "..."``."""
     lo = _sentence_start(masked, g.open_at, p0)
     toks = _tokens(masked, lo, g.open_at)
-    lead_in = masked[:p0].rstrip()
+    lead_in = masked[:p0].rstrip() if not toks else ""
     if not toks and lead_in.endswith(":"):
         # 'In a statement, the group said:' closes the paragraph before a paragraph-long quote.
         toks = _tokens(masked, _sentence_start(masked, len(lead_in), lead_in.rfind("\n") + 1), len(lead_in))
@@ -638,13 +678,18 @@ def _people(text: str) -> _People:
     # Surname-only mentions count as mentions of the full name, for pronoun resolution.
     surnames = {n.split()[-1]: n for n in names}
     extra = []
-    for m in re.finditer(r"\b([A-Z][\w’'\-]+)\b", text):
-        name = surnames.get(_strip_possessive(m.group(1)))
-        if name and not any(s <= m.start() < e for s, e, _ in full):
-            extra.append((m.start(), m.end(), full_name(m.group(1), names) or name))
+    inside = {i for s, e, _ in full for i in range(s, e)}
+    resolved: dict[str, str] = {}  # word -> the full name it stands for, in this article
+    for m in _CAPWORD.finditer(text) if surnames else ():
+        word = m.group(1)
+        name = surnames.get(_strip_possessive(word) if word[-1] in "s’'" else word)
+        if name and m.start() not in inside:
+            if word not in resolved:
+                resolved[word] = full_name(word, names) or name
+            extra.append((m.start(), m.end(), resolved[word]))
     people = _People(sorted(full + extra))
     for s, _, name in full:
-        hon = re.search(r"\b(Mr|Mrs|Ms|Miss|Sir|Lady|Dame)\.?\s+$", text[max(0, s - 8) : s])
+        hon = _HON_BEFORE.search(text[max(0, s - 8) : s])
         if hon:
             people.gender.setdefault(name, "f" if hon.group(1).lower() in _FEMALE_HON else "m")
     return people
@@ -683,7 +728,7 @@ def _sentence_subject(text: str, masked: str, g: _Seg, p0: int, surnames: frozen
     """
     lo = _sentence_start(masked, g.open_at, p0)
     toks = _tokens(masked, lo, g.open_at)
-    starts = {0} | {i + 1 for i, t in enumerate(toks) if re.search(r"[,:;—]", masked[t[1] : t[1] + 2])}
+    starts = {0} | {i + 1 for i, t in enumerate(toks) if _CLAUSE_PUNCT.search(masked, t[1], t[1] + 2)}
     for i in sorted(starts):
         while i < len(toks) and _norm(toks[i][2]) in _LEAD - _DETERMINERS:
             i += 1
@@ -727,7 +772,7 @@ def _inherit(segs: list[_Seg], text: str, masked: str, paras: list[tuple[int, in
     for k in range(len(segs) - 2, -1, -1):
         g, nxt = segs[k], segs[k + 1]
         if g.attr is None and nxt.attr is not None:
-            same = nxt.para == g.para and not re.search(r"\w", masked[(g.close_at or g.end) + 1 : nxt.open_at])
+            same = nxt.para == g.para and not _WORD_CHARS.search(masked, (g.close_at or g.end) + 1, nxt.open_at)
             chained = nxt.para == g.para + 1 and g.close_at is None
             if same or chained:
                 g.attr = nxt.attr[:5] + (min(nxt.attr[5], 0.7),)
@@ -743,7 +788,7 @@ def _first_char(text: str, p0: int) -> int:
 def _closes_para(text: str, masked: str, g: _Seg, para: tuple[int, int]) -> bool:
     """True when nothing but punctuation follows the quote in its paragraph."""
     tail = masked[(g.close_at if g.close_at is not None else g.end) + 1 : para[1]]
-    return not re.search(r"[A-Za-z]", tail)
+    return not _ASCII_LETTER.search(tail)
 
 
 def find_quotes(text: str, cfg: QuotesConfig, *, min_confidence: float | None = None) -> list[QuoteSpan]:
@@ -819,23 +864,17 @@ class Quotes:
         for article_id, text in zip(batch["article_id"].to_pylist(), batch["text"].to_pylist()):
             found, reason = per_record(self.config.timeout_s, find_quotes, text or "", self.config)
             if reason:
-                rows.append({"article_id": article_id, REJECT_COLUMN: reason})
+                rows.append((None, article_id, None, None, None, None, None, None, None, None, None, reason))
                 continue
-            for q in found or []:
-                rows.append(
-                    {
-                        "quote_id": model.stable_id(article_id, q.start, q.end),
-                        "article_id": article_id,
-                        "start": q.start,
-                        "end": q.end,
-                        "quote": q.quote,
-                        "speaker": q.speaker,
-                        "speaker_mention": q.speaker_mention,
-                        "speaker_start": q.speaker_start,
-                        "speaker_end": q.speaker_end,
-                        "cue": q.cue,
-                        "confidence": q.confidence,
-                        REJECT_COLUMN: None,
-                    }
-                )
-        return pa.Table.from_pylist(rows, schema=self.output_schema)
+            rows.extend(
+                (model.stable_id(article_id, q.start, q.end), article_id, q.start, q.end, q.quote, q.speaker,
+                 q.speaker_mention, q.speaker_start, q.speaker_end, q.cue, q.confidence, None)
+                for q in found or []
+            )
+        return _table(rows, self.output_schema)
+
+
+def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    """Rows given as tuples in ``schema``'s column order, as a table (cheaper than dicts)."""
+    cols = list(zip(*rows)) if rows else [()] * len(schema)
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, schema)], schema=schema)
