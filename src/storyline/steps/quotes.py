@@ -19,6 +19,7 @@ takes the speaker of the quote it continues (split quotes, multi-paragraph quote
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -267,7 +268,8 @@ def _segments(text: str) -> list[_Seg]:
 
 def _is_quote(text: str, g: _Seg, min_words: int) -> bool:
     """Enough words and not a title, URL or attribute value."""
-    return len(_ALNUM_RUN.findall(text, g.start, g.end)) >= min_words and _speechlike(text, g.open_at, g.start, g.end)
+    nth_word = next(itertools.islice(_ALNUM_RUN.finditer(text, g.start, g.end), min_words - 1, None), None)
+    return nth_word is not None and _speechlike(text, g.open_at, g.start, g.end)
 
 
 _SMALL = frozenset("a an and the of for to in on at by with or nor but as from vs".split())
@@ -278,20 +280,26 @@ def _speechlike(text: str, open_at: int, s: int, e: int) -> bool:
     inner = text[s:e]
     if text[max(0, open_at - 1) : open_at] == "=" or "://" in inner or inner.startswith("www."):
         return False
+    if inner[-1:] in ".!?,":
+        return True  # ends like a sentence, not a title
     words = _LETTER_WORD.findall(inner)
-    titled = all(w[0].isupper() or w.lower() in _SMALL for w in words)
-    return not (titled and len(words) <= 12 and inner[-1:] not in ".!?,")
+    return len(words) > 12 or not all(w[0].isupper() or w.lower() in _SMALL for w in words)
 
 
 def _mask(text: str, segs: list[_Seg]) -> str:
     """``text`` with quoted content blanked out, so cues and names are only found outside quotes."""
-    chars = list(text)
     # Party tags and asides in parentheses ("Gov. John Kasich (R-OH), said") are not subjects.
-    for m in _PARENS.finditer(text):
-        chars[m.start(1) : m.end(1)] = " " * (m.end(1) - m.start(1))
-    for g in segs:
-        chars[g.start : g.end] = "_" * (g.end - g.start)  # a segment lies in one line: no "\n" to keep
-    return "".join(chars)
+    text = _PARENS.sub(lambda m: "(" + " " * len(m.group(1)) + ")", text)
+    # Segments lie inside one line (no "\n" to keep) and may overlap (a single-quoted one that runs
+    # past a double-quoted one): blank their union.
+    out, pos = [], 0
+    for s, e in sorted((g.start, g.end) for g in segs):
+        if e > pos:
+            s = max(s, pos)
+            out += [text[pos:s], "_" * (e - s)]
+            pos = e
+    out.append(text[pos:])
+    return "".join(out)
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -314,13 +322,14 @@ def _clean_name(tokens: list[str]) -> list[str]:
 def _clean_name_cached(tokens: tuple[str, ...]) -> tuple[str, ...]:
     toks = [_strip_possessive(t).rstrip(",;:") for t in tokens]
     toks = [t for t in toks if t]
-    while toks and (_norm(toks[0]) in _LEAD or _norm(toks[0]) in _HONORIFICS):
-        toks = toks[1:]
-    last_title = -1
-    for k, t in enumerate(toks):
-        if _norm(t) in _TITLES or _norm(t).rstrip(".") in _HONORIFICS:
-            last_title = k
-    toks = toks[last_title + 1 :]
+    norms = [_norm(t) for t in toks]
+    first = 0
+    while first < len(toks) and (norms[first] in _LEAD or norms[first] in _HONORIFICS):
+        first += 1
+    for k in range(first, len(toks)):
+        if norms[k] in _TITLES or norms[k].rstrip(".") in _HONORIFICS:
+            first = k + 1  # the name starts after the last title
+    toks = toks[first:]
     while toks and toks[-1].endswith(".") and len(toks[-1]) > 2 and _norm(toks[-1]) not in {"jr.", "sr."}:
         toks[-1] = toks[-1].rstrip(".")
     return tuple(toks)
