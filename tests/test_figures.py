@@ -121,3 +121,14 @@ def test_figures_step_rows_match_dict_rows_with_rejects(monkeypatch: pytest.Monk
                   "value": f.value, "unit": f.unit, "surface": f.surface, "context": f.context, "_reject": None}
                  for f in real(t)]
     assert out.equals(pa.Table.from_pylist(rows, schema=with_reject(model.FIGURE)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list(".!?\n \t\"”’)“A0a") + [". A", ".\n"]), max_size=60).map("".join))
+def test_figures_sentence_end_pattern_matches_plain_form(text: str) -> None:
+    import re
+
+    from storyline.steps.figures import _SENT
+
+    plain = re.compile(r"[.!?][\"”’)]?\s+(?=[\"“A-Z0-9])|\n")
+    assert [m.span() for m in _SENT.finditer(text)] == [m.span() for m in plain.finditer(text)]

@@ -79,7 +79,9 @@ _FIGURE = re.compile(
     re.IGNORECASE,
 )
 _TOKEN = re.compile(r"[A-Za-z][\w’'\-]*")
-_SENT = re.compile(r"[.!?][\"”’)]?\s+(?=[\"“A-Z0-9])|\n")
+# A sentence end: ``[.!?][\"”’)]?\s+(?=[\"“A-Z0-9])|\n``, written to start with one character class
+# so that re can skip ahead to the next candidate.
+_SENT = re.compile(r"[.!?\n](?:(?<=\n)|(?<=[.!?])[\"”’)]?\s+(?=[\"“A-Z0-9]))")
 _ABBREV_END = re.compile(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|No|U\.S)$")
 _WORDISH = re.compile(r"[\w.]+")
 _TIME_AFTER = re.compile(r"[:/]\d|st\b|nd\b|rd\b|th\b|\s*(?:a\.m|p\.m|am\b|pm\b|gmt|utc|et\b|bst)", re.I)
