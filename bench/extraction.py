@@ -203,6 +203,12 @@ def training_pages(pages: list[dict]) -> list[tuple[list[str], np.ndarray]]:
 
 def fit(pages: list[dict], c: float = 0.1, trim_c: float = 1.0) -> C._Weights:
     """Fit both text-mode stages' logistic regressions on ``pages``, then HTML mode's edge trimmer."""
+    text = fit_text(pages, c)
+    return dataclasses.replace(text, trim=fit_trim(pages, text, trim_c))
+
+
+def fit_text(pages: list[dict], c: float = 0.1) -> C._Weights:
+    """Fit both text-mode stages' logistic regressions on ``pages`` (no edge trimmer)."""
     data = training_pages(pages)
     xs = [C.line_features(lines) for lines, _ in data if lines]
     ys = [y for lines, y in data if lines]
@@ -211,14 +217,11 @@ def fit(pages: list[dict], c: float = 0.1, trim_c: float = 1.0) -> C._Weights:
     scale[scale == 0] = 1.0  # a feature that never varies in training keeps its raw value
     lr1 = LogisticRegression(C=c, max_iter=3000).fit((x - mean) / scale, np.concatenate(ys))
     w1 = np.append(lr1.coef_[0], lr1.intercept_[0])
-    x2 = []
-    for xi in xs:
-        z = C._logit((xi - mean) / scale, w1)
-        x2.append(C.stage_two_features(z, xi, xi[:, 11] > 0))
+    zs = [C._logit((xi - mean) / scale, w1) for xi in xs]
+    x2 = [C.stage_two_features(z, xi, xi[:, 11] > 0) for z, xi in zip(zs, xs)]
     lr2 = LogisticRegression(C=c, max_iter=3000).fit(np.vstack(x2), np.concatenate(ys))
     w2 = np.append(lr2.coef_[0], lr2.intercept_[0])
-    text = C._Weights(mean, scale, w1, w2)
-    return C._Weights(mean, scale, w1, w2, fit_trim(pages, text, trim_c))
+    return C._Weights(mean, scale, w1, w2)
 
 
 def html_paragraphs(page: dict, weights: C._Weights) -> tuple[list[str], np.ndarray]:
