@@ -307,7 +307,7 @@ def test_reliability_per_article_step_timeout_rejects_the_article_not_the_batch(
 
 def test_reliability_quotes_figures_timeouts_go_to_rejects_through_the_pipeline(tmp_path):
     f = tmp_path / "in.jsonl"
-    rows = [{"id": "huge", "title": "Huge", "text": (QUOTED + "\n\n") * 2500, "outlet": "big"},
+    rows = [{"id": "huge", "title": "Huge", "text": (QUOTED + "\n\n") * 5000, "outlet": "big"},
             {"id": "normal", "title": "Normal", "text": QUOTED + "\n\n" + QUOTED.replace("Riverton", "Lakeside"),
              "outlet": "small"}]
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")

@@ -56,3 +56,32 @@ def test_store_duckdb_file_has_views(tmp_path):
     s.append("t", pa.table({"x": [1, 2]}), "c")
     con = duckdb.connect(str(s.write_duckdb()))
     assert con.execute("select count(*) from t").fetchone() == (2,)
+
+
+def test_take_reads_rows_by_key_in_the_order_asked(tmp_path, monkeypatch):
+    import storyline.store as store_mod
+
+    monkeypatch.setattr(store_mod, "ROW_GROUP", 3)  # several row groups per part
+    s = Store(tmp_path / "s")
+    ids = [f"a{i:02d}" for i in range(20)]
+    s.append("articles", pa.table({"article_id": ids[:11], "text": [f"t{i}" for i in range(11)]}), "c")
+    s.append("articles", pa.table({"article_id": ids[11:], "text": [f"t{i}" for i in range(11, 20)]}), "c")
+    want = ["a15", "a02", "zz", "a10", "a11", "a00", "a19", "a07"]
+    got = s.take("articles", pa.array(want), ["article_id", "text"])
+    assert got["article_id"].to_pylist() == [w for w in want if w != "zz"]
+    assert got["text"].to_pylist() == [f"t{int(w[1:])}" for w in want if w != "zz"]
+    assert s.take("articles", ["a03"], ["text"]).column_names == ["text"]
+    assert s.take("articles", ["nope"], ["text"]).num_rows == 0
+    # the index follows the table when it changes
+    s.replace("articles", pa.table({"article_id": ["a03"], "text": ["new"]}), "c")
+    assert s.take("articles", ["a03", "a04"], ["text"])["text"].to_pylist() == ["new"]
+
+
+def test_replace_parts_commits_once_and_keeps_an_empty_schema(tmp_path):
+    s = Store(tmp_path / "s")
+    schema = pa.schema([("x", pa.int64())])
+    s.replace_parts("t", (pa.table({"x": [i, i + 1]}) for i in (0, 10, 20)), "c", schema)
+    assert sorted(s.read("t")["x"].to_pylist()) == [0, 1, 10, 11, 20, 21]
+    assert len(s.parts("t")) == 3
+    s.replace_parts("t", iter([]), "c", schema)
+    assert s.read("t").num_rows == 0 and s.read("t").schema.names == ["x"]

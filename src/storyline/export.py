@@ -14,7 +14,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import model
@@ -45,6 +47,8 @@ def _by(rows: list[dict], key: str) -> dict[str, list[dict]]:
 
 def resolve_story_speakers(quotes: list[dict], texts: list[str]) -> None:
     """Give bare-surname speakers the full name used elsewhere in the story (quotes or text)."""
+    if not any(q.get("speaker") and len(q["speaker"].split()) == 1 for q in quotes):
+        return  # nothing to resolve: skip reading every text for names
     known = sorted({q["speaker"] for q in quotes if q.get("speaker") and len(q["speaker"].split()) > 1}
                    | {name for t in texts for _, _, name in person_names(t)})
     for q in quotes:
@@ -88,16 +92,20 @@ def _facts(rows: list[dict], outlet_of: dict[str, str]) -> list[dict]:
     return sorted(facts.values(), key=lambda f: (kinds.get(f["kind"], 9), -f["outlets"], f["fact_id"]))
 
 
-def build_stories(store: Store) -> list[dict[str, Any]]:
-    """Build every story document from the stage tables, sorted by size then id."""
-    members = store.read("stories", schema=model.STORY_MEMBER).to_pylist()
+def build_stories(store: Store, members: pa.Table | None = None) -> list[dict[str, Any]]:
+    """Build the story documents of ``members`` (rows of the stories table; default: every story)
+    from the stage tables, reading only their articles' rows; sorted by size then id."""
+    members = store.read("stories", schema=model.STORY_MEMBER) if members is None else members
+    ids = members["article_id"]
     cols = ["article_id", "path", "record", "url", "outlet", "published", "title", "byline", "text"]
-    articles = {a["article_id"]: a for a in store.read("articles", cols).to_pylist()}
+    articles = {a["article_id"]: a for a in store.take("articles", ids, cols).to_pylist()}
     # Indexed by the article that owns each row so a story only touches its own rows.
     owner = {"quotes": "article_id", "figures": "article_id", "alignments": "a_id", "edges": "source_id"}
-    tables = {name: _by(store.read(name, schema=TABLES[name]).to_pylist(), key) for name, key in owner.items()}
-    facts = _by(store.read("facts", schema=model.FACT).to_pylist(), "story_id")
-    by_story = _by(members, "story_id")
+    tables = {name: _by(store.read(name, schema=TABLES[name], where=pc.field(key).isin(ids)).to_pylist(), key)
+              for name, key in owner.items()}
+    facts = _by(store.read("facts", schema=model.FACT, where=pc.field("article_id").isin(ids)).to_pylist(),
+                "story_id")
+    by_story = _by(members.to_pylist(), "story_id")
     docs = [_story(sid, ms, articles, tables, facts.get(sid, [])) for sid, ms in by_story.items()]
     return sorted(docs, key=lambda d: (-len(d["articles"]), d["story_id"]))
 
@@ -124,7 +132,7 @@ def _story(sid: str, ms: list[dict], articles: dict, tables: dict[str, list[dict
                       "title": a["title"], "published": a["published"], "byline": a["byline"],
                       "role": role[a["article_id"]], "text": a["text"]} for a in arts],
         "shared": [{k: al[k] for k in ("a_id", "a_start", "a_end", "b_id", "b_start", "b_end", "score", "words")}
-                   | {"edits": json.loads(al["edits"] or "[]")}
+                   | {"edits": orjson.loads(al["edits"] or "[]")}
                    for al in own["alignments"] if al["b_id"] in mine],
         "unique": [{"article_id": f["article_id"], "start": f["start"], "end": f["end"]}
                    for f in fact_rows if f["kind"] == "unique"],
@@ -143,18 +151,20 @@ def docs_table(docs: list[dict[str, Any]]) -> pa.Table:
     rows = [{"story_id": d["story_id"], "title": d["title"], "size": d["size"], "outlets": d["outlets"],
              "first_seen": d["first_seen"], "last_seen": d["last_seen"],
              "independent_sources": d["independent_sources"],
-             "doc": json.dumps(d, ensure_ascii=False, sort_keys=True)} for d in docs]
+             "doc": orjson.dumps(d, option=orjson.OPT_SORT_KEYS).decode()} for d in docs]
     return pa.Table.from_pylist(rows, schema=model.STORY_DOC)
 
 
 def stories(store: Store, story_id: str | None = None) -> list[dict[str, Any]]:
     """Every story document (or just ``story_id``'s) as written by the last run, largest first."""
     if story_id is None:
-        rows = store.read("docs", ["doc"], schema=model.STORY_DOC)["doc"].to_pylist()
+        table = store.read("docs", ["story_id", "size", "doc"], schema=model.STORY_DOC)
+        order = pc.sort_indices(table, [("size", "descending"), ("story_id", "ascending")])
+        rows = table["doc"].take(order).to_pylist()
     else:
         rows = [r["doc"] for r in store.query("select doc from docs where story_id = ?", [story_id])] \
             if "docs" in store.tables() else []
-    return [json.loads(r) for r in rows]
+    return [orjson.loads(r) for r in rows]
 
 
 def table(store: Store, name: str) -> pa.Table:
@@ -163,6 +173,7 @@ def table(store: Store, name: str) -> pa.Table:
         raise ConfigError(f"unknown table {name!r}; allowed: {', '.join(TABLES)}")
     if name == "stories":
         docs = store.read("docs", schema=model.STORY_DOC).drop_columns(["doc"])
+        docs = docs.take(pc.sort_indices(docs, [("size", "descending"), ("story_id", "ascending")]))
         return docs.set_column(docs.schema.get_field_index("outlets"), "outlets",
                                pa.array([";".join(o) for o in docs["outlets"].to_pylist()], pa.string()))
     return store.read(name, schema=TABLES[name])

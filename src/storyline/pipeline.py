@@ -240,6 +240,22 @@ def per_article(store: Store, cfg: PipelineConfig, engine: Any) -> None:
 COMPARE_ARTICLES = 20_000  # articles whose stories are compared together: bounds the stage's memory
 
 
+def story_groups(store: Store, stories: pa.Table, min_rows: int = COMPARE_ARTICLES) -> list[pa.Table]:
+    """``stories`` (membership rows) cut into groups of whole stories of about ``min_rows`` articles.
+
+    Groups follow where each story's first article is stored, so a group's articles sit in few
+    row groups and :meth:`Store.take` reads little besides them.
+    """
+    stories = stories.sort_by([("story_id", "ascending"), ("article_id", "ascending")])
+    pos = pa.array(store.locations("articles", stories["article_id"]))
+    first = stories.append_column("_pos", pos).group_by("story_id").aggregate([("_pos", "min")])
+    order = pa.table({"story_id": first["story_id"], "_first": first["_pos_min"]})
+    # join on the row number, not the table: Arrow's join does not keep row order
+    keyed = stories.append_column("_row", pa.array(np.arange(stories.num_rows, dtype=np.int64)))
+    keyed = keyed.join(order, "story_id").sort_by("_row").drop_columns(["_row"])
+    return [g.drop_columns(["_first"]) for g in key_ranges(keyed, "story_id", min_rows, first="_first")]
+
+
 def _in(column: str, values: pa.Array | pa.ChunkedArray) -> pc.Expression:
     return pc.field(column).isin(values)
 
@@ -296,18 +312,19 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     if not store.is_current("facts", "compare", inputs):
         # Stories are independent: compare a bounded group of them at a time, reading only their rows.
         parts = []
-        stories = store.read("stories")
-        for members in key_ranges(stories, "story_id", COMPARE_ARTICLES):
+        for members in story_groups(store, store.read("stories")):
             ids = members["article_id"]
             parts.append(engine.gather(
-                Compare(), members, store.read("articles", ["article_id", "outlet", "text"], where=_in("article_id", ids)),
+                Compare(), members, store.take("articles", ids, ["article_id", "outlet", "text"]),
                 store.read("alignments", schema=model.ALIGNMENT, where=_in("a_id", ids)),
                 store.read("figures", schema=model.FIGURE, where=_in("article_id", ids)),
                 store.read("quotes", schema=model.QUOTE, where=_in("article_id", ids))))
         store.replace("facts", concat(parts, model.FACT), "compare", inputs=inputs)
     inputs = store.fingerprint("stories", "facts", "quotes", "edges", "articles")
     if not store.is_current("docs", "docs", inputs):
-        store.replace("docs", export.docs_table(export.build_stories(store)), "docs", inputs=inputs)
+        groups = story_groups(store, store.read("stories", schema=model.STORY_MEMBER))
+        store.replace_parts("docs", (export.docs_table(export.build_stories(store, g)) for g in groups), "docs",
+                            model.STORY_DOC, inputs=inputs)
 
 
 def run(

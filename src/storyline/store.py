@@ -13,9 +13,11 @@ import json
 import os
 import uuid
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -25,6 +27,8 @@ from .errors import StoreError
 
 MANIFEST = "_manifest.json"
 MARKER = "_storyline.json"
+# Rows per Parquet row group: small enough that :meth:`Store.take` reads little beyond the rows asked for.
+ROW_GROUP = 8192
 
 
 class Store:
@@ -50,6 +54,7 @@ class Store:
                 )
             self.root.mkdir(parents=True, exist_ok=True)
             _write_json(marker, {"format": 1, "version": __version__})
+        self._locations: dict[tuple[str, str], tuple[str, Any]] = {}  # (table, key) -> (fingerprint, index)
 
     def manifest(self, name: str) -> dict[str, Any] | None:
         """The manifest of table ``name``, or None if it was never written."""
@@ -80,6 +85,65 @@ class Store:
             return self.read(name, columns, schema, where, _tries - 1)
         return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
+    def take(self, name: str, ids: pa.Array | pa.ChunkedArray | list[str], columns: list[str],
+             key: str = "article_id") -> pa.Table:
+        """The rows of ``name`` whose ``key`` is in ``ids``, in the order of ``ids`` (unknown ids skipped).
+
+        Reads only the row groups holding them, through an index of where each key is stored, so
+        a bounded group of articles costs its own rows, not a scan of the table.
+        """
+        index, paths, groups = self._location_index(name, key)
+        cols = columns if key in columns else [key, *columns]
+        wanted = [i for i in (ids.to_pylist() if hasattr(ids, "to_pylist") else ids) if i in index]
+        if not wanted:
+            return self.read(name, cols).schema.empty_table().select(columns)
+        loc = np.array([index[i] for i in wanted], np.int64)  # part << 32 | row
+        part_of, row_of = loc >> 32, loc & 0xFFFFFFFF
+        pieces, order = [], []
+        for p in np.unique(part_of).tolist():
+            mine = np.flatnonzero(part_of == p)
+            rows = row_of[mine]
+            starts = groups[p]  # first row of each row group, then the part's row count
+            g_of = np.searchsorted(starts, rows, side="right") - 1
+            needed = np.unique(g_of)
+            # rows of the groups read, concatenated: rebase each row on its group's place in that read
+            base = np.zeros(starts.size, np.int64)
+            base[needed] = np.concatenate([[0], np.cumsum(np.diff(starts)[needed])[:-1]])
+            table = pq.ParquetFile(paths[p]).read_row_groups(needed.tolist(), columns=cols)
+            pieces.append(table.take(pa.array(base[g_of] + rows - starts[g_of])))
+            order.append(mine)
+        out = pa.concat_tables(pieces, promote_options="default") if len(pieces) > 1 else pieces[0]
+        back = np.empty(len(wanted), np.int64)
+        back[np.concatenate(order)] = np.arange(len(wanted))
+        return out.take(pa.array(back)).select(columns)
+
+    def locations(self, name: str, ids: pa.Array | pa.ChunkedArray | list[str], key: str = "article_id") -> np.ndarray:
+        """Where each of ``ids`` is stored, as one sortable number (-1 when absent): rows stored near
+        each other have near numbers, so work ordered by it reads few row groups at a time."""
+        index = self._location_index(name, key)[0]
+        return np.array([index.get(i, -1) for i in (ids.to_pylist() if hasattr(ids, "to_pylist") else ids)],
+                        np.int64)
+
+    def _location_index(self, name: str, key: str) -> tuple[dict[str, int], list[Path], list[np.ndarray]]:
+        """key -> (part << 32 | row), the parts, and per part the first row of each row group followed
+        by its row count. Cached until the table's parts change."""
+        token = self.fingerprint(name)
+        cached = self._locations.get((name, key))
+        if cached is not None and cached[0] == token:
+            return cached[1]
+        paths = self.parts(name)
+        index: dict[str, int] = {}
+        groups: list[np.ndarray] = []
+        for p, path in enumerate(paths):
+            f = pq.ParquetFile(path)
+            sizes = [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)]
+            groups.append(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+            for row, k in enumerate(f.read(columns=[key])[key].to_pylist()):
+                index.setdefault(k, (p << 32) | row)
+        value = (index, paths, groups)
+        self._locations[(name, key)] = (token, value)
+        return value
+
     def read_part(self, name: str, part: str, columns: list[str] | None = None) -> pa.Table:
         """One named part of table ``name``."""
         return pq.read_table(self.root / name / part, columns=columns)
@@ -93,7 +157,7 @@ class Store:
         folder.mkdir(parents=True, exist_ok=True)
         part = f"part-{uuid.uuid4().hex[:12]}.parquet"
         tmp = folder / f".{part}.tmp"
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP)
         os.replace(tmp, folder / part)
         return part
 
@@ -121,8 +185,19 @@ class Store:
 
     def replace(self, name: str, table: pa.Table, config_id: str, **meta: Any) -> None:
         """Make ``table`` the whole content of ``name``."""
-        part = self._write_part(name, table)
-        self._commit(name, [part], {"config_id": config_id, **meta})
+        self.replace_parts(name, [table], config_id, table.schema, **meta)
+
+    def replace_parts(self, name: str, tables: Iterable[pa.Table], config_id: str, schema: pa.Schema,
+                      **meta: Any) -> None:
+        """Make the tables of ``tables`` (written one by one as they come) the whole content of ``name``.
+
+        Readers see the old content until the last part is written: one commit at the end. With no
+        rows at all the table is an empty one of ``schema``.
+        """
+        parts = [self._write_part(name, t) for t in tables if t.num_rows]
+        if not parts:
+            parts.append(self._write_part(name, schema.empty_table()))
+        self._commit(name, parts, {"config_id": config_id, **meta})
 
     def is_current(self, name: str, config_id: str, inputs: str) -> bool:
         """Whether ``name`` was last written with this config and these inputs (a rerun can skip it)."""

@@ -30,17 +30,19 @@ def concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
     return pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
 
 
-def key_ranges(table: pa.Table, key: str, min_rows: int) -> list[pa.Table]:
+def key_ranges(table: pa.Table, key: str, min_rows: int, first: str | None = None) -> list[pa.Table]:
     """``table`` sorted (stably) by ``key``, cut where the key changes into runs of ``min_rows`` or more.
 
-    With ``min_rows`` = 16 x batch_rows these are the local engine's ``group`` batches.
+    With ``min_rows`` = 16 x batch_rows these are the local engine's ``group`` batches. With
+    ``first``, rows are sorted by that column before ``key`` (it must be constant within a key).
 
     Example:
         >>> t = pa.table({"k": ["b", "a", "b", "c"]})
         >>> [b["k"].to_pylist() for b in key_ranges(t, "k", 2)]
         [['a', 'b', 'b'], ['c']]
     """
-    table = table.take(pc.sort_indices(table, [(key, "ascending")]))
+    by = [(first, "ascending")] if first else []
+    table = table.take(pc.sort_indices(table, [*by, (key, "ascending")]))
     keys = table[key].to_numpy(zero_copy_only=False)
     # Rows where a new key starts; a block ends at the first such row ``min_rows`` past its start.
     starts = np.append(np.flatnonzero(keys[1:] != keys[:-1]) + 1, len(keys))
