@@ -132,3 +132,11 @@ def test_figures_sentence_end_pattern_matches_plain_form(text: str) -> None:
 
     plain = re.compile(r"[.!?][\"”’)]?\s+(?=[\"“A-Z0-9])|\n")
     assert [m.span() for m in _SENT.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+def test_number_words_end_at_a_word_boundary_and_compounds_count_their_ones():
+    from storyline.steps.figures import find_figures
+
+    assert find_figures("The tenants of Tennessee left; seventeenth fighters stayed.") == []
+    got = [(f.value, f.unit) for f in find_figures("twenty-one people and ninety nine cats")]
+    assert got == [(21.0, "people"), (99.0, "cats")]

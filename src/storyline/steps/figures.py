@@ -44,6 +44,8 @@ _WORDS = {
     "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
     "hundred": 100, "dozen": 12,
 }  # fmt: skip
+# "one" alone is too common to be a figure, but it ends compounds: "twenty-one", "ninety one".
+_SECOND = {**_WORDS, "one": 1}
 _SCALE = {
     "hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
     "k": 1e3, "m": 1e6, "mn": 1e6, "bn": 1e9, "b": 1e9, "tn": 1e12,
@@ -70,7 +72,8 @@ _STOP = frozenset(
 )
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_WORDNUM = r"(?:" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")(?:[\s-]+(?:" + "|".join(_WORDS) + r"))?"
+# Each number word must end at a word boundary: "tenants" holds no ten, "Tennessee" no ten.
+_WORDNUM = r"(?:" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")\b(?:[\s-]+(?:" + "|".join(_SECOND) + r")\b)?"
 _FIGURE = re.compile(
     rf"(?:(?P<cur>US\$|[$€£¥])\s?)?(?P<num>{_NUM})(?P<scale>\s*(?:hundred|thousand|million|billion|trillion)\b"
     rf"|(?:k|m|mn|bn|b|tn)\b)?(?P<pct>\s?%|\s+per\s?cent\b)?"
@@ -119,7 +122,7 @@ def _word_value(words: str) -> float:
     """"twenty five" -> 25, "two hundred" -> 200."""
     total = 0.0
     for w in _WORD_SPLIT.split(words.lower()):
-        v = _WORDS.get(w, 0)
+        v = _SECOND.get(w, 0)
         total = total * v if v == 100 and total else total + v
     return total
 
