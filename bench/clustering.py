@@ -342,16 +342,17 @@ def incremental_add(rows: list[dict], copies: int = 4) -> dict[str, float]:
     day = Counter(r["published"][:10] for r in union[len(union) * 3 // 4:]).most_common(1)[0][0]
     new = [r for r in union if r["published"][:10] == day]
     archive = [r for r in union if r["published"][:10] != day]
-    prev, old_df = run_step(archive), C.CountDF()(pa.Table.from_pylist(archive))
-    table = pa.Table.from_pylist(union).cast(pa.schema([model.ARTICLE.field(c) for c in C.Cluster.reads]))
+    cols = ("article_id", "title", "text", "published")
+    prev, old_df = run_step(archive), C.CountDF()(C.Terms()(pa.Table.from_pylist(archive)))
+    table = pa.Table.from_pylist(union).cast(pa.schema([model.ARTICLE.field(c) for c in cols]))
     dates = table.select(["article_id", "published"])
     edges = model.REUSE_EDGE.empty_table()
 
     def incremental() -> pa.Table:
         need = C.Cluster().needs_text(dates, prev)
-        texts = table.filter(pc.is_in(table["article_id"], pa.array(sorted(need), pa.string())))
-        fresh = texts.filter(pc.invert(pc.is_in(texts["article_id"], prev["article_id"])))
-        return C.Cluster()(C.with_text(dates, texts), edges, previous=prev, df=C.CountDF()(fresh, old_df))
+        terms = C.Terms()(table.filter(pc.is_in(table["article_id"], pa.array(sorted(need), pa.string()))))
+        fresh = terms.filter(pc.invert(pc.is_in(terms["article_id"], prev["article_id"])))
+        return C.Cluster()(dates, edges, previous=prev, df=C.CountDF()(fresh, old_df), terms=terms)
 
     def scratch() -> pa.Table:
         return C.Cluster()(table, edges)

@@ -144,18 +144,19 @@ def test_cluster_undecided_reuse_is_reported_as_reuse_role():
     assert set(out["role"].to_pylist()) == {"reuse"}
 
 
-def _thin(arts: pa.Table, keep: set[str]) -> pa.Table:
-    """``arts`` with title and text only for ``keep`` (what the pipeline reads with stored counts)."""
-    return cluster.with_text(arts.select(["article_id", "published"]),
-                             arts.filter(pa.array([a in keep for a in arts["article_id"].to_pylist()])))
+def _terms(arts: pa.Table, keep: set[str] | None = None) -> pa.Table:
+    """The terms of ``arts`` (only of ``keep`` if given: what the pipeline reads with stored counts)."""
+    if keep is not None:
+        arts = arts.filter(pa.array([a in keep for a in arts["article_id"].to_pylist()]))
+    return cluster.Terms()(arts)
 
 
 def test_cluster_df_round_trips_and_adds_up():
     arts = make_articles(EVENT_A, EVENT_B, EVENT_A2, EVENT_C, dates=DATES[:4])
-    whole = cluster.CountDF()(arts)
+    whole = cluster.CountDF()(_terms(arts))
     assert cluster.df_table(cluster.read_df(whole)).equals(whole)
     assert cluster.read_df(whole)[1] == 4
-    parts = cluster.CountDF()(arts.take([2, 3]), cluster.CountDF()(arts.take([0, 1])))
+    parts = cluster.CountDF()(_terms(arts.take([2, 3])), cluster.CountDF()(_terms(arts.take([0, 1]))))
     assert parts.sort_by([("rep", "ascending"), ("term", "ascending")]).equals(
         whole.sort_by([("rep", "ascending"), ("term", "ascending")]))
 
@@ -165,15 +166,15 @@ def test_cluster_incremental_add_with_stored_df_vectorises_only_new_and_active()
     arts = make_articles(EVENT_A, EVENT_B, EVENT_A2, EVENT_C, EVENT_C2, EVENT_B, dates=DATES + [far])
     old = arts.take([0, 1, 3, 5])
     first = Cluster()(old, _edges())
-    df = cluster.CountDF()(arts.take([2, 4]), cluster.CountDF()(old))
+    df = cluster.CountDF()(_terms(arts.take([2, 4])), cluster.CountDF()(_terms(old)))
     need = Cluster().needs_text(arts, first)
     assert {"a2", "a4"} <= need and "a5" not in need
-    thin = _thin(arts, need)
-    inc = Cluster()(thin, _edges(), previous=first, df=df)
+    dates, thin = arts.select(["article_id", "published"]), _terms(arts, need)
+    inc = Cluster()(dates, _edges(), previous=first, df=df, terms=thin)
     # Same result as vectorising every article, old assignments kept, and deterministic.
     assert inc.equals(Cluster()(arts, _edges(), previous=first))
     assert all(_stories(inc)[a] == s for a, s in _stories(first).items())
-    assert Cluster()(thin, _edges(), previous=first, df=df).equals(inc)
+    assert Cluster()(dates, _edges(), previous=first, df=df, terms=thin).equals(inc)
     # The story out of the window had no text and still keeps its article.
     assert _stories(inc)["a5"] == _stories(first)["a5"]
 
@@ -225,6 +226,6 @@ def test_pipeline_rerun_with_new_articles_keeps_stored_df_consistent(tmp_path):
     store = Store(out)
     stored = store.read("cluster_df")
     assert store.manifest("cluster_df")["inputs"] == store.fingerprint("stories")
-    recount = cluster.CountDF()(store.read("articles", ["article_id", "title", "text"]))
+    recount = cluster.CountDF()(store.read("terms"))
     key = [("rep", "ascending"), ("term", "ascending")]
     assert stored.sort_by(key).equals(recount.sort_by(key))

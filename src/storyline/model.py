@@ -276,3 +276,12 @@ CORRECTION = pa.schema(
 # incremental add counts only its new articles: one row per (representation, term); term -1 holds
 # the number of documents counted.
 CLUSTER_DF = pa.schema([("rep", pa.int8()), ("term", pa.int64()), ("df", pa.int64())])
+
+# Clustering's per-article features: hashed term counts (2**20 buckets) of body, title and proper
+# nouns as parallel index / count lists, and the article's normalised figures.
+CLUSTER_TERMS = pa.schema(
+    [("article_id", pa.string())]
+    + [(f"{rep}_{part}", pa.list_(kind)) for rep in ("body", "title", "name")
+       for part, kind in (("idx", pa.int32()), ("n", pa.uint16()))]
+    + [("figures", pa.list_(pa.string()))]
+)

@@ -34,7 +34,7 @@ from .steps.align import Align, Direction, ReuseClusters, pair_passages
 from .steps.base import REJECT_COLUMN
 from .steps.candidates import Candidates, CountPairs, shared_rows
 from .steps.clean import Clean
-from .steps.cluster import Cluster, CountDF, with_text
+from .steps.cluster import Cluster, CountDF, Terms
 from .steps.compare import Compare
 from .steps.figures import Figures
 from .steps.fingerprint import Fingerprint
@@ -48,6 +48,7 @@ PER_ARTICLE: list[tuple[str, Callable[[PipelineConfig], Any]]] = [
     ("keys", lambda c: Fingerprint(c.fingerprint)),
     ("quotes", lambda c: Quotes(c.quotes)),
     ("figures", lambda c: Figures(c.figures)),
+    ("terms", lambda c: Terms()),
 ]
 
 
@@ -59,6 +60,7 @@ def validate(cfg: PipelineConfig) -> None:
               (Quotes(cfg.quotes), produced["articles"]), (Figures(), produced["articles"]),
               (Candidates(cfg.candidates), produced["keys"]), (CountPairs(cfg.candidates), produced["pairs"]),
               (Cluster(cfg.cluster), produced["articles"]), (Compare(), produced["stories"]),
+              (Terms(), produced["articles"]), (CountDF(), model.CLUSTER_TERMS),
               (ReuseClusters(cfg.align), model.ALIGNMENT)]
     for step, schema in checks:
         missing = [c for c in step.reads if c not in schema.names]
@@ -287,7 +289,7 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
         clusters = engine.gather(ReuseClusters(cfg.align), store.read("alignments", schema=model.ALIGNMENT))
         store.replace("reuse_clusters", clusters, cid, inputs=inputs)
     cid = config_id(cfg.cluster)
-    inputs = articles_fp + store.fingerprint("edges", "corrections")
+    inputs = articles_fp + store.fingerprint("edges", "corrections", "terms")
     if not store.is_current("stories", cid, inputs):
         step = Cluster(cfg.cluster)
         # Articles already placed keep their story (incremental add); a config change re-clusters all.
@@ -300,12 +302,12 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
         df = store.read("cluster_df", schema=model.CLUSTER_DF) if fresh else model.CLUSTER_DF.empty_table()
         dates = store.read("articles", ["article_id", "published"])
         need = step.needs_text(dates, previous) if fresh else set(dates["article_id"].to_pylist())
-        # Title and text only of the new articles and the stories active around them, not the archive.
-        texts = store.read("articles", list(Cluster.reads), where=_in("article_id", pa.array(sorted(need), pa.string())))
-        uncounted = texts.filter(pc.invert(pc.is_in(texts["article_id"], previous["article_id"]))) if fresh else texts
+        # Terms only of the new articles and the stories active around them, not the archive.
+        terms = store.take("terms", pa.array(sorted(need), pa.string()), list(model.CLUSTER_TERMS.names))
+        uncounted = terms.filter(pc.invert(pc.is_in(terms["article_id"], previous["article_id"]))) if fresh else terms
         df = engine.gather(CountDF(), uncounted, df)
-        stories = engine.gather(step, with_text(dates, texts), store.read("edges", schema=model.REUSE_EDGE),
-                                previous, store.read("corrections", schema=model.CORRECTION), df)
+        stories = engine.gather(step, dates, store.read("edges", schema=model.REUSE_EDGE), previous,
+                                store.read("corrections", schema=model.CORRECTION), df, terms)
         store.replace("stories", stories, cid, inputs=inputs)
         store.replace("cluster_df", df, cid, inputs=store.fingerprint("stories"))
     inputs = store.fingerprint("stories", "alignments", "figures", "quotes")

@@ -19,7 +19,7 @@ applied last, on every run (:mod:`storyline.corrections`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar
@@ -102,12 +102,6 @@ def _day(value: str | None) -> int | None:
         return None
 
 
-def _sublinear(x: sp.csr_matrix) -> sp.csr_matrix:
-    x = x.tocsr()
-    x.data = 1.0 + np.log(x.data)
-    return x
-
-
 @dataclass
 class Doc:
     """One article's raw representations (term frequencies before IDF)."""
@@ -116,29 +110,77 @@ class Doc:
     day: int | None
     tf: tuple[tuple[np.ndarray, np.ndarray], ...]  # (indices, sublinear tf) for body, title, entities
     figures: frozenset[str]
-    names: frozenset[str]
+    names: frozenset[int]  # hashed proper-noun phrases (the entity representation's terms)
 
 
-def _matrices(rows: list[dict]) -> tuple[list[sp.csr_matrix], list[str], list[frozenset[str]]]:
-    """Sublinear hashed term frequencies (body, title, proper nouns), the bodies and the name sets."""
-    titles = [r.get("title") or "" for r in rows]
-    bodies = [r.get("text") or "" for r in rows]
+REPS = ("body", "title", "name")
+
+
+def term_counts(titles: list[str], bodies: list[str]) -> list[sp.csr_matrix]:
+    """Hashed term counts of body, title and proper nouns, one row per article."""
     names = [proper_nouns(f"{t}\n{b}") for t, b in zip(titles, bodies)]
-    mats = [_sublinear(_WORDS.transform(bodies)), _sublinear(_WORDS.transform(titles)),
-            _sublinear(_ENTITIES.transform([sorted(n) for n in names]))]
-    return mats, bodies, names
+    return [_WORDS.transform(bodies), _WORDS.transform(titles), _ENTITIES.transform([sorted(n) for n in names])]
+
+
+def _list_column(m: sp.csr_matrix, values: np.ndarray) -> pa.ListArray:
+    return pa.ListArray.from_arrays(pa.array(m.indptr.astype(np.int32)), pa.array(values))
+
+
+@dataclass
+class Terms:
+    """Map step: articles -> their hashed term counts (body, title, proper nouns) and figures.
+
+    Vectorising each article once, when it arrives, lets clustering and the document counts of an
+    incremental add read a few integers per term instead of re-reading and re-tokenising the text.
+    """
+
+    kind: ClassVar[str] = "map"
+    reads: ClassVar[tuple[str, ...]] = ("article_id", "title", "text")
+    output_schema: ClassVar[pa.Schema] = model.CLUSTER_TERMS
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        titles = [t or "" for t in batch["title"].to_pylist()]
+        bodies = [t or "" for t in batch["text"].to_pylist()]
+        cols: dict[str, pa.Array] = {"article_id": batch["article_id"].combine_chunks()}
+        for rep, m in zip(REPS, term_counts(titles, bodies)):
+            m = m.tocsr()
+            cols[f"{rep}_idx"] = _list_column(m, m.indices.astype(np.int32))
+            cols[f"{rep}_n"] = _list_column(m, np.minimum(m.data, 65535).astype(np.uint16))
+        cols["figures"] = pa.array([sorted(figures(b)) for b in bodies], pa.list_(pa.string()))
+        return pa.table(cols, schema=self.output_schema)
+
+
+def _flat(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, values) of a list column: row i's values are ``values[offsets[i]:offsets[i + 1]]``."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    off = arr.offsets.to_numpy()
+    values = arr.values.to_numpy(zero_copy_only=False)[off[0]:off[-1]]
+    return off - off[0], values
+
+
+def docs_from_terms(terms: pa.Table, days: list[int | None]) -> list[Doc]:
+    """:class:`Doc` of each row of a :class:`Terms` table (``days``: their day ordinals)."""
+    reps = []
+    for rep in REPS:
+        off, idx = _flat(terms[f"{rep}_idx"])
+        _, n = _flat(terms[f"{rep}_n"])
+        reps.append((off, idx.astype(np.int64), 1.0 + np.log(n.astype(np.float32))))  # sublinear tf
+    figs = terms["figures"].to_pylist()
+    docs = []
+    for i, (article_id, day) in enumerate(zip(terms["article_id"].to_pylist(), days)):
+        tf = tuple((idx[off[i]:off[i + 1]], w[off[i]:off[i + 1]]) for off, idx, w in reps)
+        docs.append(Doc(article_id, day, tf, frozenset(figs[i]), frozenset(tf[2][0].tolist())))
+    return docs
 
 
 def featurize(rows: list[dict]) -> list[Doc]:
     """Hashed term frequencies of body, title and proper nouns, and figures, for ``rows`` (batch)."""
     if not rows:
         return []
-    mats, bodies, names = _matrices(rows)
-    docs = []
-    for i, r in enumerate(rows):
-        tf = tuple((m.indices[m.indptr[i]:m.indptr[i + 1]], m.data[m.indptr[i]:m.indptr[i + 1]]) for m in mats)
-        docs.append(Doc(r["article_id"], _day(r.get("published")), tf, figures(bodies[i]), names[i]))
-    return docs
+    table = pa.table({"article_id": [r["article_id"] for r in rows], "title": [r.get("title") for r in rows],
+                      "text": [r.get("text") for r in rows]},
+                     schema=pa.schema([("article_id", pa.string()), ("title", pa.string()), ("text", pa.string())]))
+    return docs_from_terms(Terms()(table), [_day(r.get("published")) for r in rows])
 
 
 def _unit(w: np.ndarray) -> np.ndarray:
@@ -150,13 +192,12 @@ def _unit(w: np.ndarray) -> np.ndarray:
 DF = tuple[list[np.ndarray], int]
 
 
-def count_df(rows: list[dict], df: DF | None = None, batch: int = 2048) -> DF:
-    """``df`` (or nothing) plus the document frequencies of ``rows`` (title, text)."""
+def count_df(terms: pa.Table, df: DF | None = None) -> DF:
+    """``df`` (or nothing) plus the document frequencies of the articles of ``terms`` (a :class:`Terms` table)."""
     counts = [c.copy() for c in df[0]] if df else [np.zeros(N_FEATURES) for _ in range(3)]
-    for i in range(0, len(rows), batch):
-        for c, m in zip(counts, _matrices(rows[i:i + batch])[0]):
-            c += np.bincount(m.indices, minlength=N_FEATURES)  # hashing sums repeats: one entry per doc
-    return counts, (df[1] if df else 0) + len(rows)
+    for c, rep in zip(counts, REPS):
+        c += np.bincount(_flat(terms[f"{rep}_idx"])[1], minlength=N_FEATURES)  # one entry per term and doc
+    return counts, (df[1] if df else 0) + terms.num_rows
 
 
 def df_table(df: DF) -> pa.Table:
@@ -320,13 +361,17 @@ class StoryIndex:
         self.evict = True  # forget stories out of the window at rebuilds
         self._dots: list[dict[int, float]] | None = None
 
-    def count_df(self, docs: list[Doc]) -> None:
+    def count_df(self, docs: Iterable[Doc]) -> None:
         """Fix the IDF to the document frequencies of ``docs`` (every article of this run)."""
-        for k, rep in enumerate(self.reps):
+        n = 0
+        for rep in self.reps:
             rep.df[:] = 0.0
-            for doc in docs:
-                rep.df[doc.tf[k][0]] += 1.0
-            rep.n_docs, rep.frozen = len(docs), True
+        for doc in docs:
+            for rep, (idx, _) in zip(self.reps, doc.tf):
+                rep.df[idx] += 1.0
+            n += 1
+        for rep in self.reps:
+            rep.n_docs, rep.frozen = n, True
 
     def set_df(self, df: DF) -> None:
         """Fix the IDF to stored document frequencies (:func:`count_df` over the whole archive)."""
@@ -468,10 +513,16 @@ class StoryIndex:
         return story.last_day >= self.newest - self.window_days
 
     def rebuild(self) -> None:
-        """Fold the recent postings into the inverted index and evict stories out of the window."""
+        """Fold the recent postings into the inverted index and evict stories out of the window:
+        their member vectors, names and figures go, so memory follows the active stories."""
+        gone: set[int] = set()
         for rep in self.reps:
             keep = [d for d in rep.vectors if self._live(self.stories[self.doc_story[d]])]
+            gone.update(int(self.doc_story[d]) for d in set(rep.vectors) - set(keep))
             rep.rebuild(keep)
+        for slot in gone:
+            story = self.stories[slot]
+            story.figures, story.names, story.docs = set(), [], []
 
 
 @dataclass
@@ -484,8 +535,35 @@ class Decision:
     reason: str  # previous | reuse | merge | new
 
 
+class DocSource:
+    """Articles in stream order whose :class:`Doc` are built a chunk at a time when asked for, so
+    clustering holds one chunk's features plus the active stories, never the whole run's."""
+
+    def __init__(self, ids: list[str], days: list[int | None], load: Callable[[list[int]], list[Doc]],
+                 chunk: int = 4096) -> None:
+        self.ids, self.days, self._load, self.chunk = ids, days, load, chunk
+
+    @classmethod
+    def of(cls, docs: list[Doc]) -> DocSource:
+        """A source over docs already built."""
+        return cls([d.article_id for d in docs], [d.day for d in docs], lambda rows: [docs[i] for i in rows])
+
+    @classmethod
+    def of_terms(cls, terms: pa.Table, rows: list[int], days: list[int | None]) -> DocSource:
+        """A source over ``terms`` rows ``rows`` (in stream order; ``days``: their day ordinals)."""
+        ids = terms["article_id"].take(pa.array(rows, pa.int64())).to_pylist() if rows else []
+        at = np.asarray(rows, np.int64)
+        return cls(ids, days, lambda some: docs_from_terms(terms.take(pa.array(at[some])), [days[i] for i in some]))
+
+    def select(self, keep: Callable[[str], bool]) -> Iterator[Doc]:
+        """The docs whose id ``keep`` accepts, in stream order."""
+        rows = [i for i, a in enumerate(self.ids) if keep(a)]
+        for k in range(0, len(rows), self.chunk):
+            yield from self._load(rows[k:k + self.chunk])
+
+
 def stream(
-    docs: list[Doc],
+    docs: list[Doc] | DocSource,
     previous: dict[str, str],
     reuse: dict[str, list[tuple[str, int]]],
     window_days: int = 7,
@@ -498,7 +576,7 @@ def stream(
     """Assign ``docs`` (in the order given) to stories; ids in ``previous`` keep their story.
 
     Args:
-        docs: featurized articles, already sorted in stream order.
+        docs: featurized articles, already sorted in stream order (or a :class:`DocSource`).
         previous: article id -> story id for articles assigned by an earlier run.
         reuse: article id -> [(partner id, shared words)] for decisive reuse links.
         window_days: a story stays active this many days after its last article.
@@ -511,24 +589,24 @@ def stream(
     Returns:
         One :class:`Decision` per doc, in the order given.
     """
+    source = docs if isinstance(docs, DocSource) else DocSource.of(list(docs))
     index = StoryIndex(window_days)
     if df is not None:
         index.set_df(df)
     elif idf == "batch":
-        index.count_df(docs)
+        index.count_df(source.select(lambda a: True))
     assigned = dict(previous)
-    old = _replayed(docs, previous, window_days)
-    new = [d for d in docs if d.article_id not in previous]
+    replay = replayed_ids(list(zip(source.ids, source.days)), previous, window_days)
     # Old stories first, whole (members dated after a new article included), then the new articles:
     # a late-arriving article sees the archive as it stands. No eviction while replaying.
     index.evict = False
-    for doc in old:
+    for doc in source.select(replay.__contains__):
         slot = index.by_id.get(previous[doc.article_id])
         index.weigh_and_add(doc, index.open(previous[doc.article_id], doc.day) if slot is None else slot)
     index.evict, index.newest = True, None
     index.rebuild()
     out = [Decision(a, s, float("nan"), "previous") for a, s in previous.items()]
-    for doc in new:
+    for doc in source.select(lambda a: a not in previous):
         vecs = index.weigh(doc)
         slots, x = index.candidates(doc, vecs)
         story_id, score, reason = _decide(doc, slots, x, index, assigned, reuse, threshold, weights, bias)
@@ -539,16 +617,15 @@ def stream(
     return out
 
 
-def _replayed(docs: list[Doc], previous: dict[str, str], window_days: int) -> list[Doc]:
-    """The old docs whose story is within ``window_days`` of some new doc (others cannot be joined)."""
-    keep = replayed_ids([(d.article_id, d.day) for d in docs], previous, window_days)
-    return [d for d in docs if d.article_id in keep]
-
-
 def replayed_ids(items: list[tuple[str, int | None]], previous: dict[str, str], window_days: int) -> set[str]:
-    """Ids of the old articles (in ``previous``) whose story spans within ``window_days`` of the new
-    articles' dates; ``items`` are (article id, day ordinal) of every article. An undated new
-    article, or an undated old story, could meet anything: then those stories are all kept."""
+    """Ids of the old articles (in ``previous``) whose story a new article could join; ``items`` are
+    (article id, day ordinal) of every article.
+
+    A story is kept when it spans within ``window_days`` of a dated new article. Undated articles
+    come last in the stream, when the index holds the stories active within ``window_days`` of the
+    newest article: an undated new article keeps those. An undated old story never leaves the
+    index, so it is always kept.
+    """
     new_days = [day for a, day in items if a not in previous]
     if not new_days:
         return set()
@@ -558,8 +635,17 @@ def replayed_ids(items: list[tuple[str, int | None]], previous: dict[str, str], 
             span.setdefault(previous[a], []).append(day)
     known = [d for d in new_days if d is not None]
     lo, hi = (min(known) - window_days, max(known) + window_days) if known else (None, None)
-    keep = {s for s, days in span.items()
-            if lo is None or len(known) < len(new_days) or None in days or (max(days) >= lo and min(days) <= hi)}
+    dated = [d for _, d in items if d is not None]
+    recent = max(dated) - window_days if len(known) < len(new_days) and dated else None
+
+    def meets(days: list[int | None]) -> bool:
+        if None in days:
+            return True
+        if known and max(days) >= lo and min(days) <= hi:  # type: ignore[operator]
+            return True
+        return recent is not None and max(days) >= recent  # type: ignore[type-var]
+
+    keep = {s for s, days in span.items() if meets(days)}
     return {a for a, _ in items if a in previous and previous[a] in keep}
 
 
@@ -599,8 +685,12 @@ def _best(doc: Doc, slots: np.ndarray, x: np.ndarray, index: StoryIndex, weights
 
 def stream_order(row: dict) -> tuple:
     """Sort key of the stream: publication date, then the full timestamp, then the id."""
-    day = _day(row.get("published"))
-    return (day if day is not None else 10**9, row.get("published") or "", row["article_id"])
+    return _order_key(row.get("published"), row["article_id"])
+
+
+def _order_key(published: str | None, article_id: str) -> tuple:
+    day = _day(published)
+    return (day if day is not None else 10**9, published or "", article_id)
 
 
 def roles(member_ids: list[str], reuse: list[tuple[str, str]],
@@ -616,18 +706,17 @@ def roles(member_ids: list[str], reuse: list[tuple[str, str]],
     }
 
 
-def _reuse_links(edge_rows: list[dict], min_words: int) -> dict[str, list[tuple[str, int]]]:
+def _reuse_links(edge_rows: list[dict]) -> dict[str, list[tuple[str, int]]]:
     links: dict[str, list[tuple[str, int]]] = {}
     for e in edge_rows:
-        if e["shared_words"] >= min_words:
-            links.setdefault(e["source_id"], []).append((e["copy_id"], e["shared_words"]))
-            links.setdefault(e["copy_id"], []).append((e["source_id"], e["shared_words"]))
+        links.setdefault(e["source_id"], []).append((e["copy_id"], e["shared_words"]))
+        links.setdefault(e["copy_id"], []).append((e["source_id"], e["shared_words"]))
     return links
 
 
 @dataclass
 class Cluster:
-    """Gather step: articles, reuse edges, the previous stories and corrections -> story membership.
+    """Gather step: articles, their terms, reuse edges, the previous stories and corrections -> story membership.
 
     Example:
         >>> stories = Cluster()(articles, edges, previous=store.read("stories"))  # doctest: +SKIP
@@ -635,87 +724,95 @@ class Cluster:
 
     config: ClusterConfig = field(default_factory=ClusterConfig)
     kind: ClassVar[str] = "gather"
-    reads: ClassVar[tuple[str, ...]] = ("article_id", "title", "text", "published")
+    reads: ClassVar[tuple[str, ...]] = ("article_id", "published")
     edge_reads: ClassVar[tuple[str, ...]] = ("source_id", "copy_id", "shared_words", "reason")
     output_schema: ClassVar[pa.Schema] = model.STORY_MEMBER
 
     def __call__(self, articles: pa.Table, edges: pa.Table | None = None, previous: pa.Table | None = None,
-                 corrections: pa.Table | None = None, df: pa.Table | None = None) -> pa.Table:
-        """Stories of ``articles``.
+                 corrections: pa.Table | None = None, df: pa.Table | None = None,
+                 terms: pa.Table | None = None) -> pa.Table:
+        """Stories of ``articles`` (id and publication date).
 
-        With ``df`` (:class:`CountDF` over every article, new ones included) only the articles
-        that :meth:`needs_text` names are vectorised; the others need only id and date (their
-        title and text may be null). Without it every article is vectorised to count them.
-        The result is the same either way.
+        ``terms`` (a :class:`Terms` table) holds the articles' features; without it they are
+        computed from ``articles``' title and text. With ``df`` (:class:`CountDF` over every
+        article, new ones included) only the articles that :meth:`needs_text` names are read from
+        ``terms``, which may hold just those; without it every article is, to count them. The
+        result is the same either way.
         """
-        rows = sorted(articles.select(list(self.reads)).to_pylist(), key=stream_order)
-        if not rows:
+        if not articles.num_rows:
             return self.output_schema.empty_table()
-        ids = {r["article_id"] for r in rows}
-        old = [m for m in (previous.to_pylist() if previous is not None else []) if m["article_id"] in ids]
-        edge_rows = edges.to_pylist() if edges is not None else []
+        ids, published = articles["article_id"].to_pylist(), articles["published"].to_pylist()
+        order = sorted(range(len(ids)), key=lambda i: _order_key(published[i], ids[i]))
+        members_in = set(ids)
+        old_ids, old_sids = ([], []) if previous is None else (previous["article_id"].to_pylist(),
+                                                               previous["story_id"].to_pylist())
+        placed = {a: s for a, s in zip(old_ids, old_sids) if a in members_in}
         cfg = self.config
-        placed = {m["article_id"]: m["story_id"] for m in old}
         counts = read_df(df) if df is not None and df.num_rows else None
-        if counts is not None:
-            need = self._needed(rows, placed)
-            rows_in = [r for r in rows if r["article_id"] in need]
-        else:
-            rows_in = rows
-        decisions = stream(featurize(rows_in), placed, _reuse_links(edge_rows, cfg.reuse_min_words),
-                           cfg.window_days, cfg.merge_threshold, df=counts)
-        old_score = {m["article_id"]: m["score"] for m in old}
+        days = [_day(p) for p in published]
+        items = [(ids[i], days[i]) for i in order]
+        need = self._needed(items, placed) if counts is not None else members_in
+        if terms is None:
+            terms = Terms()(articles.filter(pc.is_in(articles["article_id"], pa.array(sorted(need), pa.string()))))
+        at = {a: i for i, a in enumerate(terms["article_id"].to_pylist())}
+        missing = sorted(need - at.keys())
+        if missing:
+            raise ValueError(f"terms lack {len(missing)} article(s) clustering needs, e.g. {missing[0]}")
+        rows = [(at[a], day) for a, day in items if a in need]
+        source = DocSource.of_terms(terms, [r for r, _ in rows], [d for _, d in rows])
+        strong = _strong_edges(edges, cfg.reuse_min_words)
+        decisions = stream(source, placed, _reuse_links(strong), cfg.window_days, cfg.merge_threshold, df=counts)
+        old_score = {} if previous is None else {a: sc for a, sc in zip(old_ids, previous["score"].to_pylist())
+                                                 if a in placed}
         members = [{"story_id": d.story_id, "article_id": d.article_id,
                     "score": old_score[d.article_id] if d.reason == "previous" else d.score} for d in decisions]
-        order = {r["article_id"]: stream_order(r) for r in rows}
+        rank = {a: _order_key(published[i], a) for i, a in enumerate(ids)}
         if corrections is not None and corrections.num_rows:
-            members = corrections_mod.apply(members, corrections, order)
-        flagged = {m["story_id"] for m in old if m.get("review")}
-        members = cap_size(members, order, cfg.max_story_size, flagged)
-        return _with_roles(members, [e for e in edge_rows if e["shared_words"] >= cfg.reuse_min_words],
-                           self.output_schema)
+            members = corrections_mod.apply(members, corrections, rank)
+        flagged = set() if previous is None else {
+            s for a, s, r in zip(old_ids, old_sids, previous["review"].to_pylist()) if r and a in placed}
+        members = cap_size(members, rank, cfg.max_story_size, flagged)
+        return _with_roles(members, strong, self.output_schema)
 
-    def _needed(self, rows: list[dict], placed: dict[str, str]) -> set[str]:
-        new = {r["article_id"] for r in rows if r["article_id"] not in placed}
-        items = [(r["article_id"], _day(r.get("published"))) for r in rows]
+    def _needed(self, items: list[tuple[str, int | None]], placed: dict[str, str]) -> set[str]:
+        new = {a for a, _ in items if a not in placed}
         return new | replayed_ids(items, placed, self.config.window_days)
 
     def needs_text(self, articles: pa.Table, previous: pa.Table | None) -> set[str]:
-        """Ids whose title and text a run with stored ``df`` vectorises: the articles not in
-        ``previous`` and the old stories active around their dates (``articles``: id, published)."""
-        rows = articles.select(["article_id", "published"]).to_pylist()
-        ids = {r["article_id"] for r in rows}
-        placed = {m["article_id"]: m["story_id"] for m in (previous.select(["article_id", "story_id"]).to_pylist()
-                                                           if previous is not None else []) if m["article_id"] in ids}
-        return self._needed(rows, placed)
+        """Ids whose terms a run with stored ``df`` reads: the articles not in ``previous`` and the
+        old stories active around their dates (``articles``: id, published)."""
+        ids = articles["article_id"].to_pylist()
+        items = list(zip(ids, [_day(p) for p in articles["published"].to_pylist()]))
+        members_in = set(ids)
+        placed = {} if previous is None else {
+            a: s for a, s in zip(previous["article_id"].to_pylist(), previous["story_id"].to_pylist())
+            if a in members_in}
+        return self._needed(items, placed)
 
 
-def with_text(dates: pa.Table, texts: pa.Table) -> pa.Table:
-    """Every article of ``dates`` (id, published), with title and text where ``texts`` has the article:
-    what :class:`Cluster` reads when given stored document frequencies."""
-    cols = list(Cluster.reads)
-    texts = texts.select(cols).cast(pa.schema([model.ARTICLE.field(c) for c in cols]))
-    rest = dates.filter(pc.invert(pc.is_in(dates["article_id"], texts["article_id"])))
-    rest = pa.table({c: rest[c] if c in rest.column_names else pa.nulls(rest.num_rows, model.ARTICLE.field(c).type)
-                     for c in cols}, schema=texts.schema)
-    return pa.concat_tables([texts, rest])
+def _strong_edges(edges: pa.Table | None, min_words: int) -> list[dict]:
+    """The reuse edges long enough to decide a story (as rows)."""
+    if edges is None or not edges.num_rows:
+        return []
+    cols = [c for c in Cluster.edge_reads if c in edges.column_names]
+    return edges.select(cols).filter(pc.greater_equal(edges["shared_words"], min_words)).to_pylist()
 
 
 @dataclass
 class CountDF:
-    """Gather step: articles not counted yet and the stored counts -> updated document frequencies.
+    """Gather step: terms of articles not counted yet and the stored counts -> updated document frequencies.
 
     Clustering weighs terms by IDF over the whole archive; keeping the counts lets an incremental
-    add count only its new articles instead of re-vectorising the archive.
+    add count only its new articles instead of re-reading the archive.
     """
 
     kind: ClassVar[str] = "gather"
-    reads: ClassVar[tuple[str, ...]] = ("article_id", "title", "text")
+    reads: ClassVar[tuple[str, ...]] = ("article_id", "body_idx", "title_idx", "name_idx")
     output_schema: ClassVar[pa.Schema] = model.CLUSTER_DF
 
-    def __call__(self, articles: pa.Table, df: pa.Table | None = None) -> pa.Table:
+    def __call__(self, terms: pa.Table, df: pa.Table | None = None) -> pa.Table:
         old = read_df(df) if df is not None and df.num_rows else None
-        return df_table(count_df(articles.select(list(self.reads)).to_pylist(), old))
+        return df_table(count_df(terms, old))
 
 
 def cap_size(members: list[dict], order: dict[str, tuple], max_size: int, flagged: set[str]) -> list[dict]:
