@@ -229,3 +229,30 @@ def test_pipeline_rerun_with_new_articles_keeps_stored_df_consistent(tmp_path):
     recount = cluster.CountDF()(store.read("terms"))
     key = [("rep", "ascending"), ("term", "ascending")]
     assert stored.sort_by(key).equals(recount.sort_by(key))
+
+
+def test_cluster_undated_new_article_replays_only_the_last_window():
+    day = cluster._day
+    items = [("old", day("2024-01-02")), ("recent", day("2024-05-01")), ("undated-old", None), ("new", None)]
+    previous = {"old": "s-old", "recent": "s-recent", "undated-old": "s-undated"}
+    # The undated article comes last in the stream: it can meet the stories of the newest week and
+    # undated stories (never evicted), not a story that ended months before.
+    assert cluster.replayed_ids(items, previous, 7) == {"recent", "undated-old"}
+    # A dated new article replays only the stories around its own date.
+    items[-1] = ("new", day("2024-01-05"))
+    assert cluster.replayed_ids(items, previous, 7) == {"old", "undated-old"}
+
+
+def test_cluster_eviction_frees_stories_out_of_the_window():
+    arts = make_articles(EVENT_A, EVENT_B, EVENT_C, dates=["2024-01-01", "2024-03-01", "2024-06-01"])
+    index = cluster.StoryIndex(window_days=7)
+    docs = cluster.featurize(arts.to_pylist())
+    index.count_df(docs)
+    for doc in docs:
+        vecs = index.weigh(doc)
+        index.candidates(doc, vecs)
+        index.add(doc, vecs, index.open(doc.article_id, doc.day))
+    index.rebuild()
+    old, newest = index.stories[0], index.stories[-1]
+    assert old.names == [] and old.figures == set() and old.docs == []
+    assert newest.names and all(d not in index.reps[0].vectors for d in (0, 1))
