@@ -254,5 +254,25 @@ def test_cluster_eviction_frees_stories_out_of_the_window():
         index.add(doc, vecs, index.open(doc.article_id, doc.day))
     index.rebuild()
     old, newest = index.stories[0], index.stories[-1]
-    assert old.names == [] and old.figures == set() and old.docs == []
-    assert newest.names and all(d not in index.reps[0].vectors for d in (0, 1))
+    assert old.names.size == 0 and old.name_counts == [] and old.figures == set() and old.docs == []
+    assert newest.names.size and all(d not in index.reps[0].vectors for d in (0, 1))
+
+
+def test_cluster_story_dots_kernel_equals_numpy_reference():
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        rep = cluster._Postings(512)
+        n_docs = int(rng.integers(1, 60))
+        doc_story = np.sort(rng.integers(0, max(1, n_docs // 3), n_docs)).astype(np.int64)
+        for d in range(n_docs):
+            idx = np.unique(rng.integers(0, 512, int(rng.integers(0, 20)))).astype(np.int64)
+            rep.add(d, int(doc_story[d]), idx, rng.random(idx.size).astype(np.float32), 0.0)
+            if d == n_docs // 2:
+                rep.rebuild(range(d + 1))  # half indexed, half in the buffer
+        q = np.unique(rng.integers(0, 512, 30)).astype(np.int64)
+        w = rng.random(q.size).astype(np.float32)
+        for per_doc in (True, False):
+            got = rep.story_dots(q, w, doc_story, per_doc)
+            want = rep.story_dots_reference(q, w, doc_story, per_doc)
+            for g, x in zip(got, want):
+                assert g.dtype == x.dtype and np.array_equal(g, x), (trial, per_doc)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -229,6 +230,69 @@ def read_df(table: pa.Table) -> DF:
 _NO_TERMS, _NO_WEIGHTS = np.zeros(0, np.int64), np.zeros(0, np.float32)
 
 
+@numba.njit(cache=True, nogil=True)
+def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, idx: np.ndarray, w: np.ndarray,
+                buf_idx: np.ndarray, buf_w: np.ndarray, buf_doc: np.ndarray, scratch: np.ndarray,
+                doc_story: np.ndarray, per_doc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per story slot sharing a term with the query ``(idx, w)``: the sum of its members' dots and
+    (``per_doc``) the best member dot. ``scratch`` holds ``w`` at ``idx``, for the unindexed buffer.
+
+    Products are float32 and sums float64, added in postings order then buffer order, as in
+    :meth:`_Postings.story_dots_reference`: the results are bit-identical, without its sorts.
+    """
+    lo, hi = doc_story.size, -1  # the range of doc numbers hit (the active window: narrow)
+    for t in range(idx.size):
+        for p in range(indptr[idx[t]], indptr[idx[t] + 1]):
+            lo, hi = min(lo, post_doc[p]), max(hi, post_doc[p])
+    for i in range(buf_idx.size):
+        if scratch[buf_idx[i]] * buf_w[i] != 0:
+            lo, hi = min(lo, buf_doc[i]), max(hi, buf_doc[i])
+    if hi < 0:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32)
+    acc = np.zeros(hi - lo + 1)  # per doc: the sum of its products
+    seen = np.zeros(hi - lo + 1, np.bool_)
+    for t in range(idx.size):
+        wt = w[t]
+        for p in range(indptr[idx[t]], indptr[idx[t] + 1]):
+            acc[post_doc[p] - lo] += post_w[p] * wt
+            seen[post_doc[p] - lo] = True
+    for i in range(buf_idx.size):
+        c = scratch[buf_idx[i]] * buf_w[i]
+        if c != 0:
+            acc[buf_doc[i] - lo] += c
+            seen[buf_doc[i] - lo] = True
+    slot_lo, slot_hi = doc_story.size + 2**40, -1
+    for d in range(acc.size):
+        if seen[d]:
+            slot_lo, slot_hi = min(slot_lo, doc_story[d + lo]), max(slot_hi, doc_story[d + lo])
+    sums = np.zeros(slot_hi - slot_lo + 1)
+    best = np.zeros(slot_hi - slot_lo + 1, np.float32)
+    has = np.zeros(slot_hi - slot_lo + 1, np.bool_)
+    if per_doc:  # member sums rounded to float32, then summed per story in doc order
+        for d in range(acc.size):
+            if seen[d]:
+                v = np.float32(acc[d])
+                s = doc_story[d + lo] - slot_lo
+                sums[s] += v
+                best[s] = max(best[s], v)
+                has[s] = True
+    else:  # every product straight into its story, in input order
+        for t in range(idx.size):
+            wt = w[t]
+            for p in range(indptr[idx[t]], indptr[idx[t] + 1]):
+                s = doc_story[post_doc[p]] - slot_lo
+                sums[s] += post_w[p] * wt
+                has[s] = True
+        for i in range(buf_idx.size):
+            c = scratch[buf_idx[i]] * buf_w[i]
+            if c != 0:
+                s = doc_story[buf_doc[i]] - slot_lo
+                sums[s] += c
+                has[s] = True
+    keep = np.flatnonzero(has)
+    return keep + slot_lo, sums[keep], best[keep]
+
+
 class _Postings:
     """One representation: incremental document frequencies and an inverted index of member vectors.
 
@@ -246,7 +310,7 @@ class _Postings:
         self.vectors: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # doc -> unit vector (active docs)
         # story -> (members seen, their IDF^2 unit vectors concatenated, count), once the IDF is frozen
         self.rare: dict[int, tuple[int, np.ndarray, np.ndarray, int]] = {}
-        self.norm2: dict[int, float] = {}  # story -> |centroid|^2
+        self.norm2 = np.zeros(1024)  # story slot -> |centroid|^2
         self.indptr = np.zeros(n_features + 1, np.int64)  # inverted index: term -> (doc, weight) postings
         self.post_doc = np.zeros(0, np.int64)
         self.post_w = np.zeros(0, np.float32)
@@ -263,17 +327,28 @@ class _Postings:
         """Unit TF-IDF weights with the IDF of the documents seen so far."""
         return _unit(tf * self.idf(idx))
 
-    def doc_dots(self, idx: np.ndarray, w: np.ndarray, per_doc: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """(doc ids, dot products) of the active documents sharing a term with the query.
-
-        With ``per_doc=False`` a doc may appear several times (one entry per shared term).
-        """
+    def story_dots(self, idx: np.ndarray, w: np.ndarray, doc_story: np.ndarray,
+                   per_doc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(story slots, sum of member dots, best member dot if ``per_doc``) of the active documents
+        sharing a term with the query; ``doc_story`` maps doc numbers to story slots."""
         if not idx.size:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32)
+        n = self.buf_n
+        self.scratch[idx] = w
+        try:
+            return _story_dots(self.indptr, self.post_doc, self.post_w, idx, w, self.buf_idx[:n], self.buf_w[:n],
+                               self.buf_doc[:n], self.scratch, doc_story, per_doc)
+        finally:
+            self.scratch[idx] = 0.0
+
+    def story_dots_reference(self, idx: np.ndarray, w: np.ndarray, doc_story: np.ndarray,
+                             per_doc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`story_dots` in plain numpy (the kernel's test oracle)."""
+        if not idx.size:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32)
         starts, ends = self.indptr[idx], self.indptr[idx + 1]
         lens = ends - starts
-        total = int(lens.sum())
-        pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(total)
+        pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
         doc, dot = self.post_doc[pos], self.post_w[pos] * np.repeat(w, lens)
         if self.buf_n:
             n = self.buf_n
@@ -282,17 +357,26 @@ class _Postings:
             self.scratch[idx] = 0.0
             hit = np.flatnonzero(contrib)
             doc, dot = np.concatenate([doc, self.buf_doc[:n][hit]]), np.concatenate([dot, contrib[hit]])
-        if not per_doc or not doc.size:
-            return doc, dot
-        uniq, inv = np.unique(doc, return_inverse=True)
-        return uniq, np.bincount(inv, dot).astype(np.float32)
+        if not doc.size:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32)
+        if per_doc:
+            doc, inv = np.unique(doc, return_inverse=True)
+            dot = np.bincount(inv, dot).astype(np.float32)
+        slots, inv = np.unique(doc_story[doc], return_inverse=True)
+        best = np.zeros(slots.size, np.float32)
+        if per_doc:
+            np.maximum.at(best, inv, dot)
+        return slots, np.bincount(inv, dot, minlength=slots.size), best
 
     def add(self, doc: int, story: int, idx: np.ndarray, w: np.ndarray, dot_story: float) -> None:
         """Insert a weighted document into ``story`` (``dot_story``: its dot with the centroid)."""
         if not self.frozen:
             self.df[idx] += 1.0
             self.n_docs += 1
-        self.norm2[story] = self.norm2.get(story, 0.0) + 2.0 * dot_story + float(w @ w)
+        if story >= self.norm2.size:
+            self.norm2 = np.resize(self.norm2, 2 * story + 2)
+            self.norm2[story:] = 0.0
+        self.norm2[story] = self.norm2[story] + 2.0 * dot_story + float(w @ w)
         if idx.size:
             self.vectors[doc] = (idx, w)
             self.buffer.append(doc)
@@ -329,7 +413,9 @@ class _Story:
     first_day: int | None
     last_day: int | None
     figures: set[str] = field(default_factory=set)
-    names: list[frozenset[str]] = field(default_factory=list)  # members' proper-noun sets
+    # members' hashed proper nouns, concatenated, and how many each member has
+    names: np.ndarray = field(default_factory=lambda: _NO_TERMS)
+    name_counts: list[int] = field(default_factory=list)
     docs: list[int] = field(default_factory=list)  # members' doc numbers
     size: int = 0
 
@@ -359,7 +445,8 @@ class StoryIndex:
         self.n_docs = 0
         self.newest: int | None = None
         self.evict = True  # forget stories out of the window at rebuilds
-        self._dots: list[dict[int, float]] | None = None
+        self.sizes = np.zeros(1024, np.int64)  # story slot -> members
+        self._dots: list[tuple[np.ndarray, np.ndarray]] | None = None  # per rep: (candidate slots, dots)
 
     def count_df(self, docs: Iterable[Doc]) -> None:
         """Fix the IDF to the document frequencies of ``docs`` (every article of this run)."""
@@ -384,13 +471,8 @@ class StoryIndex:
         return [(idx, rep.weigh(idx, tf)) for rep, (idx, tf) in zip(self.reps, doc.tf)]
 
     def _story_sums(self, k: int, vec: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        docs, dots = self.reps[k].doc_dots(*vec, per_doc=k == 0)
-        slots = self.doc_story[docs]
-        uniq, inv = np.unique(slots, return_inverse=True)
-        best = np.zeros(uniq.size, np.float32)
-        if k == 0:
-            np.maximum.at(best, inv, dots)
-        return uniq, np.bincount(inv, dots, minlength=uniq.size), best
+        # body: per member, for the best member; title and names: straight to the story sums
+        return self.reps[k].story_dots(*vec, self.doc_story[:self.n_docs], per_doc=k == 0)
 
     def candidates(self, doc: Doc, vecs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """Active stories sharing a body word or a name with ``doc``, and their feature rows."""
@@ -408,15 +490,16 @@ class StoryIndex:
         for k, (uniq, dot, best) in enumerate(sums):
             pos = np.searchsorted(uniq, slots)
             found = (pos < uniq.size) & (uniq[np.minimum(pos, uniq.size - 1)] == slots) if uniq.size else pos < 0
-            norms = np.array([self.reps[k].norm2.get(int(s), 0.0) for s in slots])
+            norm2 = self.reps[k].norm2
+            norms = np.where(slots < norm2.size, norm2[np.minimum(slots, norm2.size - 1)], 0.0)
             col = np.zeros(slots.size)
             col[found] = dot[pos[found]]
             x[:, k] = np.divide(col, np.sqrt(norms), out=np.zeros(slots.size), where=norms > 0)
             if k == 0:
                 x[found, 3] = best[pos[found]]
                 # average linkage: a chained, drifting story has a low mean member cosine
-                x[:, 4] = col / np.maximum(1, [self.stories[int(t)].size for t in slots])
-            self._dots.append(dict(zip(slots.tolist(), col.tolist())))
+                x[:, 4] = col / np.maximum(1, self.sizes[slots])
+            self._dots.append((slots, col))
         return slots, x
 
     def set_features(self, doc: Doc, slot: int) -> tuple[float, float, float]:
@@ -428,11 +511,21 @@ class StoryIndex:
     def set_features_many(self, doc: Doc, slots: np.ndarray) -> np.ndarray:
         """:meth:`set_features` of several stories, one row each; the IDF^2 cosines in one product."""
         out = np.zeros((slots.size, 3))
-        for r, slot in enumerate(slots.tolist()):
-            story = self.stories[slot]
+        stories = [self.stories[slot] for slot in slots.tolist()]
+        for r, story in enumerate(stories):
             out[r, 0] = min(1.0, len(doc.figures & story.figures) / 3.0)
-            overlap = [len(doc.names & m) / max(1, min(len(doc.names), len(m))) for m in story.names]
-            out[r, 1] = sum(overlap) / len(overlap) if overlap else 0.0
+        # overlap coefficient of the doc's names with each member's, averaged per story
+        counts = np.array([n for t in stories for n in t.name_counts], np.int64)
+        if counts.size:
+            mark = self.reps[2].scratch  # 1 at the doc's names: membership without a sort
+            mark[doc.tf[2][0]] = 1.0
+            hits = mark[np.concatenate([t.names for t in stories])]
+            mark[doc.tf[2][0]] = 0.0
+            shared = np.bincount(np.repeat(np.arange(counts.size), counts), hits, minlength=counts.size)
+            ratio = shared / np.maximum(1, np.minimum(doc.tf[2][0].size, counts))
+            members = np.array([len(t.name_counts) for t in stories])
+            sums = np.bincount(np.repeat(np.arange(len(stories)), members), ratio, minlength=len(stories))
+            out[:, 1] = np.divide(sums, members, out=np.zeros(len(stories)), where=members > 0)
         rep = self.reps[0]
         idx, w = self._query
         parts = [self._rare_members(self.stories[slot]) for slot in slots.tolist()] if idx.size else []
@@ -474,6 +567,8 @@ class StoryIndex:
         if slot >= self.first.size:
             self.first = np.resize(self.first, 2 * slot)
             self.last = np.resize(self.last, 2 * slot)
+            self.sizes = np.resize(self.sizes, 2 * slot)
+            self.sizes[slot:] = 0
         self.first[slot] = self.last[slot] = NO_DAY if day is None else day
         return slot
 
@@ -485,18 +580,19 @@ class StoryIndex:
 
     def add(self, doc: Doc, vecs: list[tuple[np.ndarray, np.ndarray]], slot: int) -> None:
         """Insert ``doc`` into the story at ``slot`` (after :meth:`candidates` on the same doc)."""
-        dots = self._dots or [{}, {}, {}]
         if self.n_docs >= self.doc_story.size:
             self.doc_story = np.resize(self.doc_story, 2 * self.n_docs)
         self.doc_story[self.n_docs] = slot
         for k, (rep, (idx, w)) in enumerate(zip(self.reps, vecs)):
-            rep.add(self.n_docs, slot, idx, w, dots[k].get(slot, 0.0))
+            rep.add(self.n_docs, slot, idx, w, self._dot_with(k, slot))
         self._dots = None
         self.n_docs += 1
         story = self.stories[slot]
         story.size += 1
+        self.sizes[slot] = story.size
         story.figures |= doc.figures
-        story.names.append(doc.names)
+        story.names = np.concatenate([story.names, doc.tf[2][0]])
+        story.name_counts.append(doc.tf[2][0].size)
         story.docs.append(self.n_docs - 1)
         if doc.day is not None:
             story.first_day = doc.day if story.first_day is None else min(story.first_day, doc.day)
@@ -505,6 +601,14 @@ class StoryIndex:
             self.newest = doc.day if self.newest is None else max(self.newest, doc.day)
         if len(self.reps[0].buffer) >= REBUILD_EVERY:
             self.rebuild()
+
+    def _dot_with(self, k: int, slot: int) -> float:
+        """The last :meth:`candidates` doc's dot with the centroid of story ``slot`` (0 if not a candidate)."""
+        if not self._dots:
+            return 0.0
+        slots, col = self._dots[k]
+        pos = int(np.searchsorted(slots, slot))
+        return col[pos] if pos < slots.size and slots[pos] == slot else 0.0
 
     def _live(self, story: _Story) -> bool:
         """Kept in memory: not yet ended ``window_days`` before the newest article (later ones are kept)."""
@@ -522,7 +626,7 @@ class StoryIndex:
             rep.rebuild(keep)
         for slot in gone:
             story = self.stories[slot]
-            story.figures, story.names, story.docs = set(), [], []
+            story.figures, story.names, story.name_counts, story.docs = set(), _NO_TERMS, [], []
 
 
 @dataclass
