@@ -272,7 +272,29 @@ def test_cluster_story_dots_kernel_equals_numpy_reference():
         q = np.unique(rng.integers(0, 512, 30)).astype(np.int64)
         w = rng.random(q.size).astype(np.float32)
         for per_doc in (True, False):
-            got = rep.story_dots(q, w, doc_story, per_doc)
+            got = rep.story_dots(q, w, doc_story, per_doc)[:3]
             want = rep.story_dots_reference(q, w, doc_story, per_doc)
             for g, x in zip(got, want):
                 assert g.dtype == x.dtype and np.array_equal(g, x), (trial, per_doc)
+
+
+def test_cluster_member_dots_match_the_postings_and_skipping_common_terms_keeps_the_stories():
+    rng = np.random.default_rng(1)
+    rep = cluster._Postings(256)
+    doc_story = np.repeat(np.arange(20), 3).astype(np.int64)
+    for d in range(doc_story.size):
+        idx = np.unique(np.concatenate([[0, 1], rng.integers(2, 256, 12)])).astype(np.int64)  # 0, 1: in every doc
+        rep.add(d, int(doc_story[d]), idx, rng.random(idx.size).astype(np.float32), 0.0)
+        if d == 40:
+            rep.rebuild(range(d + 1))
+    q = np.unique(np.concatenate([[0, 1], rng.integers(2, 256, 20)])).astype(np.int64)
+    w = rng.random(q.size).astype(np.float32)
+    for per_doc in (True, False):
+        slots, sums, best, complete = rep.story_dots(q, w, doc_story, per_doc)
+        assert complete
+        m_slots, m_sums, m_best = rep.member_dots(q, w, slots, doc_story, per_doc)
+        assert np.array_equal(m_slots, slots)
+        assert np.allclose(m_sums, sums, rtol=1e-6) and np.allclose(m_best, best, rtol=1e-6)
+        # with the two common terms skipped the sums are partial, and flagged so
+        part = rep.story_dots(q, w, doc_story, per_doc, max_postings=30)
+        assert not part[3] and set(part[0]) <= set(slots)

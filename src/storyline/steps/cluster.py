@@ -46,6 +46,12 @@ FEATURES = ("cos_body", "cos_title", "cos_entities", "max_member_body", "mean_me
             "shared_figures", "name_overlap", "rare_body")
 LAZY = 6  # features from LAZY on are set-based and only computed for stories that could still win
 MAX_LAZY = 64  # at most this many stories per article get them (keeps dense streams linear)
+# Candidate search skips terms held by more documents of the active window than this (their
+# postings would make each article cost the whole window); the at most MAX_CANDIDATES stories
+# reached through the other terms are then scored exactly from their members' vectors. Below
+# this density nothing is skipped and scores are the plain inverted-index sums.
+MAX_POSTINGS = 1000
+MAX_CANDIDATES = 256
 # Logistic merge model over FEATURES, learned on basil-dev + topic-dated polnear distractors (teacher-forced
 # pairs, then pairs from the model's own stream); bench/clustering.py --fit prints these.
 WEIGHTS = (3.178, 6.243, 2.086, 3.42, 5.627, -3.723, -0.042, 3.586, 5.349)
@@ -233,15 +239,18 @@ _NO_TERMS, _NO_WEIGHTS = np.zeros(0, np.int64), np.zeros(0, np.float32)
 @numba.njit(cache=True, nogil=True)
 def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, idx: np.ndarray, w: np.ndarray,
                 buf_idx: np.ndarray, buf_w: np.ndarray, buf_doc: np.ndarray, scratch: np.ndarray,
-                doc_story: np.ndarray, per_doc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                doc_story: np.ndarray, per_doc: bool, max_postings: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per story slot sharing a term with the query ``(idx, w)``: the sum of its members' dots and
     (``per_doc``) the best member dot. ``scratch`` holds ``w`` at ``idx``, for the unindexed buffer.
+    Indexed terms with more than ``max_postings`` documents are skipped (see :data:`MAX_POSTINGS`).
 
     Products are float32 and sums float64, added in postings order then buffer order, as in
     :meth:`_Postings.story_dots_reference`: the results are bit-identical, without its sorts.
     """
     lo, hi = doc_story.size, -1  # the range of doc numbers hit (the active window: narrow)
     for t in range(idx.size):
+        if indptr[idx[t] + 1] - indptr[idx[t]] > max_postings:
+            continue
         for p in range(indptr[idx[t]], indptr[idx[t] + 1]):
             lo, hi = min(lo, post_doc[p]), max(hi, post_doc[p])
     for i in range(buf_idx.size):
@@ -252,6 +261,8 @@ def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, id
     acc = np.zeros(hi - lo + 1)  # per doc: the sum of its products
     seen = np.zeros(hi - lo + 1, np.bool_)
     for t in range(idx.size):
+        if indptr[idx[t] + 1] - indptr[idx[t]] > max_postings:
+            continue
         wt = w[t]
         for p in range(indptr[idx[t]], indptr[idx[t] + 1]):
             acc[post_doc[p] - lo] += post_w[p] * wt
@@ -278,6 +289,8 @@ def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, id
                 has[s] = True
     else:  # every product straight into its story, in input order
         for t in range(idx.size):
+            if indptr[idx[t] + 1] - indptr[idx[t]] > max_postings:
+                continue
             wt = w[t]
             for p in range(indptr[idx[t]], indptr[idx[t] + 1]):
                 s = doc_story[post_doc[p]] - slot_lo
@@ -291,6 +304,45 @@ def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, id
                 has[s] = True
     keep = np.flatnonzero(has)
     return keep + slot_lo, sums[keep], best[keep]
+
+
+@numba.njit(cache=True, nogil=True)
+def _member_dots(fwd_doc: np.ndarray, fwd_off: np.ndarray, fwd_terms: np.ndarray, fwd_w: np.ndarray,
+                 buf_doc: np.ndarray, buf_idx: np.ndarray, buf_w: np.ndarray, scratch: np.ndarray,
+                 doc_story: np.ndarray, row_of: np.ndarray, slot_lo: int, n_rows: int,
+                 per_doc: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate story (``row_of[slot - slot_lo]`` >= 0): the sum of its active members' dots
+    with the query held in ``scratch``, and (``per_doc``) the best one, read from the members'
+    own vectors (the index's documents in doc order, then the buffer's) rather than the postings."""
+    sums = np.zeros(n_rows)
+    best = np.zeros(n_rows, np.float32)
+    for part in range(2):
+        docs, terms, weights = (fwd_doc, fwd_terms, fwd_w) if part == 0 else (buf_doc, buf_idx, buf_w)
+        i, n = 0, docs.size if part == 0 else buf_doc.size
+        while i < n:
+            if part == 0:
+                d, p0, p1 = fwd_doc[i], fwd_off[i], fwd_off[i + 1]
+                i += 1
+            else:  # buffer entries of one doc are contiguous
+                d, p0 = buf_doc[i], i
+                while i < n and buf_doc[i] == d:
+                    i += 1
+                p1 = i
+            s = doc_story[d] - slot_lo
+            if s < 0 or s >= row_of.size or row_of[s] < 0:
+                continue
+            r = row_of[s]
+            if per_doc:
+                acc = 0.0
+                for p in range(p0, p1):
+                    acc += scratch[terms[p]] * weights[p]
+                v = np.float32(acc)
+                sums[r] += v
+                best[r] = max(best[r], v)
+            else:
+                for p in range(p0, p1):
+                    sums[r] += scratch[terms[p]] * weights[p]
+    return sums, best
 
 
 class _Postings:
@@ -314,6 +366,8 @@ class _Postings:
         self.indptr = np.zeros(n_features + 1, np.int64)  # inverted index: term -> (doc, weight) postings
         self.post_doc = np.zeros(0, np.int64)
         self.post_w = np.zeros(0, np.float32)
+        self.fwd_doc, self.fwd_off = np.zeros(0, np.int64), np.zeros(1, np.int64)  # indexed docs' vectors by doc
+        self.fwd_terms, self.fwd_w = np.zeros(0, np.int64), np.zeros(0, np.float32)
         self.buffer: list[int] = []
         self.buf_idx, self.buf_w = np.zeros(4096, np.int64), np.zeros(4096, np.float32)
         self.buf_doc, self.buf_n = np.zeros(4096, np.int64), 0
@@ -327,19 +381,42 @@ class _Postings:
         """Unit TF-IDF weights with the IDF of the documents seen so far."""
         return _unit(tf * self.idf(idx))
 
-    def story_dots(self, idx: np.ndarray, w: np.ndarray, doc_story: np.ndarray,
-                   per_doc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(story slots, sum of member dots, best member dot if ``per_doc``) of the active documents
-        sharing a term with the query; ``doc_story`` maps doc numbers to story slots."""
+    def story_dots(self, idx: np.ndarray, w: np.ndarray, doc_story: np.ndarray, per_doc: bool,
+                   max_postings: int = 2**62) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """(story slots, sum of member dots, best member dot if ``per_doc``, complete) of the active
+        documents sharing a term with the query; ``doc_story`` maps doc numbers to story slots.
+
+        Terms indexed for more than ``max_postings`` documents are skipped; ``complete`` says
+        whether none was (else the sums are partial and the slots only those reached otherwise).
+        """
         if not idx.size:
-            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32)
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32), True
+        n = self.buf_n
+        complete = bool(((self.indptr[idx + 1] - self.indptr[idx]) <= max_postings).all())
+        self.scratch[idx] = w
+        try:
+            return (*_story_dots(self.indptr, self.post_doc, self.post_w, idx, w, self.buf_idx[:n], self.buf_w[:n],
+                                 self.buf_doc[:n], self.scratch, doc_story, per_doc, max_postings), complete)
+        finally:
+            self.scratch[idx] = 0.0
+
+    def member_dots(self, idx: np.ndarray, w: np.ndarray, slots: np.ndarray, doc_story: np.ndarray,
+                    per_doc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`story_dots` restricted to the (sorted) stories ``slots``, summed over their members'
+        vectors instead of the postings: every term counts, however common."""
+        if not slots.size or not idx.size:
+            return slots, np.zeros(slots.size), np.zeros(slots.size, np.float32)
+        row_of = np.full(int(slots[-1] - slots[0]) + 1, -1, np.int64)
+        row_of[slots - slots[0]] = np.arange(slots.size)
         n = self.buf_n
         self.scratch[idx] = w
         try:
-            return _story_dots(self.indptr, self.post_doc, self.post_w, idx, w, self.buf_idx[:n], self.buf_w[:n],
-                               self.buf_doc[:n], self.scratch, doc_story, per_doc)
+            sums, best = _member_dots(self.fwd_doc, self.fwd_off, self.fwd_terms, self.fwd_w, self.buf_doc[:n],
+                                      self.buf_idx[:n], self.buf_w[:n], self.scratch, doc_story, row_of,
+                                      int(slots[0]), slots.size, per_doc)
         finally:
             self.scratch[idx] = 0.0
+        return slots, sums, best
 
     def story_dots_reference(self, idx: np.ndarray, w: np.ndarray, doc_story: np.ndarray,
                              per_doc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -397,9 +474,15 @@ class _Postings:
         if not keep:
             self.indptr[:] = 0
             self.post_doc, self.post_w = np.zeros(0, np.int64), np.zeros(0, np.float32)
+            self.fwd_doc, self.fwd_off = np.zeros(0, np.int64), np.zeros(1, np.int64)
+            self.fwd_terms, self.fwd_w = np.zeros(0, np.int64), np.zeros(0, np.float32)
             return
         terms = np.concatenate([self.vectors[d][0] for d in keep])
         weights = np.concatenate([self.vectors[d][1] for d in keep])
+        # the same vectors by document, for scoring a few stories from their members (member_dots)
+        self.fwd_doc = np.array(keep, np.int64)
+        self.fwd_off = np.concatenate([[0], np.cumsum([self.vectors[d][0].size for d in keep])]).astype(np.int64)
+        self.fwd_terms, self.fwd_w = terms, weights
         docs = np.repeat(np.array(keep, np.int64), [self.vectors[d][0].size for d in keep])
         order = np.argsort(terms, kind="stable")
         self.post_doc, self.post_w = docs[order], weights[order]
@@ -470,20 +553,34 @@ class StoryIndex:
         """The doc's unit TF-IDF vectors under the current IDF, one per representation."""
         return [(idx, rep.weigh(idx, tf)) for rep, (idx, tf) in zip(self.reps, doc.tf)]
 
-    def _story_sums(self, k: int, vec: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _story_sums(self, k: int, vec: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         # body: per member, for the best member; title and names: straight to the story sums
-        return self.reps[k].story_dots(*vec, self.doc_story[:self.n_docs], per_doc=k == 0)
+        return self.reps[k].story_dots(*vec, self.doc_story[:self.n_docs], per_doc=k == 0, max_postings=MAX_POSTINGS)
 
     def candidates(self, doc: Doc, vecs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """Active stories sharing a body word or a name with ``doc``, and their feature rows."""
-        sums = [self._story_sums(k, vecs[k]) for k in range(3)]
-        slots = np.union1d(sums[0][0], sums[2][0])
+        found = [self._story_sums(k, vecs[k]) for k in range(3)]
+        slots = np.union1d(found[0][0], found[2][0])
         if doc.day is not None and slots.size:
             first, last = self.first[slots], self.last[slots]
             gap = np.where(first == NO_DAY, 0, np.maximum(np.maximum(first - doc.day, doc.day - last), 0))
             slots, gap = slots[gap <= self.window_days], gap[gap <= self.window_days]
         else:
             gap = np.zeros(slots.size)
+        sums = [f[:3] for f in found]
+        if not all(f[3] for f in found):
+            # Common terms were skipped: the stories reached through the others, best first, get
+            # exact sums from their members' vectors.
+            if slots.size > MAX_CANDIDATES:
+                partial = np.zeros(slots.size)
+                for uniq, total, _ in (sums[0], sums[2]):
+                    at = np.minimum(np.searchsorted(uniq, slots), max(uniq.size - 1, 0))
+                    hit = uniq[at] == slots if uniq.size else np.zeros(slots.size, bool)
+                    partial[hit] += total[at[hit]]
+                top = np.sort(np.argsort(-partial, kind="stable")[:MAX_CANDIDATES])
+                slots, gap = slots[top], gap[top]
+            sums = [self.reps[k].member_dots(*vecs[k], slots, self.doc_story[:self.n_docs], per_doc=k == 0)
+                    for k in range(3)]
         x = np.zeros((slots.size, len(FEATURES)))
         x[:, 5] = np.minimum(gap, 7) / 7.0
         self._dots, self._query, self._rare_query = [], vecs[0], None
