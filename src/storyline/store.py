@@ -95,8 +95,8 @@ class Store:
         index, paths, groups = self._location_index(name, key)
         cols = columns if key in columns else [key, *columns]
         wanted = [i for i in (ids.to_pylist() if hasattr(ids, "to_pylist") else ids) if i in index]
-        if not wanted:
-            return self.read(name, cols).schema.empty_table().select(columns)
+        if not wanted:  # only the schema: no part is read
+            return pq.read_schema(paths[0]).empty_table().select(columns) if paths else self.read(name, columns)
         loc = np.array([index[i] for i in wanted], np.int64)  # part << 32 | row
         part_of, row_of = loc >> 32, loc & 0xFFFFFFFF
         pieces, order = [], []

@@ -116,8 +116,7 @@ class Doc:
     article_id: str
     day: int | None
     tf: tuple[tuple[np.ndarray, np.ndarray], ...]  # (indices, sublinear tf) for body, title, entities
-    figures: frozenset[str]
-    names: frozenset[int]  # hashed proper-noun phrases (the entity representation's terms)
+    figures: frozenset[str]  # proper nouns are the entity representation's terms, tf[2]
 
 
 REPS = ("body", "title", "name")
@@ -176,7 +175,7 @@ def docs_from_terms(terms: pa.Table, days: list[int | None]) -> list[Doc]:
     docs = []
     for i, (article_id, day) in enumerate(zip(terms["article_id"].to_pylist(), days)):
         tf = tuple((idx[off[i]:off[i + 1]], w[off[i]:off[i + 1]]) for off, idx, w in reps)
-        docs.append(Doc(article_id, day, tf, frozenset(figs[i]), frozenset(tf[2][0].tolist())))
+        docs.append(Doc(article_id, day, tf, frozenset(figs[i])))
     return docs
 
 
