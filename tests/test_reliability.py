@@ -286,7 +286,7 @@ QUOTED = ("“We will not accept this at all,” said Maria Lopez, the mayor of 
 
 def _huge_and_normal() -> pa.Table:
     # The huge article has the normal one's quotes and figures thousands of times: seconds of work, linear.
-    return pa.table({"article_id": ["huge", "normal"], "text": [(QUOTED + "\n\n") * 2500, QUOTED]})
+    return pa.table({"article_id": ["huge", "normal"], "text": [(QUOTED + "\n\n") * 20000, QUOTED]})
 
 
 @pytest.mark.parametrize("make", [lambda t: Quotes(QuotesConfig(timeout_s=t)),
@@ -312,7 +312,7 @@ def test_reliability_quotes_figures_timeouts_go_to_rejects_through_the_pipeline(
              "outlet": "small"}]
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     out = tmp_path / "out"
-    tight = config.load(overrides={"quotes": {"timeout_s": 0.05}, "figures": {"timeout_s": 0.05}})
+    tight = config.load(overrides={"quotes": {"timeout_s": 0.01}, "figures": {"timeout_s": 0.01}})
     r = storyline.run([str(f)], out=out, config=tight)
     articles = {a["title"]: a["article_id"] for a in r.table("articles").to_pylist()}
     assert set(articles) == {"Huge", "Normal"}  # the article stays
