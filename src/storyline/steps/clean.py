@@ -82,17 +82,16 @@ _DIGIT = re.compile(r"\d")
 _PUNCT = re.compile(r"[^\w\s]")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _URL = re.compile(r"https?://|www\.\w", re.I)
+# The lexicon patterns below are matched against the lower-cased line (much faster than re.I).
 _CAPTION = re.compile(
     r"\b(?:photo|image|picture|video|credit|caption)s?(?:\s+credit)?\s*(?::|by\b)|getty images|shutterstock"
-    r"|\bimage copyright\b|\(photo\b|©",
-    re.I,
+    r"|\bimage copyright\b|\(photo\b|©"
 )
 _BOILER = re.compile(
     r"\b(?:cookies?|javascript|subscribe|subscription|newsletter|advertisement|advertising|sponsored"
     r"|privacy policy|terms of (?:use|service)|all rights reserved|log ?in|sign ?up|click here"
     r"|read more|follow us|share this|related (?:stories|articles|posts)|recommended|trending"
-    r"|most (?:read|popular)|copyright)\b",
-    re.I,
+    r"|most (?:read|popular)|copyright)\b"
 )
 # A date such as 22/7/2017, 2017-07-22, 22.07.2017, July 22, 2017 or 22 Jul 2017.
 _MONTHS = {
@@ -123,8 +122,7 @@ _COMMENT_HEAD = re.compile(
 # A photo credit or caption: "(Image: X)", "Photo by X", "Credit: X", "X/Agency/Getty Images", "via AP".
 _CAPTION_LINE = re.compile(
     r"(?:^|[\s(|])(?:photo|image|picture|foto|credit)s?(?:\s+credit)?\s*(?::|by\b|courtesy\b)"
-    r"|\bvia (?:getty|ap|reuters|afp)\b|getty images|shutterstock|\(ap photo",
-    re.I,
+    r"|\bvia (?:getty|ap|reuters|afp)\b|getty images|shutterstock|\(ap photo"
 )
 _TIMER = re.compile(r"^\d+(?:[.,]\d+)?\s*(?:s|secs?|seconds?|ms)\.?$", re.I)
 _BYLINE = re.compile(
@@ -148,12 +146,13 @@ N_STATS = 24
 
 def _line_stats(line: str, site_lines: frozenset[str]) -> list[float]:
     """Shape of one stripped, non-blank line: length, punctuation, function words, capitals."""
+    low = line.lower()
     words = _WORD.findall(line)
     nw = len(words)
     nc = len(line)
     lw = max(nw, 1)
     last = line[-1]
-    stop = sum(1 for w in words if w.lower() in _STOP)
+    stop = sum(1 for w in _WORD.findall(low) if w in _STOP) if nw else 0
     caps = sum(1 for w in words if w[0].isupper())
     digits = len(_DIGIT.findall(line))
     punct = len(_PUNCT.findall(line))
@@ -174,10 +173,10 @@ def _line_stats(line: str, site_lines: frozenset[str]) -> list[float]:
         float("@" in line and bool(_EMAIL.search(line))),
         float(bool(_URL.search(line))),
         float(line in site_lines),
-        float(bool(_CAPTION.search(line))),
+        float(bool(_CAPTION.search(low))),
         0.0,  # repeated on the page: filled in by line_features, as it depends on the page
         float(nw <= 12 and digits >= 4 and bool(_ANY_DATE.search(line))),  # every date pattern has a year
-        float(short and bool(_BOILER.search(line))),
+        float(short and bool(_BOILER.search(low))),
         float(line.isupper()),
         line.count(",") / lw,
         float(line[0].isupper() or line[0] in "\"“‘'"),
@@ -325,9 +324,9 @@ def _is_junk(line: str) -> bool:
     if _TIMER.match(line):
         return True
     nw = len(_WORD.findall(line))
-    if nw <= 40 and _CAPTION_LINE.search(line):
+    if nw <= 40 and _CAPTION_LINE.search(line.lower()):
         return True
-    return bool(_EMAIL.search(line)) and nw <= 8
+    return nw <= 8 and "@" in line and bool(_EMAIL.search(line))
 
 
 def _split(page: str) -> tuple[list[str], list[bool]]:
@@ -483,7 +482,7 @@ def _headline_like(line: str) -> bool:
     words = line.split()
     if not 3 <= len(words) <= 30 or len(line) > 250:
         return False
-    if line[-1] in ".,;" or _COMMENT_HEAD.match(line) or _CAPTION.search(line) or _BULLET.match(line):
+    if line[-1] in ".,;" or _COMMENT_HEAD.match(line) or _CAPTION.search(line.lower()) or _BULLET.match(line):
         return False
     if len(words) <= 6 and parse_date(line):  # a dateline ("March 3, 2025") is not a headline
         return False
