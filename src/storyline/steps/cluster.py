@@ -41,7 +41,9 @@ MERGE_THRESHOLD = 0.2  # merge probability to join the best active story (CV by 
 # Background documents in which no seen term occurs (body and names): in a small store a name shared
 # by 3 of 4 articles is still rare news vocabulary, not a common word (fades as the store grows).
 PRIOR_DOCS = 30
-REBUILD_EVERY = 128  # postings appended between rebuilds of the inverted index
+# The inverted index is rebuilt once the documents added since are this many, or 1/REBUILD_SHARE
+# of those indexed: rebuilds cost O(1) per posting, and eviction lags the window by at most that share.
+REBUILD_MIN, REBUILD_SHARE = 128, 4
 FEATURES = ("cos_body", "cos_title", "cos_entities", "max_member_body", "mean_member_body", "gap",
             "shared_figures", "name_overlap", "rare_body")
 LAZY = 6  # features from LAZY on are set-based and only computed for stories that could still win
@@ -236,112 +238,120 @@ _NO_TERMS, _NO_WEIGHTS = np.zeros(0, np.int64), np.zeros(0, np.float32)
 
 
 @numba.njit(cache=True, nogil=True)
-def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, idx: np.ndarray, w: np.ndarray,
-                buf_idx: np.ndarray, buf_w: np.ndarray, buf_doc: np.ndarray, scratch: np.ndarray,
-                doc_story: np.ndarray, per_doc: bool, max_postings: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per story slot sharing a term with the query ``(idx, w)``: the sum of its members' dots and
-    (``per_doc``) the best member dot. ``scratch`` holds ``w`` at ``idx``, for the unindexed buffer.
-    Indexed terms with more than ``max_postings`` documents are skipped (see :data:`MAX_POSTINGS`).
-
-    Products are float32 and sums float64, added in postings order then buffer order, as in
-    :meth:`_Postings.story_dots_reference`: the results are bit-identical, without its sorts.
-    """
-    lo, hi = doc_story.size, -1  # the range of doc numbers hit (the active window: narrow)
-    for t in range(idx.size):
-        if indptr[idx[t] + 1] - indptr[idx[t]] > max_postings:
-            continue
-        for p in range(indptr[idx[t]], indptr[idx[t] + 1]):
-            lo, hi = min(lo, post_doc[p]), max(hi, post_doc[p])
-    for i in range(buf_idx.size):
-        if scratch[buf_idx[i]] * buf_w[i] != 0:
-            lo, hi = min(lo, buf_doc[i]), max(hi, buf_doc[i])
-    if hi < 0:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32)
-    acc = np.zeros(hi - lo + 1)  # per doc: the sum of its products
-    seen = np.zeros(hi - lo + 1, np.bool_)
-    for t in range(idx.size):
-        if indptr[idx[t] + 1] - indptr[idx[t]] > max_postings:
-            continue
-        wt = w[t]
-        for p in range(indptr[idx[t]], indptr[idx[t] + 1]):
-            acc[post_doc[p] - lo] += post_w[p] * wt
-            seen[post_doc[p] - lo] = True
-    for i in range(buf_idx.size):
-        c = scratch[buf_idx[i]] * buf_w[i]
-        if c != 0:
-            acc[buf_doc[i] - lo] += c
-            seen[buf_doc[i] - lo] = True
-    slot_lo, slot_hi = doc_story.size + 2**40, -1
-    for d in range(acc.size):
-        if seen[d]:
-            slot_lo, slot_hi = min(slot_lo, doc_story[d + lo]), max(slot_hi, doc_story[d + lo])
-    sums = np.zeros(slot_hi - slot_lo + 1)
-    best = np.zeros(slot_hi - slot_lo + 1, np.float32)
-    has = np.zeros(slot_hi - slot_lo + 1, np.bool_)
-    if per_doc:  # member sums rounded to float32, then summed per story in doc order
-        for d in range(acc.size):
-            if seen[d]:
-                v = np.float32(acc[d])
-                s = doc_story[d + lo] - slot_lo
-                sums[s] += v
-                best[s] = max(best[s], v)
-                has[s] = True
-    else:  # every product straight into its story, in input order
-        for t in range(idx.size):
-            if indptr[idx[t] + 1] - indptr[idx[t]] > max_postings:
-                continue
-            wt = w[t]
-            for p in range(indptr[idx[t]], indptr[idx[t] + 1]):
-                s = doc_story[post_doc[p]] - slot_lo
-                sums[s] += post_w[p] * wt
-                has[s] = True
-        for i in range(buf_idx.size):
-            c = scratch[buf_idx[i]] * buf_w[i]
-            if c != 0:
-                s = doc_story[buf_doc[i]] - slot_lo
-                sums[s] += c
-                has[s] = True
-    keep = np.flatnonzero(has)
-    return keep + slot_lo, sums[keep], best[keep]
+def _chain(head: np.ndarray, tail: np.ndarray, nxt: np.ndarray, count: np.ndarray, terms: np.ndarray,
+           start: int) -> None:
+    """Link entries ``start + i`` (term ``terms[i]``) to the end of their term's chain."""
+    for i in range(terms.size):
+        e, t = start + i, terms[i]
+        nxt[e] = -1
+        if tail[t] < 0:
+            head[t] = e
+        else:
+            nxt[tail[t]] = e
+        tail[t] = e
+        count[t] += 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _member_dots(fwd_doc: np.ndarray, fwd_off: np.ndarray, fwd_terms: np.ndarray, fwd_w: np.ndarray,
-                 buf_doc: np.ndarray, buf_idx: np.ndarray, buf_w: np.ndarray, scratch: np.ndarray,
-                 doc_story: np.ndarray, row_of: np.ndarray, slot_lo: int, n_rows: int,
+def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, head: np.ndarray, nxt: np.ndarray,
+                fw_doc: np.ndarray, fw_w: np.ndarray, count: np.ndarray, idx: np.ndarray, w: np.ndarray,
+                doc_story: np.ndarray, per_doc: bool, max_postings: int, dacc: np.ndarray, dmark: np.ndarray,
+                sacc: np.ndarray, sbest: np.ndarray, smark: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per story slot sharing a term with the query ``(idx, w)``: the sum of its members' dots and
+    (``per_doc``) the best member dot. Each term's indexed postings are read, then its buffer chain;
+    terms with more than ``max_postings`` documents are skipped (see :data:`MAX_POSTINGS`).
+
+    Work follows the postings read, never the window: the per-doc and per-story accumulators are
+    kept zeroed between calls and only the touched entries are visited. Products are float32 and
+    sums float64, in the order of :meth:`_Postings.story_dots_reference`: the results are bit-identical.
+    """
+    total = 0
+    for t in range(idx.size):
+        n = indptr[idx[t] + 1] - indptr[idx[t]] + count[idx[t]]
+        if n <= max_postings:
+            total += n
+    touched = np.empty(total, np.int64)  # docs (per_doc) or story slots first reached, in order
+    nt = 0
+    for t in range(idx.size):
+        term, wt = idx[t], w[t]
+        if indptr[term + 1] - indptr[term] + count[term] > max_postings:
+            continue
+        p, e = indptr[term], head[term]
+        while p < indptr[term + 1] or e >= 0:
+            if p < indptr[term + 1]:
+                d, v = post_doc[p], post_w[p] * wt
+                p += 1
+            else:
+                d, v = fw_doc[e], fw_w[e] * wt
+                e = nxt[e]
+            key = d if per_doc else doc_story[d]
+            if per_doc:
+                dacc[key] += v
+                if not dmark[key]:
+                    dmark[key] = True
+                    touched[nt] = key
+                    nt += 1
+            else:
+                sacc[key] += v
+                if not smark[key]:
+                    smark[key] = True
+                    touched[nt] = key
+                    nt += 1
+    if per_doc:  # member sums rounded to float32, then summed per story in doc order
+        docs = np.sort(touched[:nt])
+        nt = 0
+        for d in docs:
+            v = np.float32(dacc[d])
+            dacc[d], dmark[d] = 0.0, False
+            s = doc_story[d]
+            sacc[s] += v
+            sbest[s] = max(sbest[s], v)
+            if not smark[s]:
+                smark[s] = True
+                touched[nt] = s
+                nt += 1
+    slots = np.sort(touched[:nt])
+    sums, best = np.empty(nt), np.empty(nt, np.float32)
+    for i in range(nt):
+        s = slots[i]
+        sums[i], best[i] = sacc[s], sbest[s]
+        sacc[s], sbest[s], smark[s] = 0.0, 0.0, False
+    return slots, sums, best
+
+
+@numba.njit(cache=True, nogil=True)
+def _member_dots(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray,
+                 fw_terms: np.ndarray, fw_w: np.ndarray, scratch: np.ndarray, slots: np.ndarray,
                  per_doc: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Per candidate story (``row_of[slot - slot_lo]`` >= 0): the sum of its active members' dots
-    with the query held in ``scratch``, and (``per_doc``) the best one, read from the members'
-    own vectors (the index's documents in doc order, then the buffer's) rather than the postings."""
-    sums = np.zeros(n_rows)
-    best = np.zeros(n_rows, np.float32)
-    for part in range(2):
-        docs, terms, weights = (fwd_doc, fwd_terms, fwd_w) if part == 0 else (buf_doc, buf_idx, buf_w)
-        i, n = 0, docs.size if part == 0 else buf_doc.size
-        while i < n:
-            if part == 0:
-                d, p0, p1 = fwd_doc[i], fwd_off[i], fwd_off[i + 1]
-                i += 1
-            else:  # buffer entries of one doc are contiguous
-                d, p0 = buf_doc[i], i
-                while i < n and buf_doc[i] == d:
-                    i += 1
-                p1 = i
-            s = doc_story[d] - slot_lo
-            if s < 0 or s >= row_of.size or row_of[s] < 0:
-                continue
-            r = row_of[s]
+    """Per story in ``slots``: the sum of its members' dots with the query held in ``scratch``, and
+    (``per_doc``) the best one, read from the members' own vectors (in doc order), every term counted."""
+    sums = np.zeros(slots.size)
+    best = np.zeros(slots.size, np.float32)
+    for r in range(slots.size):
+        d = story_head[slots[r]] if slots[r] < story_head.size else -1
+        while d >= 0:
+            p0, p1 = doc_off[d], doc_off[d] + doc_len[d]
             if per_doc:
                 acc = 0.0
                 for p in range(p0, p1):
-                    acc += scratch[terms[p]] * weights[p]
+                    acc += scratch[fw_terms[p]] * fw_w[p]
                 v = np.float32(acc)
                 sums[r] += v
                 best[r] = max(best[r], v)
             else:
                 for p in range(p0, p1):
-                    sums[r] += scratch[terms[p]] * weights[p]
+                    sums[r] += scratch[fw_terms[p]] * fw_w[p]
+            d = doc_next[d]
     return sums, best
+
+
+def _grow(a: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
+    """``a`` with room for ``size`` entries (doubling; new entries ``fill``)."""
+    if size <= a.size:
+        return a
+    out = np.full(max(size, 2 * a.size), fill, a.dtype)
+    out[:a.size] = a
+    return out
 
 
 class _Postings:
@@ -349,7 +359,10 @@ class _Postings:
 
     A story centroid is the sum of its members' unit vectors, so ``q . centroid`` is the sum of
     ``q . member`` over its members: scoring goes through member postings and sums per story.
-    Recent documents sit in a flat buffer until the next rebuild folds them into the index.
+    The active documents' vectors sit in a forward store (``fw_*``, by document); the inverted
+    index covers its head, and the documents added since the last rebuild are reached through
+    per-term chains. A rebuild (sorting the whole index) waits until the unindexed tail is a
+    fixed share of the index, so its cost per posting stays constant however dense the window.
     """
 
     def __init__(self, n_features: int, floor: float = 1.0, prior: float = PRIOR_DOCS) -> None:
@@ -358,18 +371,25 @@ class _Postings:
         self.df = np.zeros(n_features, np.float32)
         self.n_docs = 0
         self.frozen = False  # True once the IDF was set from a whole batch (count_df)
-        self.vectors: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # doc -> unit vector (active docs)
         # story -> (members seen, their IDF^2 unit vectors concatenated, count), once the IDF is frozen
         self.rare: dict[int, tuple[int, np.ndarray, np.ndarray, int]] = {}
         self.norm2 = np.zeros(1024)  # story slot -> |centroid|^2
-        self.indptr = np.zeros(n_features + 1, np.int64)  # inverted index: term -> (doc, weight) postings
-        self.post_doc = np.zeros(0, np.int64)
-        self.post_w = np.zeros(0, np.float32)
-        self.fwd_doc, self.fwd_off = np.zeros(0, np.int64), np.zeros(1, np.int64)  # indexed docs' vectors by doc
-        self.fwd_terms, self.fwd_w = np.zeros(0, np.int64), np.zeros(0, np.float32)
-        self.buffer: list[int] = []
-        self.buf_idx, self.buf_w = np.zeros(4096, np.int64), np.zeros(4096, np.float32)
-        self.buf_doc, self.buf_n = np.zeros(4096, np.int64), 0
+        # forward store: the active documents' unit vectors; doc -> (offset, length); length 0 = none
+        self.fw_terms, self.fw_w = np.zeros(4096, np.int32), np.zeros(4096, np.float32)
+        self.fw_doc, self.fw_n, self.fw_base = np.zeros(4096, np.int32), 0, 0  # entries from fw_base: unindexed
+        self.doc_off, self.doc_len = np.zeros(1024, np.int64), np.zeros(1024, np.int32)
+        self.doc_next = np.full(1024, -1, np.int64)  # members of a story, chained in doc order
+        self.story_head, self.story_tail = np.full(1024, -1, np.int64), np.full(1024, -1, np.int64)
+        # inverted index over fw entries before fw_base: term -> (doc, weight) postings
+        self.indptr = np.zeros(n_features + 1, np.int64)
+        self.post_doc, self.post_w = np.zeros(0, np.int32), np.zeros(0, np.float32)
+        self.indexed = 0  # documents in the inverted index
+        # the unindexed tail: per term, its entries chained in insertion order, and their count
+        self.head, self.tail = np.full(n_features, -1, np.int64), np.full(n_features, -1, np.int64)
+        self.nxt, self.count = np.zeros(4096, np.int64), np.zeros(n_features, np.int64)
+        # accumulators of story_dots, zero between calls
+        self.dacc, self.dmark = np.zeros(1024), np.zeros(1024, np.bool_)
+        self.sacc, self.sbest, self.smark = np.zeros(1024), np.zeros(1024, np.float32), np.zeros(1024, np.bool_)
         self.scratch = np.zeros(n_features, np.float32)
 
     def idf(self, idx: np.ndarray) -> np.ndarray:
@@ -380,24 +400,31 @@ class _Postings:
         """Unit TF-IDF weights with the IDF of the documents seen so far."""
         return _unit(tf * self.idf(idx))
 
+    def vector(self, doc: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The active document's (terms, unit weights), or None (no terms, or evicted)."""
+        if doc >= self.doc_len.size or not self.doc_len[doc]:
+            return None
+        at = slice(self.doc_off[doc], self.doc_off[doc] + self.doc_len[doc])
+        return self.fw_terms[at], self.fw_w[at]
+
+    def stored(self, n_docs: int) -> np.ndarray:
+        """The documents (of the first ``n_docs``) whose vectors are held."""
+        return np.flatnonzero(self.doc_len[:n_docs] > 0)
+
     def story_dots(self, idx: np.ndarray, w: np.ndarray, doc_story: np.ndarray, per_doc: bool,
                    max_postings: int = 2**62) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """(story slots, sum of member dots, best member dot if ``per_doc``, complete) of the active
         documents sharing a term with the query; ``doc_story`` maps doc numbers to story slots.
 
-        Terms indexed for more than ``max_postings`` documents are skipped; ``complete`` says
+        Terms held by more than ``max_postings`` documents are skipped; ``complete`` says
         whether none was (else the sums are partial and the slots only those reached otherwise).
         """
         if not idx.size:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32), True
-        n = self.buf_n
-        complete = bool(((self.indptr[idx + 1] - self.indptr[idx]) <= max_postings).all())
-        self.scratch[idx] = w
-        try:
-            return (*_story_dots(self.indptr, self.post_doc, self.post_w, idx, w, self.buf_idx[:n], self.buf_w[:n],
-                                 self.buf_doc[:n], self.scratch, doc_story, per_doc, max_postings), complete)
-        finally:
-            self.scratch[idx] = 0.0
+        complete = bool((self.indptr[idx + 1] - self.indptr[idx] + self.count[idx] <= max_postings).all())
+        return (*_story_dots(self.indptr, self.post_doc, self.post_w, self.head, self.nxt, self.fw_doc, self.fw_w,
+                             self.count, idx, w, doc_story, per_doc, max_postings, self.dacc, self.dmark,
+                             self.sacc, self.sbest, self.smark), complete)
 
     def member_dots(self, idx: np.ndarray, w: np.ndarray, slots: np.ndarray, doc_story: np.ndarray,
                     per_doc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -405,34 +432,35 @@ class _Postings:
         vectors instead of the postings: every term counts, however common."""
         if not slots.size or not idx.size:
             return slots, np.zeros(slots.size), np.zeros(slots.size, np.float32)
-        row_of = np.full(int(slots[-1] - slots[0]) + 1, -1, np.int64)
-        row_of[slots - slots[0]] = np.arange(slots.size)
-        n = self.buf_n
         self.scratch[idx] = w
         try:
-            sums, best = _member_dots(self.fwd_doc, self.fwd_off, self.fwd_terms, self.fwd_w, self.buf_doc[:n],
-                                      self.buf_idx[:n], self.buf_w[:n], self.scratch, doc_story, row_of,
-                                      int(slots[0]), slots.size, per_doc)
+            sums, best = _member_dots(self.story_head, self.doc_next, self.doc_off, self.doc_len, self.fw_terms,
+                                      self.fw_w, self.scratch, slots, per_doc)
         finally:
             self.scratch[idx] = 0.0
         return slots, sums, best
 
     def story_dots_reference(self, idx: np.ndarray, w: np.ndarray, doc_story: np.ndarray,
                              per_doc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`story_dots` in plain numpy (the kernel's test oracle)."""
+        """:meth:`story_dots` in plain numpy (the kernel's test oracle): products taken term by term,
+        each term's indexed postings before its unindexed entries, each in stored order."""
         if not idx.size:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32)
         starts, ends = self.indptr[idx], self.indptr[idx + 1]
         lens = ends - starts
         pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
-        doc, dot = self.post_doc[pos], self.post_w[pos] * np.repeat(w, lens)
-        if self.buf_n:
-            n = self.buf_n
-            self.scratch[idx] = w
-            contrib = self.scratch[self.buf_idx[:n]] * self.buf_w[:n]
-            self.scratch[idx] = 0.0
-            hit = np.flatnonzero(contrib)
-            doc, dot = np.concatenate([doc, self.buf_doc[:n][hit]]), np.concatenate([dot, contrib[hit]])
+        term_rank, part, seq = np.repeat(np.arange(idx.size), lens), np.zeros(pos.size, np.int64), pos
+        doc, dot = self.post_doc[pos].astype(np.int64), self.post_w[pos] * np.repeat(w, lens)
+        tail = np.arange(self.fw_base, self.fw_n)
+        rank = np.minimum(np.searchsorted(idx, self.fw_terms[tail]), idx.size - 1)
+        hit = idx[rank] == self.fw_terms[tail]
+        tail, rank = tail[hit], rank[hit]
+        term_rank = np.concatenate([term_rank, rank])
+        part, seq = np.concatenate([part, np.ones(tail.size, np.int64)]), np.concatenate([seq, tail])
+        doc = np.concatenate([doc, self.fw_doc[tail].astype(np.int64)])
+        dot = np.concatenate([dot, self.fw_w[tail] * w[rank]])
+        order = np.lexsort((seq, part, term_rank))
+        doc, dot = doc[order], dot[order]
         if not doc.size:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32)
         if per_doc:
@@ -444,48 +472,61 @@ class _Postings:
             np.maximum.at(best, inv, dot)
         return slots, np.bincount(inv, dot, minlength=slots.size), best
 
+    def _room(self, n_docs: int, n_slots: int) -> None:
+        """Per-doc and per-story arrays large enough for ``n_docs`` documents and ``n_slots`` stories."""
+        if n_docs > self.doc_len.size:
+            self.doc_off, self.doc_len = _grow(self.doc_off, n_docs), _grow(self.doc_len, n_docs)
+            self.doc_next = _grow(self.doc_next, n_docs, -1)
+            self.dacc, self.dmark = _grow(self.dacc, n_docs), _grow(self.dmark, n_docs)
+        if n_slots > self.story_head.size:
+            self.story_head, self.story_tail = _grow(self.story_head, n_slots, -1), _grow(self.story_tail, n_slots, -1)
+            self.sacc, self.sbest, self.smark = _grow(self.sacc, n_slots), _grow(self.sbest, n_slots), _grow(self.smark, n_slots)
+            self.norm2 = _grow(self.norm2, n_slots)
+
     def add(self, doc: int, story: int, idx: np.ndarray, w: np.ndarray, dot_story: float) -> None:
         """Insert a weighted document into ``story`` (``dot_story``: its dot with the centroid)."""
         if not self.frozen:
             self.df[idx] += 1.0
             self.n_docs += 1
-        if story >= self.norm2.size:
-            self.norm2 = np.resize(self.norm2, 2 * story + 2)
-            self.norm2[story:] = 0.0
+        self._room(doc + 1, story + 1)
         self.norm2[story] = self.norm2[story] + 2.0 * dot_story + float(w @ w)
-        if idx.size:
-            self.vectors[doc] = (idx, w)
-            self.buffer.append(doc)
-            n, m = self.buf_n, idx.size
-            if n + m > self.buf_idx.size:
-                size = 2 * (n + m)
-                self.buf_idx, self.buf_w = np.resize(self.buf_idx, size), np.resize(self.buf_w, size)
-                self.buf_doc = np.resize(self.buf_doc, size)
-            self.buf_idx[n:n + m], self.buf_w[n:n + m], self.buf_doc[n:n + m] = idx, w, doc
-            self.buf_n = n + m
+        self.doc_next[doc] = -1
+        if self.story_tail[story] < 0:
+            self.story_head[story] = doc
+        else:
+            self.doc_next[self.story_tail[story]] = doc
+        self.story_tail[story] = doc
+        n, m = self.fw_n, idx.size
+        self.doc_off[doc], self.doc_len[doc] = n, m
+        if not m:
+            return
+        if n + m > self.fw_terms.size:
+            self.fw_terms, self.fw_w = _grow(self.fw_terms, n + m), _grow(self.fw_w, n + m)
+            self.fw_doc, self.nxt = _grow(self.fw_doc, n + m), _grow(self.nxt, n + m)
+        self.fw_terms[n:n + m], self.fw_w[n:n + m], self.fw_doc[n:n + m] = idx, w, doc
+        _chain(self.head, self.tail, self.nxt, self.count, self.fw_terms[n:n + m], n)
+        self.fw_n = n + m
 
     def rebuild(self, keep: Iterable[int]) -> None:
-        """Rebuild the inverted index over the documents in ``keep``; forget the others."""
-        keep = sorted(d for d in keep if d in self.vectors)
-        self.vectors = {d: self.vectors[d] for d in keep}
+        """Index the held documents in ``keep``; forget the others."""
+        keep = np.unique(np.asarray(keep if isinstance(keep, np.ndarray) else list(keep), np.int64))
+        keep = keep[keep < self.doc_len.size]
+        keep = keep[self.doc_len[keep] > 0]
         self.rare = {}  # stories' IDF^2 member vectors may have lost forgotten documents
-        self.buffer, self.buf_n = [], 0
-        if not keep:
-            self.indptr[:] = 0
-            self.post_doc, self.post_w = np.zeros(0, np.int64), np.zeros(0, np.float32)
-            self.fwd_doc, self.fwd_off = np.zeros(0, np.int64), np.zeros(1, np.int64)
-            self.fwd_terms, self.fwd_w = np.zeros(0, np.int64), np.zeros(0, np.float32)
-            return
-        terms = np.concatenate([self.vectors[d][0] for d in keep])
-        weights = np.concatenate([self.vectors[d][1] for d in keep])
-        # the same vectors by document, for scoring a few stories from their members (member_dots)
-        self.fwd_doc = np.array(keep, np.int64)
-        self.fwd_off = np.concatenate([[0], np.cumsum([self.vectors[d][0].size for d in keep])]).astype(np.int64)
-        self.fwd_terms, self.fwd_w = terms, weights
-        docs = np.repeat(np.array(keep, np.int64), [self.vectors[d][0].size for d in keep])
+        tail = self.fw_terms[self.fw_base:self.fw_n]
+        self.head[tail], self.tail[tail], self.count[tail] = -1, -1, 0
+        lens = self.doc_len[keep].astype(np.int64)
+        pos = np.repeat(self.doc_off[keep] - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+        self.doc_len[self.stored(self.doc_len.size)] = 0
+        self.doc_len[keep], self.doc_off[keep] = lens, np.cumsum(lens) - lens
+        terms, weights = self.fw_terms[pos], self.fw_w[pos]
+        self.fw_terms, self.fw_w, self.fw_doc = terms, weights, np.repeat(keep.astype(np.int32), lens)
+        self.nxt = np.zeros(terms.size, np.int64)
+        self.fw_n = self.fw_base = terms.size
         order = np.argsort(terms, kind="stable")
-        self.post_doc, self.post_w = docs[order], weights[order]
-        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(terms, minlength=len(self.df)))])
+        self.post_doc, self.post_w = self.fw_doc[order], weights[order]
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(terms, minlength=len(self.df)))]).astype(np.int64)
+        self.indexed = keep.size
 
 
 @dataclass
@@ -529,6 +570,7 @@ class StoryIndex:
         self.evict = True  # forget stories out of the window at rebuilds
         self.sizes = np.zeros(1024, np.int64)  # story slot -> members
         self._dots: list[tuple[np.ndarray, np.ndarray]] | None = None  # per rep: (candidate slots, dots)
+        self._unindexed = 0  # documents added since the last rebuild
 
     def count_df(self, docs: Iterable[Doc]) -> None:
         """Fix the IDF to the document frequencies of ``docs`` (every article of this run)."""
@@ -559,7 +601,9 @@ class StoryIndex:
     def candidates(self, doc: Doc, vecs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """Active stories sharing a body word or a name with ``doc``, and their feature rows."""
         found = [self._story_sums(k, vecs[k]) for k in range(3)]
-        slots = np.union1d(found[0][0], found[2][0])
+        slots = np.concatenate([found[0][0], found[2][0]])
+        slots.sort()
+        slots = slots[np.concatenate([[True], slots[1:] != slots[:-1]])] if slots.size else slots
         if doc.day is not None and slots.size:
             first, last = self.first[slots], self.last[slots]
             gap = np.where(first == NO_DAY, 0, np.maximum(np.maximum(first - doc.day, doc.day - last), 0))
@@ -646,7 +690,7 @@ class StoryIndex:
         frozen; while it still counts new articles they are weighed afresh."""
         rep = self.reps[0]
         done, terms, weights, n = rep.rare.get(story.slot, (0, _NO_TERMS, _NO_WEIGHTS, 0))
-        new = [rep.vectors[d] for d in story.docs[done:] if d in rep.vectors]
+        new = [v for v in map(rep.vector, story.docs[done:]) if v is not None]
         if new:
             terms = np.concatenate([terms, *(m_idx for m_idx, _ in new)])
             weights = np.concatenate([weights, *(_unit(m_w * rep.idf(m_idx)) for m_idx, m_w in new)])
@@ -695,7 +739,8 @@ class StoryIndex:
             story.last_day = doc.day if story.last_day is None else max(story.last_day, doc.day)
             self.first[slot], self.last[slot] = story.first_day, story.last_day
             self.newest = doc.day if self.newest is None else max(self.newest, doc.day)
-        if len(self.reps[0].buffer) >= REBUILD_EVERY:
+        self._unindexed += 1
+        if self._unindexed >= max(REBUILD_MIN, self.reps[0].indexed // REBUILD_SHARE):
             self.rebuild()
 
     def _dot_with(self, k: int, slot: int) -> float:
@@ -706,20 +751,20 @@ class StoryIndex:
         pos = int(np.searchsorted(slots, slot))
         return col[pos] if pos < slots.size and slots[pos] == slot else 0.0
 
-    def _live(self, story: _Story) -> bool:
-        """Kept in memory: not yet ended ``window_days`` before the newest article (later ones are kept)."""
-        if not self.evict or self.newest is None or story.last_day is None:
-            return True
-        return story.last_day >= self.newest - self.window_days
-
     def rebuild(self) -> None:
         """Fold the recent postings into the inverted index and evict stories out of the window:
         their member vectors, names and figures go, so memory follows the active stories."""
+        n_slots, self._unindexed = len(self.stories), 0
+        live = np.ones(n_slots, np.bool_)
+        if self.evict and self.newest is not None:  # a story of unknown date is kept
+            last = self.last[:n_slots]
+            live = (last == NO_DAY) | (last >= self.newest - self.window_days)
         gone: set[int] = set()
         for rep in self.reps:
-            keep = [d for d in rep.vectors if self._live(self.stories[self.doc_story[d]])]
-            gone.update(int(self.doc_story[d]) for d in set(rep.vectors) - set(keep))
-            rep.rebuild(keep)
+            held = rep.stored(self.n_docs)
+            kept = live[self.doc_story[held]]
+            gone.update(np.unique(self.doc_story[held[~kept]]).tolist())
+            rep.rebuild(held[kept])
         for slot in gone:
             story = self.stories[slot]
             story.figures, story.names, story.name_counts, story.docs = set(), _NO_TERMS, [], []
