@@ -383,3 +383,22 @@ def test_clean_html_paragraph_features_shape() -> None:
     x = clean_mod.paragraph_features([PROSE, "Home"], ["Home"], "Budget", "", PROSE)
     assert x.shape == (2, len(clean_mod.TRIM_MEAN)) and clean_mod.np.isfinite(x).all()
     assert len(clean_mod.TRIM_W) == x.shape[1] + 1
+
+
+def test_clean_region_falls_back_to_best_line() -> None:
+    np = clean_mod.np
+    words = np.full(5, 10.0)
+    no_barrier = np.zeros(5, dtype=bool)
+    # Some line scores as body: the region is the positive run.
+    assert clean_mod._region(np.array([-3.0, 2.0, 1.0, -3.0, -3.0]), words, no_barrier) == (1, 3)
+    # No line does: the line whose neighbourhood scores highest, never a barrier line.
+    z = np.array([-5.0, -4.0, -0.5, -0.4, -6.0])
+    assert clean_mod._region(z, words, no_barrier) == (2, 3)
+    assert clean_mod._region(z, words, np.array([False, False, True, False, False])) == (3, 4)
+    assert clean_mod._region(z[:1], words[:1], np.ones(1, dtype=bool)) == (0, 0)
+
+
+def test_clean_line_features_count_sentences() -> None:
+    x = clean_mod.line_features(["Home", PROSE])
+    assert x.shape == (2, len(clean_mod.MEAN1)) and clean_mod.np.isfinite(x).all()
+    assert x[0, -1] == 0 and x[1, -1] > 0  # the log count of sentence ends is the last column

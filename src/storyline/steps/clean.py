@@ -146,6 +146,11 @@ N_STATS = 24
 
 def _line_stats(line: str, site_lines: frozenset[str]) -> list[float]:
     """Shape of one stripped, non-blank line: length, punctuation, function words, capitals."""
+    return _shape(line, site_lines)[:N_STATS]
+
+
+def _shape(line: str, site_lines: frozenset[str]) -> list[float]:
+    """:func:`_line_stats` plus (text mode only) the log count of sentence ends."""
     low = line.lower()
     words = _WORD.findall(line)
     nw = len(words)
@@ -157,12 +162,13 @@ def _line_stats(line: str, site_lines: frozenset[str]) -> list[float]:
     digits = len(_DIGIT.findall(line))
     punct = len(_PUNCT.findall(line))
     short = nw <= 30  # the costlier lexicon checks only matter for short lines
+    sents = len(_SENT_END.findall(line))
     return [
         math.log1p(nc),
         math.log1p(nw),
         float(last in _TERMINAL),
         float(last == ":"),
-        len(_SENT_END.findall(line)) / lw,
+        sents / lw,
         stop / lw,
         caps / lw,
         digits / nc,
@@ -182,6 +188,8 @@ def _line_stats(line: str, site_lines: frozenset[str]) -> list[float]:
         float(line[0].isupper() or line[0] in "\"“‘'"),
         float(nw < 4),
         float(nw >= 25),
+        # A long line full of sentences is prose whatever its last character (a whole body on one line).
+        math.log1p(sents),
     ]
 
 
@@ -194,8 +202,9 @@ def line_features(lines: list[str], site_lines: frozenset[str] = frozenset(),
     memo = {} if memo is None else memo
     for s in lines:
         if s not in memo:
-            memo[s] = _line_stats(s, site_lines)
-    stats = np.array([memo[s] for s in lines], dtype=np.float64).reshape(len(lines), N_STATS)
+            memo[s] = _shape(s, site_lines)
+    shape = np.array([memo[s] for s in lines], dtype=np.float64).reshape(len(lines), N_STATS + 1)
+    stats, sents = shape[:, :N_STATS], shape[:, N_STATS:]
     counts = Counter(lines)
     stats[:, 16] = [counts[s] > 1 for s in lines]
     n = len(lines)
@@ -206,7 +215,7 @@ def line_features(lines: list[str], site_lines: frozenset[str] = frozenset(),
     prose = stats[:, 2] * np.minimum(stats[:, 1], 4.0)
     window = _moving_mean(prose, 3)
     pos = (np.arange(n) / max(n - 1, 1)).reshape(-1, 1)
-    return np.hstack([stats, prev, nxt, window.reshape(-1, 1), pos])
+    return np.hstack([stats, prev, nxt, window.reshape(-1, 1), pos, sents])
 
 
 def _moving_mean(x: np.ndarray, k: int) -> np.ndarray:
@@ -232,6 +241,11 @@ def _region(z: np.ndarray, words: np.ndarray, barrier: np.ndarray) -> tuple[int,
         run += g
         if run > best:
             best, best_span = run, (start, i + 1)
+    if best_span == (0, 0) and len(z) and not barrier.all():
+        # No line scores as body (a page of one short paragraph among long menus): the region is the
+        # line whose neighbourhood scores highest, so stage two still has a body to anchor on.
+        i = int(np.argmax(np.where(barrier, -np.inf, _moving_mean(z, 1))))
+        best_span = (i, i + 1)
     return best_span
 
 
@@ -254,13 +268,13 @@ def stage_two_features(z: np.ndarray, x: np.ndarray, barrier: np.ndarray) -> np.
 # Logistic-regression weights fitted by bench/extraction.py --fit on extraction-dev
 # (intercept last). Regenerate with that script after changing any feature.
 # BEGIN FITTED
-W1 = np.array([0.818409, -0.567204, 0.139117, 0.154178, 0.139, -0.24823, -0.42719, -0.0314927, -0.28649, -0.408259, 0.0520304, 0, -0.0682267, 0.195551, 0, -0.405809, -0.375612, -0.109884, -0.619305, 0.0814492, 0.0340784, -0.529825, -0.295482, 0.0517836, 0.421585, -0.0320064, -0.22005, -0.364166, 0.385798, -0.127413, -0.232831, -0.297491, 1.86626, -0.268967, -2.99621])
-W2 = np.array([0.358738, 0.0414136, 0.0250964, 0.281157, 0.012459, -0.72568, -0.594836, 0.640222, -0.809745, 1.0833])
-MEAN1 = np.array([3.24653, 1.64772, 0.226499, 0.00636438, 0.0233648, 0.153902, 0.618299, 0.0228317, 0.0961445, 0.538871, 0.0110844, 0, 0.00103535, 0.00414142, 0, 0.010384, 0.283839, 0.0096227, 0.0369987, 0.0425104, 0.0176234, 0.334937, 0.598496, 0.123024, 1.6303, 0.222784, 0.15237, 0.537745, 1.63111, 0.223971, 0.152436, 0.537379, 0.68945, 0.49997])
-SCALE1 = np.array([1.21715, 1.08889, 0.418566, 0.0795228, 0.0718584, 0.201022, 0.393778, 0.0851354, 0.150223, 0.498487, 0.104697, 1, 0.0321603, 0.0642204, 1, 0.101371, 0.45086, 0.0976223, 0.188759, 0.201751, 0.0571421, 0.471968, 0.490203, 0.328465, 1.09309, 0.416114, 0.200822, 0.498573, 1.09281, 0.416903, 0.200927, 0.498601, 1.08862, 0.291171])
-TRIM_MEAN = np.array([4.76538, 3.04816, 0.755206, 0.00892478, 0.0611524, 0.298066, 0.230745, 0.0187454, 0.04678, 0.0713982, 0.0365491, 0, 0.00169996, 0.0131747, 0, 0.00212495, 0, 0.0038249, 0.00679983, 0.0203995, 0.0442165, 0.79813, 0.0883978, 0.494688, 0.0730689, 0.866462, 0.0596541, 0.0592414, 2.72403, 2.72403, 0.5, 3.6687, 0.039099, 0, 0.0522737, 0.040799])
-TRIM_SCALE = np.array([1.07435, 1.02968, 0.429965, 0.0940485, 0.0759734, 0.17266, 0.237891, 0.0443549, 0.0602149, 0.257489, 0.187652, 1, 0.0411955, 0.114022, 1, 0.0460481, 1, 0.0617274, 0.0821802, 0.141362, 0.0593668, 0.401396, 0.283873, 0.499972, 0.192133, 0.338997, 0.103976, 0.108405, 1.23347, 1.23347, 0.300595, 0.932091, 0.050254, 1, 0.222578, 0.197824])
-TRIM_W = np.array([0.329154, 0.241259, -0.677936, -0.164164, -0.0476352, -0.525058, 0.0818251, -0.184545, 0.179809, -0.100043, 0.227609, 0, 0.0283189, -0.217705, 0, 0.0166179, 0, 0.0510919, 0.192668, 0.0167084, -0.105771, 0.422997, -0.112668, -0.220732, 0.682018, -0.374217, 0.139401, 0.0947584, -0.549625, -0.599551, 0.22901, -0.35165, -0.224769, 0, -0.0364621, -0.180506, -4.40657])
+W1 = np.array([0.837594, -0.739161, 0.0833626, 0.154913, 0.0778374, -0.243939, -0.418621, -0.0243443, -0.300552, -0.412421, 0.0542176, 0, -0.0680536, 0.196263, 0, -0.402455, -0.392367, -0.109355, -0.629879, 0.0796838, 0.032657, -0.544136, -0.332686, 0.0147802, 0.412532, -0.021121, -0.214801, -0.367109, 0.389425, -0.116431, -0.231754, -0.295104, 1.84466, -0.270525, 0.242472, -2.97864])
+W2 = np.array([0.356895, 0.0466923, 0.0221809, 0.300625, 0.00653335, -0.624424, -0.603184, 0.620164, -0.812929, 1.06624])
+MEAN1 = np.array([3.24653, 1.64772, 0.226499, 0.00636438, 0.0233648, 0.153902, 0.618299, 0.0228317, 0.0961445, 0.538871, 0.0110844, 0, 0.00103535, 0.00414142, 0, 0.010384, 0.283839, 0.0096227, 0.0369987, 0.0425104, 0.0176234, 0.334937, 0.598496, 0.123024, 1.6303, 0.222784, 0.15237, 0.537745, 1.63111, 0.223971, 0.152436, 0.537379, 0.68945, 0.49997, 0.231903])
+SCALE1 = np.array([1.21715, 1.08889, 0.418566, 0.0795228, 0.0718584, 0.201022, 0.393778, 0.0851354, 0.150223, 0.498487, 0.104697, 1, 0.0321603, 0.0642204, 1, 0.101371, 0.45086, 0.0976223, 0.188759, 0.201751, 0.0571421, 0.471968, 0.490203, 0.328465, 1.09309, 0.416114, 0.200822, 0.498573, 1.09281, 0.416903, 0.200927, 0.498601, 1.08862, 0.291171, 0.467811])
+TRIM_MEAN = np.array([4.76538, 3.04816, 0.755206, 0.00892478, 0.0611524, 0.298066, 0.230745, 0.0187454, 0.04678, 0.0713982, 0.0365491, 0, 0.00169996, 0.0131747, 0, 0.00212495, 0, 0.0038249, 0.00679983, 0.0203995, 0.0442165, 0.79813, 0.0883978, 0.494688, 0.0730689, 0.866958, 0.0596541, 0.0592414, 2.72403, 2.72403, 0.5, 3.6687, 0.039099, 0, 0.0522737, 0.040799])
+TRIM_SCALE = np.array([1.07435, 1.02968, 0.429965, 0.0940485, 0.0759734, 0.17266, 0.237891, 0.0443549, 0.0602149, 0.257489, 0.187652, 1, 0.0411955, 0.114022, 1, 0.0460481, 1, 0.0617274, 0.0821802, 0.141362, 0.0593668, 0.401396, 0.283873, 0.499972, 0.192133, 0.338376, 0.103976, 0.108405, 1.23347, 1.23347, 0.300595, 0.932091, 0.050254, 1, 0.222578, 0.197824])
+TRIM_W = np.array([0.352034, 0.26334, -0.708366, -0.165667, -0.0298902, -0.524738, 0.084908, -0.188154, 0.182624, -0.103147, 0.216611, 0, 0.0268945, -0.220914, 0, 0.0166746, 0, 0.0471579, 0.188967, 0.024161, -0.112413, 0.426841, -0.109699, -0.216788, 0.684449, -0.399582, 0.132568, 0.0901009, -0.563495, -0.603205, 0.208085, -0.355864, -0.225589, 0, -0.0397081, -0.17966, -4.4211])
 # END FITTED
 
 
