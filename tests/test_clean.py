@@ -402,3 +402,12 @@ def test_clean_line_features_count_sentences() -> None:
     x = clean_mod.line_features(["Home", PROSE])
     assert x.shape == (2, len(clean_mod.MEAN1)) and clean_mod.np.isfinite(x).all()
     assert x[0, -1] == 0 and x[1, -1] > 0  # the log count of sentence ends is the last column
+
+
+def test_clean_line_features_cjk_lengths() -> None:
+    # A Japanese sentence is one \w+ run: its CJK characters count as words, and 。 ends sentences.
+    ja = "これが非常に困ったもの。何が困るかといえば、管理ソフトの起動ショートカットキーと同じなのです。"
+    x = clean_mod.line_features([ja, "Home"])
+    assert clean_mod.math.expm1(x[0, 1]) >= 15  # log1p of the word count
+    assert x[0, 2] == 1 and x[0, -1] == clean_mod.math.log1p(2)  # terminal, two sentence ends
+    assert x[0, 20] > 0  # the ideographic comma counts as a comma
