@@ -208,8 +208,20 @@ def fit(pages: list[dict], c: float = 0.1, trim_c: float = 1.0) -> C._Weights:
 
 
 def fit_text(pages: list[dict], c: float = 0.1) -> C._Weights:
-    """Fit both text-mode stages' logistic regressions on ``pages`` (no edge trimmer)."""
-    data = training_pages(pages)
+    """Fit both text-mode stages' logistic regressions on ``pages`` (no edge trimmer).
+
+    One set on every rendering and the gold bodies, and a second set, for markdown pages, on the
+    html2text renderings alone.
+    """
+    md = []
+    for p in pages:
+        lines, _ = C._split(p["html2text"])
+        md.append((lines, line_labels(lines, p["gold"])))
+    return dataclasses.replace(fit_stages(training_pages(pages), c), md=fit_stages(md, c))
+
+
+def fit_stages(data: list[tuple[list[str], np.ndarray]], c: float = 0.1) -> C._Weights:
+    """Both stages' logistic regressions on labelled pages ``data``."""
     xs = [C.line_features(lines) for lines, _ in data if lines]
     ys = [y for lines, y in data if lines]
     x = np.vstack(xs)
@@ -265,6 +277,8 @@ def as_code(w: C._Weights) -> str:
 
     names = {"w1": "W1", "w2": "W2", "mean": "MEAN1", "scale": "SCALE1"}  # the names clean.py uses
     lines = [f"{n} = {arr(getattr(w, k))}" for k, n in names.items()]
+    if w.md is not None:
+        lines += [f"MD_{n} = {arr(getattr(w.md, k))}" for k, n in names.items()]
     if w.trim is not None:
         lines += [f"TRIM_{k.upper()} = {arr(getattr(w.trim, k))}" for k in ("mean", "scale", "w")]
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import re
 from pathlib import Path
@@ -411,3 +412,16 @@ def test_clean_line_features_cjk_lengths() -> None:
     assert clean_mod.math.expm1(x[0, 1]) >= 15  # log1p of the word count
     assert x[0, 2] == 1 and x[0, -1] == clean_mod.math.log1p(2)  # terminal, two sentence ends
     assert x[0, 20] > 0  # the ideographic comma counts as a comma
+
+
+def test_clean_markdown_pages_use_their_own_weights() -> None:
+    assert clean_mod._is_markdown(["Menu", "# Title", PROSE])
+    assert clean_mod._is_markdown(["Menu", f"The **mayor** said so. {PROSE}"])
+    assert clean_mod._is_markdown(["a | b", "---|---"])
+    assert not clean_mod._is_markdown(["Menu", "* Home", "Q&A | 2019", PROSE, "#1 in sales", "2 * 3 = 6"])
+    w = clean_mod.default_weights()
+    assert w.md is not None and len(w.md.w1) == len(w.w1)
+    page = ["# Council votes", "* Home", "* News", PROSE]
+    md = clean_mod.score_lines(page, frozenset(), w)
+    plain = clean_mod.score_lines(page, frozenset(), dataclasses.replace(w, md=None))
+    assert md[-1] > md[1] and not clean_mod.np.allclose(md, plain)

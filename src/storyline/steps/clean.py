@@ -10,7 +10,8 @@ Two modes share one output, :class:`Cleaned`:
   links mixed in) goes through a two-stage line classifier. Stage one scores each line from its
   own shape and its neighbours'; the densest run of prose (a maximum-sum segment that cannot cross
   a comment-section line) gives stage two its position features. The weights are a logistic
-  regression fitted on extraction-dev by ``bench/extraction.py --fit`` and pasted below. A few
+  regression fitted on extraction-dev by ``bench/extraction.py --fit`` and pasted below; markdown
+  pages (html2text-like renderings) have a second weight set of their own. A few
   line shapes are dropped whatever the score: comment sections, timers, e-mail lines, photo credits.
 
 The :class:`Clean` step maps ``PAGE`` rows to ``ARTICLE`` rows and rejects the rows with no body.
@@ -273,12 +274,17 @@ def stage_two_features(z: np.ndarray, x: np.ndarray, barrier: np.ndarray) -> np.
 
 
 # Logistic-regression weights fitted by bench/extraction.py --fit on extraction-dev
-# (intercept last). Regenerate with that script after changing any feature.
+# (intercept last). Regenerate with that script after changing any feature. MD_*: the same two
+# stages fitted on the html2text renderings only, used on markdown pages (see _is_markdown).
 # BEGIN FITTED
 W1 = np.array([1.2537, -1.24512, 0.0613503, 0.154177, 0.0373878, -0.17367, -0.397686, 0.0317598, -0.341361, -0.397616, 0.0609148, 0, -0.0640679, 0.206324, 0, -0.396907, -0.360383, -0.12485, -0.631364, 0.0797953, 0.0611049, -0.506764, -0.345623, 0.0283078, 0.406705, -0.0560826, -0.166591, -0.365715, 0.375016, -0.141499, -0.181403, -0.294044, 1.86322, -0.259326, 0.294997, -2.97943])
 W2 = np.array([0.35292, 0.0481429, 0.0174967, 0.296889, 0.121326, -0.58889, -0.580573, 0.657029, -0.892516, 0.971616])
 MEAN1 = np.array([3.24653, 1.66607, 0.226834, 0.00636438, 0.0221145, 0.153741, 0.617104, 0.0228317, 0.0961445, 0.538871, 0.0110844, 0, 0.00103535, 0.00414142, 0, 0.010384, 0.283839, 0.0096227, 0.0368769, 0.0425104, 0.0176637, 0.334937, 0.589878, 0.124973, 1.64852, 0.223119, 0.152211, 0.537745, 1.64915, 0.224306, 0.152275, 0.537379, 0.697531, 0.49997, 0.232459])
 SCALE1 = np.array([1.21715, 1.09657, 0.418784, 0.0795228, 0.0667327, 0.201019, 0.394411, 0.0851354, 0.150223, 0.498487, 0.104697, 1, 0.0321603, 0.0642204, 1, 0.101371, 0.45086, 0.0976223, 0.188459, 0.201751, 0.0568365, 0.471968, 0.491856, 0.330689, 1.10097, 0.416337, 0.200818, 0.498573, 1.10065, 0.417125, 0.200923, 0.498601, 1.0952, 0.291171, 0.468335])
+MD_W1 = np.array([0.863262, -0.597469, 0.189587, 0.168146, -0.0313468, 0.0723749, -0.252293, -0.00899483, -0.212954, -0.410428, 0.181819, 0, -0.041243, 0.165344, 0, -0.407626, -0.290166, -0.0557912, -0.601231, 0.0579574, 0.0800719, -0.652417, -0.184227, 0.00932301, 0.331332, -0.0219191, -0.0742116, -0.321026, 0.328177, -0.116237, -0.0336568, -0.238739, 1.3176, -0.358194, 0.237389, -3.61941])
+MD_W2 = np.array([0.500662, 0.078561, 0.0597447, -0.0322871, 0.358337, -0.707375, -0.731291, 0.485422, -0.873533, 0.955219])
+MD_MEAN1 = np.array([3.14491, 1.53679, 0.175998, 0.00650427, 0.0185274, 0.127796, 0.659547, 0.0229606, 0.106727, 0.668728, 0.017281, 0, 0.00102028, 0.00325214, 0, 0.0105216, 0.312524, 0.00962887, 0.0392807, 0.048527, 0.0152095, 0.235429, 0.637738, 0.0923989, 1.52746, 0.174595, 0.127074, 0.667453, 1.52884, 0.175807, 0.127172, 0.666943, 0.521795, 0.5, 0.177406])
+MD_SCALE1 = np.array([1.11213, 1.01581, 0.380818, 0.0803864, 0.065866, 0.192244, 0.391268, 0.0863772, 0.135187, 0.47067, 0.130316, 1, 0.0319255, 0.0569347, 1, 0.102034, 0.463522, 0.0976533, 0.194262, 0.214877, 0.0557989, 0.424267, 0.480654, 0.289588, 1.01959, 0.37962, 0.192106, 0.471126, 1.02064, 0.380656, 0.19218, 0.471307, 0.915724, 0.29038, 0.416517])
 TRIM_MEAN = np.array([4.76538, 3.08498, 0.755631, 0.00892478, 0.0564755, 0.297562, 0.228598, 0.0187454, 0.04678, 0.0713982, 0.0365491, 0, 0.00169996, 0.0131747, 0, 0.00212495, 0, 0.0038249, 0.00679983, 0.0203995, 0.0448977, 0.79813, 0.0760731, 0.500637, 0.0730689, 0.869301, 0.0596541, 0.0592414, 2.72403, 2.72403, 0.5, 3.6687, 0.039099, 0, 0.0522737, 0.040799])
 TRIM_SCALE = np.array([1.07435, 1.01608, 0.429712, 0.0940485, 0.0569684, 0.173144, 0.236726, 0.0443549, 0.0602149, 0.257489, 0.187652, 1, 0.0411955, 0.114022, 1, 0.0460481, 1, 0.0617274, 0.0821802, 0.141362, 0.0588049, 0.401396, 0.265115, 0.5, 0.192133, 0.335651, 0.103976, 0.108405, 1.23347, 1.23347, 0.300595, 0.932091, 0.050254, 1, 0.222578, 0.197824])
 TRIM_W = np.array([0.322913, 0.293117, -0.671148, -0.167309, -0.158299, -0.547769, 0.094647, -0.196092, 0.195064, -0.114528, 0.215025, 0, 0.0306547, -0.230214, 0, 0.0210914, 0, 0.0440959, 0.194231, 0.0073492, -0.111095, 0.441777, -0.094535, -0.194431, 0.67358, -0.42705, 0.134863, 0.0863432, -0.560177, -0.615301, 0.21495, -0.363774, -0.228167, 0, -0.0418581, -0.178255, -4.46615])
@@ -307,23 +313,41 @@ class _Weights:
     w1: np.ndarray
     w2: np.ndarray
     trim: _Trim | None = None  # None: HTML mode keeps trafilatura's first and last paragraphs
+    # Markdown pages (html2text-like renderings: # headings, **bold**, table rules) get their own
+    # stage weights: the same line shapes mean different things there. None: one set for all pages.
+    md: _Weights | None = None
 
 
 def default_weights() -> _Weights:
     """The fitted weights pasted into this module."""
-    return _Weights(MEAN1, SCALE1, W1, W2, _Trim(TRIM_MEAN, TRIM_SCALE, TRIM_W))
+    md = _Weights(MD_MEAN1, MD_SCALE1, MD_W1, MD_W2)
+    return _Weights(MEAN1, SCALE1, W1, W2, _Trim(TRIM_MEAN, TRIM_SCALE, TRIM_W), md)
 
 
 def score_lines(lines: list[str], site_lines: frozenset[str], weights: _Weights,
                 memo: dict[str, list[float]] | None = None) -> np.ndarray:
-    """Keep-probability of each non-blank line of a page."""
+    """Keep-probability of each non-blank line of a page (scored with the markdown weights on a markdown page)."""
     if not lines:
         return np.zeros(0)
+    if weights.md is not None and _is_markdown(lines):
+        weights = weights.md
     x = line_features(lines, site_lines, memo)
     z = _logit((x - weights.mean) / weights.scale, weights.w1)
     barrier = x[:, 11] > 0
     z2 = _logit(stage_two_features(z, x, barrier), weights.w2)
     return 1.0 / (1.0 + np.exp(-z2))
+
+
+# A markdown heading, bold text or a table rule: no plain-text rendering or copy-paste has them.
+_MARKDOWN = re.compile(r"^#{1,6}\s|\*\*\S|\S\*\*|^\|?\s*-{3,}\s*\|")
+
+
+def _is_markdown(lines: list[str]) -> bool:
+    """Whether a page's stripped lines are markdown (any line with markdown-only markup).
+
+    Decided per cleaning pass from the pass's own input, so repeated passes still reach a fixed point.
+    """
+    return any(_MARKDOWN.search(s) for s in lines)
 
 
 def _comment_lines(lines: list[str], gaps: list[bool]) -> np.ndarray:
