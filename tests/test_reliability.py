@@ -59,6 +59,34 @@ def test_reliability_jsonl_lines_each_page_or_reject(tmp_path, lines):
     assert len(items) <= max(1, len(lines))
 
 
+def _whole_file_jsonl(path: Path) -> list:
+    """The pages and rejects of a JSONL file read the way every other kind is: the whole file at once."""
+    text = ingest.decode(ingest.read_bytes(str(path), "jsonl"))
+    return [ingest.Reject(str(path), 0, "binary", "file is not text")] if text is None else \
+        list(ingest.read_jsonl(str(path), text.split("\n")))
+
+
+@pytest.mark.parametrize("name,data,streamed", [
+    ("plain.jsonl", "\n\n".join(json.dumps({"id": i, "text": f"Body {i} \u2028 é 政府", "date": "2020-01-02"})
+                                  for i in range(5)).encode() + b"\r\n{bad json\n\n", True),
+    ("packed.jsonl.gz", gzip.compress(b"".join(json.dumps({"text": f"t{i}"}).encode() + b"\n" for i in range(9))), True),
+    ("legacy.jsonl", json.dumps({"text": "déclaré"}, ensure_ascii=False).encode("cp1252") + b"\n", False),
+    ("nul.jsonl", b"\x00" * 300 + b'\n{"text": "x"}\n', False),
+    ("cut.jsonl.gz", gzip.compress(b'{"text": "x"}\n' * 50)[:-12], False),
+    ("empty.jsonl", b"", True),
+])
+def test_reliability_jsonl_read_as_a_stream_gives_what_a_whole_read_gives(tmp_path, name, data, streamed):
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert ingest._streams(str(path), IngestConfig()) is streamed  # big files are never held whole
+    try:
+        want = _whole_file_jsonl(path)
+    except EOFError as exc:
+        want = [ingest.Reject(str(path), 0, "unreadable", f"{type(exc).__name__}: {exc}")]
+    assert list(ingest.read_file(str(path), "jsonl", IngestConfig())) == want
+    assert len(want) == {"plain.jsonl": 6, "packed.jsonl.gz": 9, "empty.jsonl": 0}.get(name, 1)
+
+
 @pytest.mark.parametrize(
     "text,encoding",
     [

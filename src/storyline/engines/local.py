@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -17,21 +23,65 @@ def _run(step_type: type, step_params: dict[str, Any], batch: pa.Table) -> pa.Ta
     return step_type(**step_params)(batch)
 
 
+def _exit_with_parent() -> None:
+    """Worker initializer: exit once the process that started this worker is gone.
+
+    A driver killed with SIGKILL cannot stop its pool; without this its idle workers would wait
+    for tasks forever. (Under forkserver the parent is the fork server, which exits with the driver.)
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _start_method() -> str:
+    # Workers start from a fresh interpreter, not as a fork of the driver: a fork would carry (and
+    # count twice) whatever big tables the driver holds when the pool starts.
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
 @dataclass
 class LocalEngine:
-    """Runs steps in this process (``workers=1``) or a process pool; results keep input order."""
+    """Runs steps in this process (``workers=1``) or a process pool; results keep input order.
+
+    The pool starts at the first call that needs it and serves every later call (its workers keep
+    what steps load lazily); :meth:`shutdown` or dropping the engine stops it.
+    """
 
     workers: int = 1
     batch_rows: int = 256
+    _pool: ProcessPoolExecutor | None = field(default=None, init=False, repr=False, compare=False)
 
     def _batches(self, step: Any, batches: list[pa.Table]) -> pa.Table:
         if self.workers > 1 and len(batches) > 1:
-            with ProcessPoolExecutor(self.workers) as pool:
-                futures = [pool.submit(_run, type(step), params(step), compact(b)) for b in batches]
-                parts = [f.result() for f in futures]
+            parts = self._pooled(step, batches)
         else:
             parts = [step(b) for b in batches]
         return concat(parts, step.output_schema)
+
+    def _pooled(self, step: Any, batches: list[pa.Table]) -> list[pa.Table]:
+        """The step's output for each batch, computed by the pool."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(_start_method()),
+                                             initializer=_exit_with_parent)
+        # A few batches per worker in flight: only those are copied (compact) and pickled at a time.
+        window: deque[Future] = deque()
+        parts = []
+        try:
+            for b in batches:
+                window.append(self._pool.submit(_run, type(step), params(step), compact(b)))
+                if len(window) >= 2 * self.workers:
+                    parts.append(window.popleft().result())
+            parts.extend(f.result() for f in window)
+        except BrokenProcessPool:
+            self._pool = None  # a worker died (killed, out of memory): the next call starts a new pool
+            raise
+        return parts
 
     def map(self, step: Any, table: pa.Table) -> pa.Table:
         """Apply a map step batch by batch."""
@@ -50,3 +100,9 @@ class LocalEngine:
         """Apply a gather step to whole tables on this worker."""
         check_reads(step, tables[0])
         return step(*tables)
+
+    def shutdown(self) -> None:
+        """Stop the worker pool, if one was started; a later call starts a new one."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None

@@ -7,13 +7,16 @@ per line) and WARC (``.warc``/``.warc.gz``). A file or record that cannot be rea
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -149,10 +152,9 @@ def _first(obj: dict, *keys: str) -> str | None:
     return None
 
 
-def read_jsonl(path: str, text: str) -> Iterator[Page | Reject]:
+def read_jsonl(path: str, lines: Iterable[str]) -> Iterator[Page | Reject]:
     """One article per line: ``text``/``maintext`` plus optional metadata."""
-    # JSONL lines end with \n only: str.splitlines would also split inside strings at U+0085, U+2028...
-    for i, line in enumerate(text.split("\n")):
+    for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
@@ -217,8 +219,50 @@ def read_warc(path: str, data: bytes, cfg: IngestConfig) -> Iterator[Page | Reje
         yield Reject(path, i + 1, "bad_warc", "truncated: the archive ends inside a record")
 
 
+def _open(path: str) -> IO[bytes]:
+    """``path`` for reading, gunzipped as it is read when gzip magic is present (as :func:`read_bytes`)."""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")  # type: ignore[return-value]
+
+
+def _streams(path: str, cfg: IngestConfig) -> bool:
+    """Whether the JSONL file ``path`` reads line by line exactly as :func:`decode` reads it whole.
+
+    So it does when it is readable, not binary, and valid in a default encoding that is UTF-8 (a
+    \\n byte is then always a line end). One pass checks that without keeping the file; any other
+    file is read whole, as before, for the very same pages and rejects.
+    """
+    if path == "-" or codecs.lookup(cfg.default_encoding).name != "utf-8":
+        return False
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    head, size, nuls = b"", 0, 0
+    try:
+        with _open(path) as f:
+            while chunk := f.read(1 << 24):
+                head += chunk[:4096 - len(head)]
+                size += len(chunk)
+                nuls += chunk.count(b"\x00")
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error):
+        return False
+    return not (b"\x00" in head and nuls > size // 100)
+
+
+def _lines(path: str) -> Iterator[str]:
+    """The lines of a UTF-8 file (see :func:`_streams`), one at a time."""
+    # JSONL lines end with \n only: str.splitlines would also split inside strings at U+0085, U+2028...
+    with _open(path) as f:
+        for line in f:
+            yield line.rstrip(b"\n").decode("utf-8")
+
+
 def read_file(path: str, kind: str | None, cfg: IngestConfig) -> Iterator[Page | Reject]:
     """Every page in one input file; never raises for bad content."""
+    if kind == "jsonl" and _streams(path, cfg):  # big files: never the whole file in memory
+        yield from read_jsonl(path, _lines(path))
+        return
     try:
         data = read_bytes(path, kind)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
@@ -238,7 +282,7 @@ def read_file(path: str, kind: str | None, cfg: IngestConfig) -> Iterator[Page |
     if text is None:
         yield Reject(path, 0, "binary", "file is not text")
     elif kind == "jsonl":
-        yield from read_jsonl(path, text)
+        yield from read_jsonl(path, text.split("\n"))
     elif not text.strip():
         yield Reject(path, 0, "empty", "file has no text")
     else:

@@ -1,0 +1,59 @@
+"""The local engine's process pool: the same outputs as one process, one pool for every call."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pyarrow as pa
+import pytest
+
+from storyline.engines.local import LocalEngine
+from storyline.steps.candidates import Candidates
+from storyline.steps.fingerprint import Fingerprint
+from tests.conftest import make_articles
+
+
+@dataclass
+class Pid:
+    """A map step that names the process that ran each row."""
+
+    kind: ClassVar[str] = "map"
+    reads: ClassVar[tuple[str, ...]] = ("x",)
+    output_schema: ClassVar[pa.Schema] = pa.schema([("x", pa.int64()), ("pid", pa.int64())])
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        if 13 in batch["x"].to_pylist():
+            raise ValueError("unlucky row")
+        return pa.table({"x": batch["x"], "pid": [os.getpid()] * batch.num_rows}, schema=self.output_schema)
+
+
+def test_local_pool_outputs_equal_one_process():
+    arts = make_articles(*[" ".join(f"w{(i * 7 + j) % 300}" for j in range(120)) for i in range(12)])
+    one, pool = LocalEngine(batch_rows=2), LocalEngine(workers=2, batch_rows=2)
+    try:
+        keys = one.map(Fingerprint(), arts)
+        assert pool.map(Fingerprint(), arts).equals(keys)
+        assert pool.group(Candidates(), keys).equals(one.group(Candidates(), keys))
+    finally:
+        pool.shutdown()
+
+
+def test_local_pool_starts_once_serves_every_call_and_shuts_down():
+    engine = LocalEngine(workers=2, batch_rows=1)
+    table = pa.table({"x": list(range(12))})
+    assert engine._pool is None  # nothing starts before a call needs it
+    try:
+        first = engine.map(Pid(), table)
+        pool = engine._pool
+        second = engine.map(Pid(), table)
+        assert engine._pool is pool and first["x"].to_pylist() == list(range(12))
+        pids = set(first["pid"].to_pylist()) | set(second["pid"].to_pylist())
+        assert os.getpid() not in pids and len(pids) <= 2  # the same two workers, never this process
+        with pytest.raises(ValueError, match="unlucky"):  # a step's error reaches the caller
+            engine.map(Pid(), pa.table({"x": list(range(20))}))
+        assert engine.map(Pid(), table)["x"].to_pylist() == list(range(12))  # and the pool still serves
+    finally:
+        engine.shutdown()
+    assert engine._pool is None
