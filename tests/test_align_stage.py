@@ -155,3 +155,22 @@ def test_stage_every_export_table_is_a_cli_choice():
 
     option = next(p for p in cli.commands["export"].params if p.name == "name")
     assert list(option.type.choices) == list(export.TABLES) and "reuse_clusters" in export.TABLES
+
+
+def test_stage_pairs_aligned_group_by_group_equal_the_whole_view(tmp_path):
+    from storyline import pipeline
+    from storyline.engines.local import LocalEngine
+    from storyline.steps.align import Align, Direction, pair_passages
+
+    out = tmp_path / "out"
+    storyline.run([str(_fjord(tmp_path)), str(_harwick(tmp_path))], out=out)
+    store, engine = storyline.open(out).store, LocalEngine()
+    articles = store.read("articles")
+    pairs = store.read("pairs")
+    whole = engine.map(Align(AlignConfig()), pipeline._pair_view(pairs, articles, ["text"]))
+    assert pairs.num_rows >= 4 and whole.num_rows > pairs.num_rows
+    passages = pair_passages(whole.drop_columns(["_reject"]))
+    edges = engine.map(Direction(), pipeline._pair_view(passages, articles, ["text", "published"]))
+    for rows in (1, 2, 1000):  # one pair, a few, all at once
+        assert pipeline._map_pairs(store, engine, Align(AlignConfig()), pairs, ["text"], rows).equals(whole)
+        assert pipeline._map_pairs(store, engine, Direction(), passages, ["text", "published"], rows).equals(edges)

@@ -67,3 +67,35 @@ def test_shared_rows_keeps_exactly_the_keys_held_twice():
                      "band_key": pa.array([7, 9, 7, 5, 11], pa.uint64())}, schema=model.BAND_KEY)
     assert shared_rows(keys)["article_id"].to_pylist() == ["a", "c"]
     assert shared_rows(keys.slice(0, 0)).num_rows == 0
+
+
+def test_sum_keys_summed_in_parts_equals_summed_at_once():
+    from storyline.steps.candidates import sum_keys
+
+    rows = pa.table({"a_id": ["a", "a", "a", "b", "a"], "b_id": ["b", "b", "c", "c", "b"],
+                     "shared_keys": [1, 1, 1, 1, 2], "via": ["gram", "gram", "band", "gram", "band"]},
+                    schema=model.CANDIDATE_PAIR)
+    twice = sum_keys(pa.concat_tables([sum_keys(rows.slice(0, 2)), sum_keys(rows.slice(2))]))
+    key = [("a_id", "ascending"), ("b_id", "ascending"), ("via", "ascending")]
+    assert twice.sort_by(key).equals(sum_keys(rows).sort_by(key))
+    assert sum_keys(rows).sort_by(key).to_pylist()[0] == {"a_id": "a", "b_id": "b", "shared_keys": 2, "via": "band"}
+
+
+def test_pairs_stage_same_pairs_for_any_number_of_key_buckets(tmp_path):
+    from storyline import pipeline
+    from storyline.config import PipelineConfig
+    from storyline.store import Store
+
+    wire = " ".join(f"w{i}" for i in range(200))
+    arts = make_articles(wire, "Intro words. " * 4 + wire, " ".join(wire.split()[40:160]),
+                         " ".join(f"other{i}" for i in range(150)), wire + " tail words " * 8)
+    keys = LocalEngine().map(Fingerprint(), arts)
+    tables = {}
+    for rows in (10**9, 40, 7):  # one bucket (no spill), a few, many
+        store = Store(tmp_path / f"s{rows}")
+        store.append("keys", keys.slice(0, 300), "c")
+        store.append("keys", keys.slice(300), "c")
+        pipeline._pairs_stage(store, PipelineConfig(), LocalEngine(), bucket_rows=rows)
+        tables[rows] = store.read("pairs")
+    assert tables[10**9].num_rows >= 6
+    assert tables[40].equals(tables[10**9]) and tables[7].equals(tables[10**9])

@@ -85,3 +85,34 @@ def test_replace_parts_commits_once_and_keeps_an_empty_schema(tmp_path):
     assert len(s.parts("t")) == 3
     s.replace_parts("t", iter([]), "c", schema)
     assert s.read("t").num_rows == 0 and s.read("t").schema.names == ["x"]
+
+
+def test_buckets_split_by_value_in_stored_order_and_leave_no_files(tmp_path, monkeypatch):
+    import storyline.store as store_mod
+
+    monkeypatch.setattr(store_mod, "SPILL_ROWS", 4)  # buffers written several times per bucket
+    s = Store(tmp_path / "s")
+    values = [7, 2, 9, 4, 7, 12, 3, 2, 8, 15, 4, 1, 7, 30]
+    for lo, hi in ((0, 5), (5, 11), (11, 14)):  # three parts
+        s.append("t", pa.table({"k": pa.array(values[lo:hi], pa.uint64()), "row": list(range(lo, hi))}), "c")
+    got = list(s.buckets("t", "k", 4))
+    assert len(got) == 4
+    for b, table in enumerate(got):
+        assert table.column_names == ["k", "row"]
+        assert table["row"].to_pylist() == [i for i, v in enumerate(values) if v % 4 == b]
+    assert not list((tmp_path / "s").glob(".buckets-*"))
+    assert [t["k"].to_pylist() for t in s.buckets("t", "k", 1, columns=["k"])] == [values]
+    # a bucket no row falls in is an empty table; a reader that stops early leaves no files either
+    assert [t.num_rows for t in s.buckets("t", "k", 32, columns=["row", "k"])][31] == 0
+    first = s.buckets("t", "k", 3)
+    next(first)
+    first.close()
+    assert not list((tmp_path / "s").glob(".buckets-*"))
+
+
+def test_buckets_of_a_missing_table(tmp_path):
+    s = Store(tmp_path / "s")
+    schema = pa.schema([("k", pa.uint64())])
+    assert list(s.buckets("nope", "k", 4)) == []
+    (empty,) = s.buckets("nope", "k", 4, schema=schema)
+    assert empty.num_rows == 0 and empty.schema.equals(schema)

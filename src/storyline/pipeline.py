@@ -32,7 +32,7 @@ from .engines.base import concat, key_ranges
 from .steps import ingest
 from .steps.align import Align, Direction, ReuseClusters, pair_passages
 from .steps.base import REJECT_COLUMN
-from .steps.candidates import Candidates, CountPairs, shared_rows
+from .steps.candidates import Candidates, CountPairs, shared_rows, sum_keys
 from .steps.clean import Clean
 from .steps.cluster import Cluster, CountDF, Terms
 from .steps.compare import Compare
@@ -262,28 +262,90 @@ def _in(column: str, values: pa.Array | pa.ChunkedArray) -> pc.Expression:
     return pc.field(column).isin(values)
 
 
-def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
-    """Candidates, alignment, direction, clustering and comparison over the whole store."""
-    articles_fp = store.fingerprint("articles")
+KEY_BUCKET_ROWS = 4_000_000  # keys rows turned into candidate pairs together: bounds that stage's memory
+PAIR_GROUP = 8192  # pairs aligned (or directed) together: bounds the texts in memory
+
+
+def _pairs_stage(store: Store, cfg: PipelineConfig, engine: Any, bucket_rows: int = KEY_BUCKET_ROWS) -> None:
+    """Candidate pairs from the keys, one bucket of band keys at a time.
+
+    A key's rows all fall in one bucket, so a bucket's candidate rows are final; they are summed
+    per pair at once (few rows per pair are left) and CountPairs sums those again over all buckets.
+    """
     cid = config_id(cfg.candidates) + config_id(cfg.fingerprint)
-    if not store.is_current("pairs", cid, store.fingerprint("keys")):
-        keys = shared_rows(store.read("keys", schema=model.BAND_KEY))
-        pairs = engine.group(CountPairs(cfg.candidates), engine.group(Candidates(cfg.candidates), keys))
-        store.replace("pairs", pairs, cid, inputs=store.fingerprint("keys"))
+    if store.is_current("pairs", cid, store.fingerprint("keys")):
+        return
+    n = -(-(store.manifest("keys") or {}).get("rows", 0) // bucket_rows)
+    step = Candidates(cfg.candidates)
+    counted = [sum_keys(engine.group(step, shared_rows(bucket)))
+               for bucket in store.buckets("keys", "band_key", n, schema=model.BAND_KEY)]
+    pairs = engine.group(CountPairs(cfg.candidates), concat(counted, model.CANDIDATE_PAIR))
+    store.replace("pairs", pairs, cid, inputs=store.fingerprint("keys"))
+
+
+def _pair_groups(store: Store, pairs: pa.Table, rows: int) -> list[pa.Table]:
+    """``pairs`` cut into groups of ``rows``, in the order their first-stored article is stored, so a
+    group's texts sit in few row groups and :meth:`Store.take` reads little besides them."""
+    first = np.minimum(store.locations("articles", pairs["a_id"]), store.locations("articles", pairs["b_id"]))
+    ordered = pairs.take(pa.array(np.argsort(first, kind="stable")))
+    return [ordered.slice(i, rows) for i in range(0, ordered.num_rows, rows)]
+
+
+def _map_pairs(store: Store, engine: Any, step: Any, pairs: pa.Table, cols: list[str],
+               rows: int = PAIR_GROUP) -> pa.Table:
+    """``step`` mapped over :func:`_pair_view` of ``pairs``, reading the texts of one group of pairs at a time.
+
+    The output is the one the whole view gives: rows back in ``(a_id, b_id)`` order by a stable sort.
+    A step whose output names no pair (Direction) makes one row per pair, tagged with it here.
+    """
+    parts = []
+    for group in _pair_groups(store, pairs, rows):
+        ids = pc.unique(pa.concat_arrays([group["a_id"].combine_chunks(), group["b_id"].combine_chunks()]))
+        view = _pair_view(group, store.take("articles", ids, ["article_id", *cols]), cols)
+        out = engine.map(step, view)
+        if "a_id" not in out.column_names:
+            if out.num_rows != view.num_rows:
+                raise ValueError(f"{type(step).__name__} names no pair in its rows, so it must make one per pair")
+            out = out.append_column("a_id", view["a_id"]).append_column("b_id", view["b_id"])
+        parts.append(out)
+    if not parts:
+        return step.output_schema.empty_table()
+    out = pa.concat_tables(parts).sort_by([("a_id", "ascending"), ("b_id", "ascending")])
+    return out.select(step.output_schema.names)
+
+
+def _align_stage(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     cid = _align_id(cfg.align)
-    if not store.is_current("alignments", cid, store.fingerprint("pairs")):
-        view = _pair_view(store.read("pairs"), store.read("articles", ["article_id", "text"]), ["text"])
-        alignments, rejects = _split_rejects(engine.map(Align(cfg.align), view), "align")
-        # Rejects first, as in ingest: a crash before the alignments are written redoes the stage.
-        _set_stage_rejects(store, "align", rejects)
-        store.replace("alignments", alignments, cid, inputs=store.fingerprint("pairs"))
-    # Edges and reuse clusters follow the alignments alone, so each is redone exactly when they change.
+    if store.is_current("alignments", cid, store.fingerprint("pairs")):
+        return
+    out = _map_pairs(store, engine, Align(cfg.align), store.read("pairs"), ["text"])
+    alignments, rejects = _split_rejects(out, "align")
+    # Rejects first, as in ingest: a crash before the alignments are written redoes the stage.
+    _set_stage_rejects(store, "align", rejects)
+    store.replace("alignments", alignments, cid, inputs=store.fingerprint("pairs"))
+
+
+def _direction_stage(store: Store, engine: Any) -> None:
     inputs = store.fingerprint("alignments")
-    if not store.is_current("edges", "direction", inputs):
-        pairs = pair_passages(store.read("alignments", schema=model.ALIGNMENT))
-        articles = store.read("articles", ["article_id", "text", "published"])
-        edges = engine.map(Direction(), _pair_view(pairs, articles, ["text", "published"]))
-        store.replace("edges", edges, "direction", inputs=inputs)
+    if store.is_current("edges", "direction", inputs):
+        return
+    pairs = pair_passages(store.read("alignments", schema=model.ALIGNMENT))
+    edges = _map_pairs(store, engine, Direction(), pairs, ["text", "published"])
+    store.replace("edges", edges, "direction", inputs=inputs)
+
+
+def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
+    """Candidates, alignment, direction, clustering and comparison over the whole store.
+
+    Each stage but clustering holds a bounded part of the corpus at a time (a bucket of keys, a
+    group of pairs or of stories); stages are functions so that none keeps another's tables alive.
+    """
+    articles_fp = store.fingerprint("articles")
+    _pairs_stage(store, cfg, engine)
+    _align_stage(store, cfg, engine)
+    # Edges and reuse clusters follow the alignments alone, so each is redone exactly when they change.
+    _direction_stage(store, engine)
+    inputs = store.fingerprint("alignments")
     cid = config_id(cfg.align)
     if not store.is_current("reuse_clusters", cid, inputs):
         clusters = engine.gather(ReuseClusters(cfg.align), store.read("alignments", schema=model.ALIGNMENT))
@@ -310,23 +372,36 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
                                 store.read("corrections", schema=model.CORRECTION), df, terms)
         store.replace("stories", stories, cid, inputs=inputs)
         store.replace("cluster_df", df, cid, inputs=store.fingerprint("stories"))
+    _facts_stage(store, engine)
+    _docs_stage(store)
+
+
+def _facts_stage(store: Store, engine: Any) -> None:
     inputs = store.fingerprint("stories", "alignments", "figures", "quotes")
-    if not store.is_current("facts", "compare", inputs):
-        # Stories are independent: compare a bounded group of them at a time, reading only their rows.
-        parts = []
-        for members in story_groups(store, store.read("stories")):
-            ids = members["article_id"]
-            parts.append(engine.gather(
-                Compare(), members, store.take("articles", ids, ["article_id", "outlet", "text"]),
-                store.read("alignments", schema=model.ALIGNMENT, where=_in("a_id", ids)),
-                store.read("figures", schema=model.FIGURE, where=_in("article_id", ids)),
-                store.read("quotes", schema=model.QUOTE, where=_in("article_id", ids))))
-        store.replace("facts", concat(parts, model.FACT), "compare", inputs=inputs)
+    if store.is_current("facts", "compare", inputs):
+        return
+
+    def compared(members: pa.Table) -> pa.Table:
+        ids = members["article_id"]
+        return engine.gather(
+            Compare(), members, store.take("articles", ids, ["article_id", "outlet", "text"]),
+            store.read("alignments", schema=model.ALIGNMENT, where=_in("a_id", ids)),
+            store.read("figures", schema=model.FIGURE, where=_in("article_id", ids)),
+            store.read("quotes", schema=model.QUOTE, where=_in("article_id", ids))).cast(model.FACT)
+
+    # Stories are independent: compare a bounded group of them at a time, reading only their rows,
+    # and write each group's facts as it comes.
+    groups = story_groups(store, store.read("stories"))
+    store.replace_parts("facts", (compared(g) for g in groups), "compare", model.FACT, inputs=inputs)
+
+
+def _docs_stage(store: Store) -> None:
     inputs = store.fingerprint("stories", "facts", "quotes", "edges", "articles")
-    if not store.is_current("docs", "docs", inputs):
-        groups = story_groups(store, store.read("stories", schema=model.STORY_MEMBER))
-        store.replace_parts("docs", (export.docs_table(export.build_stories(store, g)) for g in groups), "docs",
-                            model.STORY_DOC, inputs=inputs)
+    if store.is_current("docs", "docs", inputs):
+        return
+    groups = story_groups(store, store.read("stories", schema=model.STORY_MEMBER))
+    store.replace_parts("docs", (export.docs_table(export.build_stories(store, g)) for g in groups), "docs",
+                        model.STORY_DOC, inputs=inputs)
 
 
 def run(

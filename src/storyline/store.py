@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from pathlib import Path
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import duckdb
@@ -29,6 +30,8 @@ MANIFEST = "_manifest.json"
 MARKER = "_storyline.json"
 # Rows per Parquet row group: small enough that :meth:`Store.take` reads little beyond the rows asked for.
 ROW_GROUP = 8192
+# Rows that Store.buckets holds, over all buckets, before writing them to their files.
+SPILL_ROWS = 1 << 20
 
 
 class Store:
@@ -144,6 +147,31 @@ class Store:
         self._locations[(name, key)] = (token, value)
         return value
 
+    def buckets(self, name: str, column: str, n: int, columns: list[str] | None = None,
+                schema: pa.Schema | None = None) -> Iterator[pa.Table]:
+        """Table ``name`` cut into ``n`` buckets by ``column`` (integers, hash-like) modulo ``n``, one at a time.
+
+        Every row of a value lands in the same bucket, and a bucket keeps the stored order of its
+        rows. With ``n`` > 1 the table is read once, batch by batch, into one temporary Parquet file
+        per bucket under the store, so memory holds a batch or a bucket, never the whole table.
+        Nothing is yielded for a table that was never written (unless ``schema`` gives an empty one).
+        """
+        parts = self.parts(name)
+        if n <= 1 or not parts:
+            if parts or schema is not None:
+                yield self.read(name, columns, schema)
+            return
+        tmp = self.root / f".buckets-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()
+        try:
+            _spill(parts, tmp, column, n, columns)
+            for b in range(n):
+                path = tmp / f"{b}.parquet"
+                yield pq.read_table(path) if path.exists() else _empty(parts[0], columns)
+                path.unlink(missing_ok=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def read_part(self, name: str, part: str, columns: list[str] | None = None) -> pa.Table:
         """One named part of table ``name``."""
         return pq.read_table(self.root / name / part, columns=columns)
@@ -242,6 +270,45 @@ class Store:
             con.close()
         os.replace(tmp, path)
         return path
+
+
+def _spill(parts: list[Path], folder: Path, column: str, n: int, columns: list[str] | None) -> None:
+    """Write the rows of ``parts`` to ``folder/<bucket>.parquet`` by ``column`` modulo ``n``, in stored order."""
+    writers: dict[int, pq.ParquetWriter] = {}
+    pending: dict[int, list[pa.RecordBatch]] = {}
+    held: dict[int, int] = {}
+    # Rows a bucket holds before they are written: bounds the whole buffer, in row groups of useful size.
+    flush = max(ROW_GROUP, SPILL_ROWS // n)
+
+    def write(b: int) -> None:
+        table = pa.Table.from_batches(pending.pop(b))
+        held[b] = 0
+        if b not in writers:
+            writers[b] = pq.ParquetWriter(folder / f"{b}.parquet", table.schema)
+        writers[b].write_table(table, row_group_size=flush)
+
+    try:
+        for path in parts:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP * 8, columns=columns):
+                bucket = (batch.column(column).to_numpy() % n).astype(np.int64)
+                order = np.argsort(bucket, kind="stable")
+                bounds = np.searchsorted(bucket[order], np.arange(n + 1))
+                batch = batch.take(pa.array(order))
+                for b in np.flatnonzero(np.diff(bounds)).tolist():
+                    pending.setdefault(b, []).append(batch.slice(bounds[b], bounds[b + 1] - bounds[b]))
+                    held[b] = held.get(b, 0) + int(bounds[b + 1] - bounds[b])
+                    if held[b] >= flush:
+                        write(b)
+        for b in list(pending):
+            write(b)
+    finally:
+        for w in writers.values():
+            w.close()
+
+
+def _empty(part: Path, columns: list[str] | None) -> pa.Table:
+    table = pq.read_schema(part).empty_table()
+    return table if columns is None else table.select(columns)
 
 
 def _merge_stats(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

@@ -83,6 +83,17 @@ def shared_rows(keys: pa.Table) -> pa.Table:
     return keys.filter(_shared(keys["band_key"].to_numpy())) if keys.num_rows else keys
 
 
+def sum_keys(rows: pa.Table) -> pa.Table:
+    """Candidate rows summed per ``(a_id, b_id, via)``: one row each, ``shared_keys`` their total.
+
+    Sums of sums are sums, so rows summed in parts (say, per bucket of keys) and summed again
+    count exactly what summing them all at once counts.
+    """
+    sums = rows.group_by(["a_id", "b_id", "via"]).aggregate([("shared_keys", "sum")])
+    return pa.table({"a_id": sums["a_id"], "b_id": sums["b_id"], "shared_keys": sums["shared_keys_sum"],
+                     "via": sums["via"]}, schema=model.CANDIDATE_PAIR)
+
+
 @dataclass
 class Candidates:
     """Group step (key ``band_key``): one pair row per key two articles share."""
@@ -125,16 +136,14 @@ class CountPairs:
     def __call__(self, batch: pa.Table) -> pa.Table:
         if batch.num_rows == 0:
             return self.output_schema.empty_table()
-        sums = batch.group_by(["a_id", "b_id", "via"]).aggregate([("shared_keys", "sum")])
-        n = sums["shared_keys_sum"]
+        sums = sum_keys(batch)
         is_gram = pc.equal(sums["via"], "gram")
         # A gram link counts only with enough shared grams; a band link always counts.
-        sums = sums.filter(pc.invert(pc.and_(is_gram, pc.less(n, self.config.min_shared_grams))))
+        sums = sums.filter(pc.invert(pc.and_(is_gram, pc.less(sums["shared_keys"], self.config.min_shared_grams))))
         sums = sums.append_column("band", pc.equal(sums["via"], "band")).append_column(
             "gram", pc.equal(sums["via"], "gram"))
-        pairs = sums.group_by(["a_id", "b_id"]).aggregate(
-            [("shared_keys_sum", "sum"), ("band", "any"), ("gram", "any")])
+        pairs = sums.group_by(["a_id", "b_id"]).aggregate([("shared_keys", "sum"), ("band", "any"), ("gram", "any")])
         via = pc.if_else(pairs["band_any"], pc.if_else(pairs["gram_any"], "band+gram", "band"), "gram")
         out = pa.table({"a_id": pairs["a_id"], "b_id": pairs["b_id"],
-                        "shared_keys": pairs["shared_keys_sum_sum"], "via": via}, schema=self.output_schema)
+                        "shared_keys": pairs["shared_keys_sum"], "via": via}, schema=self.output_schema)
         return out.sort_by([("a_id", "ascending"), ("b_id", "ascending")])
