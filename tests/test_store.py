@@ -92,6 +92,7 @@ def test_buckets_split_by_value_in_stored_order_and_leave_no_files(tmp_path, mon
 
     monkeypatch.setattr(store_mod, "SPILL_ROWS", 4)  # buffers written several times per bucket
     s = Store(tmp_path / "s")
+    (tmp_path / "s" / ".buckets-killed").mkdir()  # a killed run's files go with the next read
     values = [7, 2, 9, 4, 7, 12, 3, 2, 8, 15, 4, 1, 7, 30]
     for lo, hi in ((0, 5), (5, 11), (11, 14)):  # three parts
         s.append("t", pa.table({"k": pa.array(values[lo:hi], pa.uint64()), "row": list(range(lo, hi))}), "c")

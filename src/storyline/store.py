@@ -152,7 +152,7 @@ class Store:
         """Table ``name`` cut into ``n`` buckets by ``column`` (integers, hash-like) modulo ``n``, one at a time.
 
         Every row of a value lands in the same bucket, and a bucket keeps the stored order of its
-        rows. With ``n`` > 1 the table is read once, batch by batch, into one temporary Parquet file
+        rows. With ``n`` > 1 the table is read once, batch by batch, into one temporary Arrow file
         per bucket under the store, so memory holds a batch or a bucket, never the whole table.
         Nothing is yielded for a table that was never written (unless ``schema`` gives an empty one).
         """
@@ -161,14 +161,21 @@ class Store:
             if parts or schema is not None:
                 yield self.read(name, columns, schema)
             return
+        for stale in self.root.glob(".buckets-*"):  # left by a run that was killed while it read buckets
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = self.root / f".buckets-{uuid.uuid4().hex[:12]}"
         tmp.mkdir()
         try:
             _spill(parts, tmp, column, n, columns)
             for b in range(n):
-                path = tmp / f"{b}.parquet"
-                yield pq.read_table(path) if path.exists() else _empty(parts[0], columns)
-                path.unlink(missing_ok=True)
+                path = tmp / f"{b}.arrow"
+                if not path.exists():
+                    yield _empty(parts[0], columns)
+                    continue
+                with pa.ipc.open_file(path) as f:
+                    table = f.read_all()
+                path.unlink()
+                yield table
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -273,19 +280,21 @@ class Store:
 
 
 def _spill(parts: list[Path], folder: Path, column: str, n: int, columns: list[str] | None) -> None:
-    """Write the rows of ``parts`` to ``folder/<bucket>.parquet`` by ``column`` modulo ``n``, in stored order."""
-    writers: dict[int, pq.ParquetWriter] = {}
+    """Write the rows of ``parts`` to ``folder/<bucket>.arrow`` by ``column`` modulo ``n``, in stored order."""
+    # Arrow IPC with LZ4: a quarter of Parquet's time to write and read back, for files read only once.
+    options = pa.ipc.IpcWriteOptions(compression="lz4" if pa.Codec.is_available("lz4") else None)
+    writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
     pending: dict[int, list[pa.RecordBatch]] = {}
     held: dict[int, int] = {}
-    # Rows a bucket holds before they are written: bounds the whole buffer, in row groups of useful size.
+    # Rows a bucket holds before they are written: bounds the whole buffer, in batches of useful size.
     flush = max(ROW_GROUP, SPILL_ROWS // n)
 
     def write(b: int) -> None:
-        table = pa.Table.from_batches(pending.pop(b))
+        table = pa.Table.from_batches(pending.pop(b)).combine_chunks()
         held[b] = 0
         if b not in writers:
-            writers[b] = pq.ParquetWriter(folder / f"{b}.parquet", table.schema)
-        writers[b].write_table(table, row_group_size=flush)
+            writers[b] = pa.ipc.new_file(folder / f"{b}.arrow", table.schema, options=options)
+        writers[b].write_table(table)
 
     try:
         for path in parts:
