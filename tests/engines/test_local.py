@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -57,3 +58,19 @@ def test_local_pool_starts_once_serves_every_call_and_shuts_down():
     finally:
         engine.shutdown()
     assert engine._pool is None
+
+
+def test_local_pool_stops_when_idle_and_the_next_call_starts_another():
+    engine = LocalEngine(workers=2, batch_rows=1, idle_s=0.2)
+    table = pa.table({"x": list(range(6))})
+    try:
+        engine.map(Pid(), table)
+        first = engine._pool
+        engine.map(Pid(), table)  # back to back: the same pool
+        assert engine._pool is first
+        time.sleep(1.0)
+        assert engine._pool is None  # idle past idle_s: its workers are gone
+        assert engine.map(Pid(), table)["x"].to_pylist() == list(range(6))
+        assert engine._pool is not None and engine._pool is not first
+    finally:
+        engine.shutdown()

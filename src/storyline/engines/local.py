@@ -49,13 +49,19 @@ def _start_method() -> str:
 class LocalEngine:
     """Runs steps in this process (``workers=1``) or a process pool; results keep input order.
 
-    The pool starts at the first call that needs it and serves every later call (its workers keep
-    what steps load lazily); :meth:`shutdown` or dropping the engine stops it.
+    The pool starts at the first call that needs it and serves the calls that follow (its workers
+    keep what steps load lazily); after ``idle_s`` seconds without work it stops, so the stages that
+    run in this process alone (clustering, comparison, documents) do not hold its workers' memory,
+    and the next call starts a new one. :meth:`shutdown` stops it at once.
     """
 
     workers: int = 1
     batch_rows: int = 256
+    idle_s: float = 10.0
     _pool: ProcessPoolExecutor | None = field(default=None, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _busy: int = field(default=0, init=False, repr=False, compare=False)
+    _timer: threading.Timer | None = field(default=None, init=False, repr=False, compare=False)
 
     def _batches(self, step: Any, batches: list[pa.Table]) -> pa.Table:
         if self.workers > 1 and len(batches) > 1:
@@ -66,22 +72,49 @@ class LocalEngine:
 
     def _pooled(self, step: Any, batches: list[pa.Table]) -> list[pa.Table]:
         """The step's output for each batch, computed by the pool."""
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(_start_method()),
-                                             initializer=_exit_with_parent)
+        with self._lock:
+            self._busy += 1
+            if self._timer is not None:  # a stop already scheduled is called off (or finds it gone)
+                self._timer.cancel()
+                self._timer = None
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_parent,
+                                                 mp_context=multiprocessing.get_context(_start_method()))
+            pool = self._pool
         # A few batches per worker in flight: only those are copied (compact) and pickled at a time.
         window: deque[Future] = deque()
         parts = []
         try:
             for b in batches:
-                window.append(self._pool.submit(_run, type(step), params(step), compact(b)))
+                window.append(pool.submit(_run, type(step), params(step), compact(b)))
                 if len(window) >= 2 * self.workers:
                     parts.append(window.popleft().result())
             parts.extend(f.result() for f in window)
         except BrokenProcessPool:
-            self._pool = None  # a worker died (killed, out of memory): the next call starts a new pool
+            with self._lock:  # a worker died (killed, out of memory): the next call starts a new pool
+                self._pool = None if self._pool is pool else self._pool
             raise
+        finally:
+            self._done()
         return parts
+
+    def _done(self) -> None:
+        """End a call; the last one running schedules the pool's stop ``idle_s`` from now."""
+        with self._lock:
+            self._busy -= 1
+            if self._busy or self._pool is None:
+                return
+            timer = self._timer = threading.Timer(self.idle_s, self._stop_if_idle)
+        timer.daemon = True
+        timer.start()
+
+    def _stop_if_idle(self) -> None:
+        with self._lock:
+            if self._busy or self._timer is not threading.current_thread():
+                return  # a call came (and maybe went) since this stop was scheduled
+            pool, self._pool, self._timer = self._pool, None, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     def map(self, step: Any, table: pa.Table) -> pa.Table:
         """Apply a map step batch by batch."""
@@ -103,6 +136,7 @@ class LocalEngine:
 
     def shutdown(self) -> None:
         """Stop the worker pool, if one was started; a later call starts a new one."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        with self._lock:
+            pool, self._pool, self._timer = self._pool, None, None
+        if pool is not None:
+            pool.shutdown()
