@@ -52,7 +52,9 @@ class LocalEngine:
     The pool starts at the first call that needs it and serves the calls that follow (its workers
     keep what steps load lazily); after ``idle_s`` seconds without work it stops, so the stages that
     run in this process alone (clustering, comparison, documents) do not hold its workers' memory,
-    and the next call starts a new one. :meth:`shutdown` stops it at once.
+    and the next call starts a new one. :meth:`shutdown` stops it at once. Workers start from a
+    fresh interpreter, as with ``spawn``: a script that runs with ``workers`` > 1 needs the usual
+    ``if __name__ == "__main__":`` guard, and its steps must be importable classes (as for Ray).
     """
 
     workers: int = 1
