@@ -72,16 +72,22 @@ def time_limit(seconds: float) -> Iterator[None]:
         yield
         return
 
+    fired = False
+
     def _raise(signum: int, frame: Any) -> None:
+        nonlocal fired
+        fired = True
         raise StepTimeout(f"record took longer than {seconds}s")
 
     previous = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if fired:  # the alarm's exception was swallowed (raised inside a gc callback or a __del__)
+        raise StepTimeout(f"record took longer than {seconds}s")
 
 
 def per_record(seconds: float, fn: Callable[..., T], *args: Any) -> tuple[T | None, str | None]:

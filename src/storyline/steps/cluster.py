@@ -48,12 +48,13 @@ FEATURES = ("cos_body", "cos_title", "cos_entities", "max_member_body", "mean_me
             "shared_figures", "name_overlap", "rare_body")
 LAZY = 6  # features from LAZY on are set-based and only computed for stories that could still win
 MAX_LAZY = 64  # at most this many stories per article get them (keeps dense streams linear)
-# Candidate search skips terms held by more documents of the active window than this (their
-# postings would make each article cost the whole window); the at most MAX_CANDIDATES stories
-# reached through the other terms are then scored exactly from their members' vectors. Below
-# this density nothing is skipped and scores are the plain inverted-index sums.
+# Candidate search reads at most this many postings per article and representation, rarest terms
+# first (reading every posting of the common terms would make each article cost the whole active
+# window); the at most MAX_CANDIDATES stories with the best partial sums are then scored exactly
+# from their members' vectors. Below that density nothing is skipped and scores are the plain
+# inverted-index sums. 100k synthetic store: the same stories as with 20x the budget and 4x the candidates.
 MAX_POSTINGS = 1000
-MAX_CANDIDATES = 256
+MAX_CANDIDATES = 64
 # Logistic merge model over FEATURES, learned on basil-dev + topic-dated polnear distractors (teacher-forced
 # pairs, then pairs from the model's own stream); bench/clustering.py --fit prints these.
 WEIGHTS = (3.178, 6.243, 2.086, 3.42, 5.627, -3.723, -0.042, 3.586, 5.349)
@@ -234,9 +235,6 @@ def read_df(table: pa.Table) -> DF:
     return counts, n
 
 
-_NO_TERMS, _NO_WEIGHTS = np.zeros(0, np.int64), np.zeros(0, np.float32)
-
-
 @numba.njit(cache=True, nogil=True)
 def _chain(head: np.ndarray, tail: np.ndarray, nxt: np.ndarray, count: np.ndarray, terms: np.ndarray,
            start: int) -> None:
@@ -255,26 +253,35 @@ def _chain(head: np.ndarray, tail: np.ndarray, nxt: np.ndarray, count: np.ndarra
 @numba.njit(cache=True, nogil=True)
 def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, head: np.ndarray, nxt: np.ndarray,
                 fw_doc: np.ndarray, fw_w: np.ndarray, count: np.ndarray, idx: np.ndarray, w: np.ndarray,
-                doc_story: np.ndarray, per_doc: bool, max_postings: int, dacc: np.ndarray, dmark: np.ndarray,
-                sacc: np.ndarray, sbest: np.ndarray, smark: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                doc_story: np.ndarray, per_doc: bool, budget: int, dacc: np.ndarray, dmark: np.ndarray,
+                sacc: np.ndarray, sbest: np.ndarray,
+                smark: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Per story slot sharing a term with the query ``(idx, w)``: the sum of its members' dots and
     (``per_doc``) the best member dot. Each term's indexed postings are read, then its buffer chain;
-    terms with more than ``max_postings`` documents are skipped (see :data:`MAX_POSTINGS`).
+    at most ``budget`` postings are read, rarest terms first (see :data:`MAX_POSTINGS`); the flag
+    says whether every term was.
 
     Work follows the postings read, never the window: the per-doc and per-story accumulators are
     kept zeroed between calls and only the touched entries are visited. Products are float32 and
     sums float64, in the order of :meth:`_Postings.story_dots_reference`: the results are bit-identical.
     """
-    total = 0
+    counts = np.empty(idx.size, np.int64)
     for t in range(idx.size):
-        n = indptr[idx[t] + 1] - indptr[idx[t]] + count[idx[t]]
-        if n <= max_postings:
-            total += n
+        counts[t] = indptr[idx[t] + 1] - indptr[idx[t]] + count[idx[t]]
+    read = np.ones(idx.size, np.bool_)
+    total = counts.sum()
+    if total > budget:
+        total = 0
+        for t in np.argsort(counts, kind="mergesort"):
+            if total + counts[t] > budget:
+                read[t] = False
+            else:
+                total += counts[t]
     touched = np.empty(total, np.int64)  # docs (per_doc) or story slots first reached, in order
     nt = 0
     for t in range(idx.size):
         term, wt = idx[t], w[t]
-        if indptr[term + 1] - indptr[term] + count[term] > max_postings:
+        if not read[t]:
             continue
         p, e = indptr[term], head[term]
         while p < indptr[term + 1] or e >= 0:
@@ -316,7 +323,7 @@ def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, he
         s = slots[i]
         sums[i], best[i] = sacc[s], sbest[s]
         sacc[s], sbest[s], smark[s] = 0.0, 0.0, False
-    return slots, sums, best
+    return slots, sums, best, total == counts.sum()
 
 
 @numba.njit(cache=True, nogil=True)
@@ -345,6 +352,48 @@ def _member_dots(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarr
     return sums, best
 
 
+@numba.njit(cache=True, nogil=True)
+def _name_overlap(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray,
+                  fw_terms: np.ndarray, mark: np.ndarray, n_query: int, slots: np.ndarray) -> np.ndarray:
+    """Per story: the mean over its members of the overlap coefficient of their terms with the
+    query's (``mark``: 1 at the query's terms); evicted members (offset -1) are not counted."""
+    out = np.zeros(slots.size)
+    for r in range(slots.size):
+        total, members = 0.0, 0
+        d = story_head[slots[r]] if slots[r] < story_head.size else -1
+        while d >= 0:
+            if doc_off[d] >= 0:
+                shared = 0.0
+                for p in range(doc_off[d], doc_off[d] + doc_len[d]):
+                    shared += mark[fw_terms[p]]
+                total += shared / max(1, min(n_query, doc_len[d]))
+                members += 1
+            d = doc_next[d]
+        out[r] = total / members if members else 0.0
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _scaled_means(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray,
+                  fw_terms: np.ndarray, fw_w: np.ndarray, scratch: np.ndarray, scale: np.ndarray,
+                  slots: np.ndarray) -> np.ndarray:
+    """Per story: the mean over its members with a vector of ``scale[d]`` times their dot with ``scratch``."""
+    out = np.zeros(slots.size)
+    for r in range(slots.size):
+        total, members = 0.0, 0
+        d = story_head[slots[r]] if slots[r] < story_head.size else -1
+        while d >= 0:
+            if doc_len[d] > 0:
+                acc = 0.0
+                for p in range(doc_off[d], doc_off[d] + doc_len[d]):
+                    acc += scratch[fw_terms[p]] * fw_w[p]
+                total += acc * scale[d]
+                members += 1
+            d = doc_next[d]
+        out[r] = total / members if members else 0.0
+    return out
+
+
 def _grow(a: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
     """``a`` with room for ``size`` entries (doubling; new entries ``fill``)."""
     if size <= a.size:
@@ -365,14 +414,12 @@ class _Postings:
     fixed share of the index, so its cost per posting stays constant however dense the window.
     """
 
-    def __init__(self, n_features: int, floor: float = 1.0, prior: float = PRIOR_DOCS) -> None:
+    def __init__(self, n_features: int, floor: float = 1.0, prior: float = PRIOR_DOCS, rare: bool = False) -> None:
         self.floor = floor  # IDF added to every term: 0 gives no weight to a term in every document
         self.prior = prior
         self.df = np.zeros(n_features, np.float32)
         self.n_docs = 0
         self.frozen = False  # True once the IDF was set from a whole batch (count_df)
-        # story -> (members seen, their IDF^2 unit vectors concatenated, count), once the IDF is frozen
-        self.rare: dict[int, tuple[int, np.ndarray, np.ndarray, int]] = {}
         self.norm2 = np.zeros(1024)  # story slot -> |centroid|^2
         # forward store: the active documents' unit vectors; doc -> (offset, length); length 0 = none
         self.fw_terms, self.fw_w = np.zeros(4096, np.int32), np.zeros(4096, np.float32)
@@ -391,6 +438,8 @@ class _Postings:
         self.dacc, self.dmark = np.zeros(1024), np.zeros(1024, np.bool_)
         self.sacc, self.sbest, self.smark = np.zeros(1024), np.zeros(1024, np.float32), np.zeros(1024, np.bool_)
         self.scratch = np.zeros(n_features, np.float32)
+        self.rare = rare  # keep rare_scale: doc -> 1 / |its unit vector times the IDF| (the rare_body feature)
+        self.rare_scale = np.zeros(1024)
 
     def idf(self, idx: np.ndarray) -> np.ndarray:
         """IDF of the terms ``idx`` over the documents counted so far."""
@@ -416,15 +465,14 @@ class _Postings:
         """(story slots, sum of member dots, best member dot if ``per_doc``, complete) of the active
         documents sharing a term with the query; ``doc_story`` maps doc numbers to story slots.
 
-        Terms held by more than ``max_postings`` documents are skipped; ``complete`` says
-        whether none was (else the sums are partial and the slots only those reached otherwise).
+        At most ``max_postings`` postings are read, rarest terms first; ``complete`` says whether
+        every term was (else the sums are partial and the slots only those reached otherwise).
         """
         if not idx.size:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32), True
-        complete = bool((self.indptr[idx + 1] - self.indptr[idx] + self.count[idx] <= max_postings).all())
-        return (*_story_dots(self.indptr, self.post_doc, self.post_w, self.head, self.nxt, self.fw_doc, self.fw_w,
-                             self.count, idx, w, doc_story, per_doc, max_postings, self.dacc, self.dmark,
-                             self.sacc, self.sbest, self.smark), complete)
+        return _story_dots(self.indptr, self.post_doc, self.post_w, self.head, self.nxt, self.fw_doc, self.fw_w,
+                           self.count, idx, w, doc_story, per_doc, max_postings, self.dacc, self.dmark, self.sacc,
+                           self.sbest, self.smark)
 
     def member_dots(self, idx: np.ndarray, w: np.ndarray, slots: np.ndarray, doc_story: np.ndarray,
                     per_doc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -480,8 +528,11 @@ class _Postings:
             self.dacc, self.dmark = _grow(self.dacc, n_docs), _grow(self.dmark, n_docs)
         if n_slots > self.story_head.size:
             self.story_head, self.story_tail = _grow(self.story_head, n_slots, -1), _grow(self.story_tail, n_slots, -1)
-            self.sacc, self.sbest, self.smark = _grow(self.sacc, n_slots), _grow(self.sbest, n_slots), _grow(self.smark, n_slots)
+            self.sacc, self.sbest = _grow(self.sacc, n_slots), _grow(self.sbest, n_slots)
+            self.smark = _grow(self.smark, n_slots)
             self.norm2 = _grow(self.norm2, n_slots)
+        if n_docs > self.rare_scale.size:
+            self.rare_scale = _grow(self.rare_scale, n_docs)
 
     def add(self, doc: int, story: int, idx: np.ndarray, w: np.ndarray, dot_story: float) -> None:
         """Insert a weighted document into ``story`` (``dot_story``: its dot with the centroid)."""
@@ -500,6 +551,8 @@ class _Postings:
         self.doc_off[doc], self.doc_len[doc] = n, m
         if not m:
             return
+        if self.rare:  # with the IDF of its arrival (fixed in a run that counts the archive first, as Cluster does)
+            self.rare_scale[doc] = 1.0 / max(float(np.sqrt(np.sum((w * self.idf(idx)) ** 2))), 1e-30)
         if n + m > self.fw_terms.size:
             self.fw_terms, self.fw_w = _grow(self.fw_terms, n + m), _grow(self.fw_w, n + m)
             self.fw_doc, self.nxt = _grow(self.fw_doc, n + m), _grow(self.nxt, n + m)
@@ -512,12 +565,12 @@ class _Postings:
         keep = np.unique(np.asarray(keep if isinstance(keep, np.ndarray) else list(keep), np.int64))
         keep = keep[keep < self.doc_len.size]
         keep = keep[self.doc_len[keep] > 0]
-        self.rare = {}  # stories' IDF^2 member vectors may have lost forgotten documents
         tail = self.fw_terms[self.fw_base:self.fw_n]
         self.head[tail], self.tail[tail], self.count[tail] = -1, -1, 0
         lens = self.doc_len[keep].astype(np.int64)
         pos = np.repeat(self.doc_off[keep] - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
-        self.doc_len[self.stored(self.doc_len.size)] = 0
+        dropped = self.stored(self.doc_len.size)
+        self.doc_len[dropped], self.doc_off[dropped] = 0, -1  # evicted
         self.doc_len[keep], self.doc_off[keep] = lens, np.cumsum(lens) - lens
         terms, weights = self.fw_terms[pos], self.fw_w[pos]
         self.fw_terms, self.fw_w, self.fw_doc = terms, weights, np.repeat(keep.astype(np.int32), lens)
@@ -536,10 +589,6 @@ class _Story:
     first_day: int | None
     last_day: int | None
     figures: set[str] = field(default_factory=set)
-    # members' hashed proper nouns, concatenated, and how many each member has
-    names: np.ndarray = field(default_factory=lambda: _NO_TERMS)
-    name_counts: list[int] = field(default_factory=list)
-    docs: list[int] = field(default_factory=list)  # members' doc numbers
     size: int = 0
 
 
@@ -559,7 +608,8 @@ class StoryIndex:
     def __init__(self, window_days: int = 7, n_features: int = N_FEATURES) -> None:
         self.window_days = window_days
         # A title word every article of the run carries ("Live updates") is no evidence.
-        self.reps = [_Postings(n_features), _Postings(n_features, floor=0.0, prior=0.0), _Postings(n_features)]
+        self.reps = [_Postings(n_features, rare=True), _Postings(n_features, floor=0.0, prior=0.0),
+                     _Postings(n_features)]
         self.stories: list[_Story] = []
         self.by_id: dict[str, int] = {}
         self.doc_story = np.zeros(1024, np.int64)  # doc number -> story slot
@@ -620,13 +670,18 @@ class StoryIndex:
                     at = np.minimum(np.searchsorted(uniq, slots), max(uniq.size - 1, 0))
                     hit = uniq[at] == slots if uniq.size else np.zeros(slots.size, bool)
                     partial[hit] += total[at[hit]]
-                top = np.sort(np.argsort(-partial, kind="stable")[:MAX_CANDIDATES])
+                # the MAX_CANDIDATES largest, ties by position (a stable sort's pick, without the sort)
+                kth = np.partition(partial, partial.size - MAX_CANDIDATES)[partial.size - MAX_CANDIDATES]
+                above = np.flatnonzero(partial > kth)
+                ties = np.flatnonzero(partial == kth)[:MAX_CANDIDATES - above.size]
+                top = np.sort(np.concatenate([above, ties]))
                 slots, gap = slots[top], gap[top]
-            sums = [self.reps[k].member_dots(*vecs[k], slots, self.doc_story[:self.n_docs], per_doc=k == 0)
+            sums = [sums[k] if found[k][3] else
+                    self.reps[k].member_dots(*vecs[k], slots, self.doc_story[:self.n_docs], per_doc=k == 0)
                     for k in range(3)]
         x = np.zeros((slots.size, len(FEATURES)))
         x[:, 5] = np.minimum(gap, 7) / 7.0
-        self._dots, self._query, self._rare_query = [], vecs[0], None
+        self._dots, self._query = [], vecs[0]
         for k, (uniq, dot, best) in enumerate(sums):
             pos = np.searchsorted(uniq, slots)
             found = (pos < uniq.size) & (uniq[np.minimum(pos, uniq.size - 1)] == slots) if uniq.size else pos < 0
@@ -649,55 +704,29 @@ class StoryIndex:
         return float(figs), float(names), float(rare)
 
     def set_features_many(self, doc: Doc, slots: np.ndarray) -> np.ndarray:
-        """:meth:`set_features` of several stories, one row each; the IDF^2 cosines in one product."""
+        """:meth:`set_features` of several stories, one row each, read from the members' vectors."""
         out = np.zeros((slots.size, 3))
-        stories = [self.stories[slot] for slot in slots.tolist()]
-        for r, story in enumerate(stories):
-            out[r, 0] = min(1.0, len(doc.figures & story.figures) / 3.0)
-        # overlap coefficient of the doc's names with each member's, averaged per story
-        counts = np.array([n for t in stories for n in t.name_counts], np.int64)
-        if counts.size:
-            mark = self.reps[2].scratch  # 1 at the doc's names: membership without a sort
-            mark[doc.tf[2][0]] = 1.0
-            hits = mark[np.concatenate([t.names for t in stories])]
-            mark[doc.tf[2][0]] = 0.0
-            shared = np.bincount(np.repeat(np.arange(counts.size), counts), hits, minlength=counts.size)
-            ratio = shared / np.maximum(1, np.minimum(doc.tf[2][0].size, counts))
-            members = np.array([len(t.name_counts) for t in stories])
-            sums = np.bincount(np.repeat(np.arange(len(stories)), members), ratio, minlength=len(stories))
-            out[:, 1] = np.divide(sums, members, out=np.zeros(len(stories)), where=members > 0)
-        rep = self.reps[0]
+        for r, slot in enumerate(slots.tolist()):
+            out[r, 0] = min(1.0, len(doc.figures & self.stories[slot].figures) / 3.0)
+        names, body = self.reps[2], self.reps[0]
+        q = doc.tf[2][0]
+        names.scratch[q] = 1.0  # membership of the doc's names without a sort
+        try:
+            out[:, 1] = _name_overlap(names.story_head, names.doc_next, names.doc_off, names.doc_len,
+                                      names.fw_terms, names.scratch, q.size, slots)
+        finally:
+            names.scratch[q] = 0.0
         idx, w = self._query
-        parts = [self._rare_members(self.stories[slot]) for slot in slots.tolist()] if idx.size else []
-        sizes = np.array([t.size for t, _, _ in parts], np.int64)
-        if not sizes.sum():
-            return out
-        counts = np.array([n for _, _, n in parts])
-        if self._rare_query is None:  # the same for every candidate story of this article
-            self._rare_query = _unit(w * rep.idf(idx))
-        rep.scratch[idx] = self._rare_query
-        prod = rep.scratch[np.concatenate([t for t, _, _ in parts])] * np.concatenate([v for _, v, _ in parts])
-        rep.scratch[idx] = 0.0
-        has = sizes > 0
-        sums = np.zeros(slots.size)
-        sums[has] = np.add.reduceat(prod, (np.cumsum(sizes) - sizes)[has])
-        out[:, 2] = np.divide(sums, counts, out=np.zeros(slots.size), where=counts > 0)
+        if idx.size:
+            # member . query with both weighed by TF-IDF times IDF again, each a unit vector
+            idf = body.idf(idx)
+            body.scratch[idx] = _unit(w * idf) * idf
+            try:
+                out[:, 2] = _scaled_means(body.story_head, body.doc_next, body.doc_off, body.doc_len,
+                                          body.fw_terms, body.fw_w, body.scratch, body.rare_scale, slots)
+            finally:
+                body.scratch[idx] = 0.0
         return out
-
-    def _rare_members(self, story: _Story) -> tuple[np.ndarray, np.ndarray, int]:
-        """The story's members' IDF^2 unit vectors concatenated, and their count: the mean of the
-        members' dots is the dot with these over the count. Kept until a rebuild once the IDF is
-        frozen; while it still counts new articles they are weighed afresh."""
-        rep = self.reps[0]
-        done, terms, weights, n = rep.rare.get(story.slot, (0, _NO_TERMS, _NO_WEIGHTS, 0))
-        new = [v for v in map(rep.vector, story.docs[done:]) if v is not None]
-        if new:
-            terms = np.concatenate([terms, *(m_idx for m_idx, _ in new)])
-            weights = np.concatenate([weights, *(_unit(m_w * rep.idf(m_idx)) for m_idx, m_w in new)])
-            n += len(new)
-        if rep.frozen:
-            rep.rare[story.slot] = (len(story.docs), terms, weights, n)
-        return terms, weights, n
 
     def open(self, story_id: str, day: int | None) -> int:
         """A new empty story; returns its slot."""
@@ -731,9 +760,6 @@ class StoryIndex:
         story.size += 1
         self.sizes[slot] = story.size
         story.figures |= doc.figures
-        story.names = np.concatenate([story.names, doc.tf[2][0]])
-        story.name_counts.append(doc.tf[2][0].size)
-        story.docs.append(self.n_docs - 1)
         if doc.day is not None:
             story.first_day = doc.day if story.first_day is None else min(story.first_day, doc.day)
             story.last_day = doc.day if story.last_day is None else max(story.last_day, doc.day)
@@ -766,8 +792,7 @@ class StoryIndex:
             gone.update(np.unique(self.doc_story[held[~kept]]).tolist())
             rep.rebuild(held[kept])
         for slot in gone:
-            story = self.stories[slot]
-            story.figures, story.names, story.name_counts, story.docs = set(), _NO_TERMS, [], []
+            self.stories[slot].figures = set()
 
 
 @dataclass
@@ -1070,15 +1095,19 @@ def cap_size(members: list[dict], order: dict[str, tuple], max_size: int, flagge
     for m in members:
         groups.setdefault(m["story_id"], []).append(m)
     out = []
-    for sid, ms in groups.items():
+    for sid, ms in groups.items():  # rows are updated in place: a million copies would double the memory
         ms.sort(key=lambda m: order[m["article_id"]])
         if len(ms) <= max_size:
-            out.extend({**m, "review": sid in flagged} for m in ms)
+            for m in ms:
+                m["review"] = sid in flagged
+            out.extend(ms)
             continue
         for i in range(0, len(ms), max_size):
             part = ms[i:i + max_size]
             pid = sid if i == 0 else model.stable_id("story", part[0]["article_id"])
-            out.extend({**m, "story_id": pid, "review": True} for m in part)
+            for m in part:
+                m["story_id"], m["review"] = pid, True
+            out.extend(part)
     return out
 
 
@@ -1099,6 +1128,7 @@ def _with_roles(members: list[dict], edges: list[dict], schema: pa.Schema) -> pa
     role: dict[str, str] = {}
     for sid, ids in groups.items():
         role.update(roles(ids, directed.get(sid, []), undirected.get(sid, [])))
-    out = [{**m, "role": role[m["article_id"]]} for m in members]
-    out.sort(key=lambda r: (r["story_id"], r["article_id"]))
-    return pa.Table.from_pylist(out, schema=schema)
+    for m in members:
+        m["role"] = role[m["article_id"]]
+    members.sort(key=lambda r: (r["story_id"], r["article_id"]))
+    return pa.Table.from_pylist(members, schema=schema)
