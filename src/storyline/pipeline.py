@@ -340,7 +340,6 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     Each stage but clustering holds a bounded part of the corpus at a time (a bucket of keys, a
     group of pairs or of stories); stages are functions so that none keeps another's tables alive.
     """
-    articles_fp = store.fingerprint("articles")
     _pairs_stage(store, cfg, engine)
     _align_stage(store, cfg, engine)
     # Edges and reuse clusters follow the alignments alone, so each is redone exactly when they change.
@@ -350,30 +349,36 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     if not store.is_current("reuse_clusters", cid, inputs):
         clusters = engine.gather(ReuseClusters(cfg.align), store.read("alignments", schema=model.ALIGNMENT))
         store.replace("reuse_clusters", clusters, cid, inputs=inputs)
-    cid = config_id(cfg.cluster)
-    inputs = articles_fp + store.fingerprint("edges", "corrections", "terms")
-    if not store.is_current("stories", cid, inputs):
-        step = Cluster(cfg.cluster)
-        # Articles already placed keep their story (incremental add); a config change re-clusters all.
-        same_cfg = (store.manifest("stories") or {}).get("config_id") == cid
-        previous = store.read("stories", schema=model.STORY_MEMBER) if same_cfg else model.STORY_MEMBER.empty_table()
-        # Stored document frequencies count exactly the articles of the stories written with them; else
-        # (first run, config change, a run cut between the two writes) every article is counted again.
-        df_meta = store.manifest("cluster_df") or {}
-        fresh = same_cfg and df_meta.get("config_id") == cid and df_meta.get("inputs") == store.fingerprint("stories")
-        df = store.read("cluster_df", schema=model.CLUSTER_DF) if fresh else model.CLUSTER_DF.empty_table()
-        dates = store.read("articles", ["article_id", "published"])
-        need = step.needs_text(dates, previous) if fresh else set(dates["article_id"].to_pylist())
-        # Terms only of the new articles and the stories active around them, not the archive.
-        terms = store.take("terms", pa.array(sorted(need), pa.string()), list(model.CLUSTER_TERMS.names))
-        uncounted = terms.filter(pc.invert(pc.is_in(terms["article_id"], previous["article_id"]))) if fresh else terms
-        df = engine.gather(CountDF(), uncounted, df)
-        stories = engine.gather(step, dates, store.read("edges", schema=model.REUSE_EDGE), previous,
-                                store.read("corrections", schema=model.CORRECTION), df, terms)
-        store.replace("stories", stories, cid, inputs=inputs)
-        store.replace("cluster_df", df, cid, inputs=store.fingerprint("stories"))
+    _stories_stage(store, cfg, engine)
     _facts_stage(store, engine)
     _docs_stage(store)
+
+
+def _stories_stage(store: Store, cfg: PipelineConfig, engine: Any) -> None:
+    """Cluster the new articles (all of them on a first run or a config change) into stories."""
+    cid = config_id(cfg.cluster)
+    inputs = store.fingerprint("articles") + store.fingerprint("edges", "corrections", "terms")
+    if store.is_current("stories", cid, inputs):
+        return
+    step = Cluster(cfg.cluster)
+    # Articles already placed keep their story (incremental add); a config change re-clusters all.
+    same_cfg = (store.manifest("stories") or {}).get("config_id") == cid
+    previous = store.read("stories", schema=model.STORY_MEMBER) if same_cfg else model.STORY_MEMBER.empty_table()
+    # Stored document frequencies count exactly the articles of the stories written with them; else
+    # (first run, config change, a run cut between the two writes) every article is counted again.
+    df_meta = store.manifest("cluster_df") or {}
+    fresh = same_cfg and df_meta.get("config_id") == cid and df_meta.get("inputs") == store.fingerprint("stories")
+    df = store.read("cluster_df", schema=model.CLUSTER_DF) if fresh else model.CLUSTER_DF.empty_table()
+    dates = store.read("articles", ["article_id", "published"])
+    need = step.needs_text(dates, previous) if fresh else set(dates["article_id"].to_pylist())
+    # Terms only of the new articles and the stories active around them, not the archive.
+    terms = store.take("terms", pa.array(sorted(need), pa.string()), list(model.CLUSTER_TERMS.names))
+    uncounted = terms.filter(pc.invert(pc.is_in(terms["article_id"], previous["article_id"]))) if fresh else terms
+    df = engine.gather(CountDF(), uncounted, df)
+    stories = engine.gather(step, dates, store.read("edges", schema=model.REUSE_EDGE), previous,
+                            store.read("corrections", schema=model.CORRECTION), df, terms)
+    store.replace("stories", stories, cid, inputs=inputs)
+    store.replace("cluster_df", df, cid, inputs=store.fingerprint("stories"))
 
 
 def _facts_stage(store: Store, engine: Any) -> None:
