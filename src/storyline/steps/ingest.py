@@ -78,11 +78,16 @@ def expand(inputs: Iterable[str]) -> Iterator[tuple[str, str | None]]:
             raise InputError(f"input {item!r} does not exist; give files, folders or - for stdin")
 
 
+def _binary(head: bytes, nuls: int, size: int) -> bool:
+    """Binary data: a NUL in the first 4 KiB (``head``) and NULs over 1% of the ``size`` bytes."""
+    return b"\x00" in head[:4096] and nuls > size // 100
+
+
 def decode(data: bytes, default: str = "utf-8") -> str | None:
     """Bytes to text: ``default`` if it decodes, else the detected charset; None for binary data."""
     if not data:
         return ""
-    if b"\x00" in data[:4096] and data.count(b"\x00") > len(data) // 100:
+    if _binary(data, data.count(b"\x00"), len(data)):
         return None
     try:
         return data.decode(default)
@@ -247,7 +252,7 @@ def _streams(path: str, cfg: IngestConfig) -> bool:
             decoder.decode(b"", final=True)
     except (OSError, EOFError, UnicodeDecodeError, zlib.error):
         return False
-    return not (b"\x00" in head and nuls > size // 100)
+    return not _binary(head, nuls, size)
 
 
 def _lines(path: str) -> Iterator[str]:
