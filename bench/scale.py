@@ -9,7 +9,9 @@ or reordered paragraphs, a trimmed tail, a few substituted words, a new title, p
 later. Same seed, same corpus.
 
 The pipeline runs as ``storyline run`` does (pipeline.ingest_new / per_article / corpus_stages),
-fed in chunks of ``--chunk`` articles so ingest streams, in a subprocess per engine. Per stage
+fed in chunks of ``--chunk`` articles so ingest streams, in a subprocess per engine. The
+per_article stage is the per-article steps the corpus stages read first (fingerprint, terms);
+quotes and figures run inside the corpus stage, beside candidates, alignment and clustering. Per stage
 it reports wall time, articles/s, peak RSS of the process tree (driver plus Ray's processes,
 sampled every 0.2 s; shared object-store pages may count twice), and the store's size on disk.
 With several ``--n`` it also reports how each stage's cost grows (1.0 = linear).
@@ -216,6 +218,10 @@ class TimedEngine:
         rec["calls"] += 1
         return out
 
+    @property
+    def parallel(self) -> bool:
+        return getattr(self.engine, "parallel", False)
+
     def map(self, step: Any, table: Any) -> Any:
         return self._timed("map", step, table)
 
@@ -224,6 +230,28 @@ class TimedEngine:
 
     def gather(self, step: Any, *tables: Any) -> Any:
         return self._timed("gather", step, *tables)
+
+    def gather_each(self, step: Any, inputs: Any) -> Any:
+        """The engine's groups, timed while they are drawn (reading each group's input included)."""
+        rec = self.steps.setdefault(type(step).__name__, {"s": 0.0, "rows_in": 0, "rows_out": 0, "calls": 0})
+
+        def counted() -> Any:
+            for tables in inputs:
+                rec["rows_in"] += tables[0].num_rows
+                yield tables
+
+        out = self.engine.gather_each(step, counted())
+        while True:
+            start = time.perf_counter()
+            try:
+                table = next(out)
+            except StopIteration:
+                rec["s"] += time.perf_counter() - start
+                return
+            rec["s"] += time.perf_counter() - start
+            rec["rows_out"] += table.num_rows
+            rec["calls"] += 1
+            yield table
 
 
 def _du(path: Path) -> int:
@@ -252,7 +280,8 @@ def run_engine(engine_name: str, shards: list[Path], out: Path, stages: list[str
     report = pipeline.Report()
     result: dict[str, Any] = {"engine": engine_name, "startup_s": startup, "stages": {}}
     plan = [("ingest", lambda shard: pipeline.ingest_new(store, [str(shard)], cfg, engine, report)),
-            ("per_article", lambda shard: pipeline.per_article(store, cfg, engine))]
+            # as `storyline run`: what the corpus stages read first; quotes and figures run beside them
+            ("per_article", lambda shard: pipeline.per_article(store, cfg, engine, pipeline.EARLY))]
     for name, fn in plan:
         if name not in stages:
             continue

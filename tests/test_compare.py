@@ -82,18 +82,34 @@ def test_compare_quote_lineage(a, b, want):
     assert lineage(a, b) == want
 
 
-def test_compare_in_story_groups_equals_one_gather(tmp_path, monkeypatch):
-    """The pipeline compares bounded groups of whole stories; any group size gives the same facts."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_story_groups_give_the_facts_and_docs_of_one_gather(tmp_path, monkeypatch, workers):
+    """The pipeline compares and documents bounded groups of whole stories (on a pool with workers);
+    any group size gives the same facts and story documents."""
     from pathlib import Path
 
     import storyline
     from storyline import pipeline
 
     corpus = Path(__file__).resolve().parents[1] / "examples" / "corpus"
-    whole = storyline.run([str(corpus)], out=tmp_path / "whole").table("facts")
-    monkeypatch.setattr(pipeline, "COMPARE_ARTICLES", 1)  # one story per group
-    grouped = storyline.run([str(corpus)], out=tmp_path / "grouped").table("facts")
-    assert whole.num_rows > 0 and grouped.equals(whole)
+    whole = storyline.run([str(corpus)], out=tmp_path / "whole")
+    calls = []
+    real = pipeline.story_groups
+    monkeypatch.setattr(pipeline, "STORY_GROUP_ARTICLES", 1)  # one story per group
+    monkeypatch.setattr(pipeline, "story_groups", lambda *a, **k: calls.append(1) or real(*a, **k))
+    grouped = storyline.run([str(corpus)], out=tmp_path / "grouped", workers=workers)
+    assert len(calls) == 2  # facts and docs
+    n_stories = whole.table("stories").num_rows
+    assert len(real(grouped.store, grouped.store.read("stories"))) == n_stories > 1
+
+    def by_story(t):
+        return t.sort_by([("story_id", "ascending")] + [(c, "ascending") for c in ("article_id", "fact_id")
+                                                        if c in t.column_names])
+
+    for name in ("facts",):
+        assert whole.table(name).num_rows > 0
+        assert by_story(grouped.table(name)).equals(by_story(whole.table(name)))
+    assert grouped.stories() == whole.stories()
 
 
 def test_store_read_where_reads_only_matching_rows(tmp_path):

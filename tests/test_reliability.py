@@ -164,8 +164,8 @@ def _corpus(dest: Path, originals: int, reprints: int) -> Path:
     return f
 
 
-def _cmd(corpus: Path, out: Path, cfg: Path) -> list[str]:
-    return [sys.executable, "-m", "storyline", "run", str(corpus), "-o", str(out), "--config", str(cfg)]
+def _cmd(corpus: Path, out: Path, cfg: Path, jobs: int = 1) -> list[str]:
+    return [sys.executable, "-m", "storyline", "run", str(corpus), "-o", str(out), "--config", str(cfg), "-j", str(jobs)]
 
 
 def _snapshot(out: Path) -> dict[str, list[str]]:
@@ -181,12 +181,14 @@ def _snapshot(out: Path) -> dict[str, list[str]]:
 
 # Where a kill lands: after the run has committed ``steps`` more parts of a per-article table (mid-stage),
 # or some random time after it rewrote a corpus table (inside the stages that follow it).
+# Stages in run order: quotes and figures are computed after clustering (beside it with workers).
 KILL_AT = {
     "ingest": ["articles"],
-    "per_article": ["keys", "quotes", "figures"],
+    "per_article": ["keys", "terms"],
     "corpus_early": ["pairs", "alignments", "edges"],
-    "corpus_late": ["stories", "facts"],
+    "corpus_late": ["stories", "quotes", "figures", "facts"],
 }
+PER_ARTICLE_TABLES = ("articles", "keys", "terms", "quotes", "figures")
 
 
 def _progress(out: Path, table: str) -> tuple:
@@ -199,7 +201,7 @@ def _progress(out: Path, table: str) -> tuple:
 
 def _kill_during(cmd: list[str], out: Path, table: str, rng: random.Random) -> str | None:
     """Start ``cmd``, SIGKILL it once ``table`` moves on; what it killed during, or None if it finished first."""
-    corpus_table = table not in ("articles", "keys", "quotes", "figures")
+    corpus_table = table not in PER_ARTICLE_TABLES
     steps = 1 if corpus_table else rng.randint(1, 4)
     delay = rng.uniform(0.0, 1.5) if corpus_table else rng.uniform(0.0, 0.05)
     before = _progress(out, table)
@@ -222,23 +224,24 @@ def _kill_during(cmd: list[str], out: Path, table: str, rng: random.Random) -> s
 
 
 @pytest.mark.skipif(not (SHARED / "polnear-train.jsonl").exists(), reason="../shared/data not found")
-@pytest.mark.parametrize("originals,reprints,chunk,plan", [
-    (400, 150, 100, ["ingest", "per_article", "corpus_late"]),
-    (975, 1525, 150, ["ingest", "per_article", "per_article", "corpus_early", "corpus_late"]),
-], ids=["small", "scale"])
+@pytest.mark.parametrize("originals,reprints,chunk,plan,jobs", [
+    # with workers, quotes and figures run beside the corpus stages: a kill lands in both at once
+    (400, 150, 100, ["ingest", "per_article", "corpus_late"], 2),
+    (975, 1525, 150, ["ingest", "per_article", "per_article", "corpus_early", "corpus_late"], 1),
+], ids=["small-j2", "scale"])
 def test_reliability_kill_9_then_resume_equals_uninterrupted(tmp_path, record_property, originals, reprints, chunk,
-                                                             plan):
+                                                             plan, jobs):
     t0 = time.monotonic()
     corpus = _corpus(tmp_path, originals, reprints)
     cfg = tmp_path / "small-chunks.toml"
     cfg.write_text(f"[ingest]\nchunk_pages = {chunk}\n", encoding="utf-8")
     ref = tmp_path / "ref"
-    storyline.run([str(corpus)], out=ref, config=config.load(cfg))  # uninterrupted, in this process
+    storyline.run([str(corpus)], out=ref, config=config.load(cfg))  # uninterrupted, in this process alone
     out = tmp_path / "killed"
     rng = random.Random(11)
     tables = {stage: rng.sample(choices, len(choices)) for stage, choices in KILL_AT.items()}  # distinct per stage
-    kills = [_kill_during(_cmd(corpus, out, cfg), out, tables[stage].pop(), rng) for stage in plan]
-    subprocess.run(_cmd(corpus, out, cfg), check=True, capture_output=True)
+    kills = [_kill_during(_cmd(corpus, out, cfg, jobs), out, tables[stage].pop(), rng) for stage in plan]
+    subprocess.run(_cmd(corpus, out, cfg, jobs), check=True, capture_output=True)
     got, want = _snapshot(out), _snapshot(ref)
     ids = [json.loads(x)["article_id"] for x in got["articles"]]
     want_ids = {json.loads(x)["article_id"] for x in want["articles"]}

@@ -111,6 +111,27 @@ def test_buckets_split_by_value_in_stored_order_and_leave_no_files(tmp_path, mon
     assert not list((tmp_path / "s").glob(".buckets-*"))
 
 
+def test_partitions_read_side_by_side_give_each_group_its_rows(tmp_path, monkeypatch):
+    import storyline.store as store_mod
+
+    monkeypatch.setattr(store_mod, "SPILL_ROWS", 4)
+    s = Store(tmp_path / "s")
+    schema = pa.schema([("id", pa.string()), ("row", pa.int64())])
+    ids = ["a", "b", "a", "c", "z", "b", "d", "a"]  # z is in no group: dropped
+    for lo, hi in ((0, 3), (3, 8)):
+        s.append("t", pa.table({"id": ids[lo:hi], "row": list(range(lo, hi))}, schema=schema), "c")
+        s.append("u", pa.table({"id": ids[lo:hi][::-1], "row": list(range(lo, hi))}, schema=schema), "c")
+    keys, group = pa.array(["d", "a", "b", "c"]), [0, 1, 1, 0]
+    # two tables partitioned at once, as the pipeline's story groups read them
+    both = list(zip(s.partition("t", "id", keys, group, 2, schema), s.partition("u", "id", keys, group, 2, schema)))
+    assert [t["row"].to_pylist() for t, _ in both] == [[3, 6], [0, 1, 2, 5, 7]]
+    assert [sorted(u["id"].to_pylist()) for _, u in both] == [["c", "d"], ["a", "a", "a", "b", "b"]]
+    assert not list((tmp_path / "s").glob(".buckets-*"))
+    one = list(s.partition("t", "id", pa.array(["b"]), [0], 1, schema))
+    assert [t["row"].to_pylist() for t in one] == [[1, 5]]
+    assert [t.num_rows for t in s.partition("missing", "id", keys, group, 2, schema)] == [0, 0]
+
+
 def test_buckets_of_a_missing_table(tmp_path):
     s = Store(tmp_path / "s")
     schema = pa.schema([("k", pa.uint64())])

@@ -1,22 +1,27 @@
 """The pipeline, in one screen: which step reads what, and how the store is kept current.
 
     ingest -> clean -> articles ─┬─ fingerprint -> keys -> candidates -> pairs -> align -> alignments (+ rejects)
-                                 ├─ quotes                                          ├ direction -> edges
+                                 │                                                  ├ direction -> edges
                                  │                                                  └ reuse clusters -> reuse_clusters
-                                 └─ figures          cluster(articles, edges) -> stories
-                                                     compare(stories, articles, alignments, figures) -> facts
+                                 ├─ terms ──────────── cluster(articles, terms, edges) -> stories
+                                 ├─ quotes ──┐
+                                 └─ figures ─┴──────── compare(stories, articles, alignments, figures, quotes) -> facts
+                                                       story docs(stories, articles, ..., facts) -> docs
 
-Per-article stages (clean, fingerprint, quotes, figures) only process articles they have not seen,
-so a rerun on the same store adds new articles without redoing old ones, and an interrupted run
-resumes where it stopped. Corpus-wide stages are redone when any input table changed.
+Per-article stages (clean, fingerprint, terms, quotes, figures) only process articles they have
+not seen, so a rerun on the same store adds new articles without redoing old ones, and an
+interrupted run resumes where it stopped. Corpus-wide stages are redone when any input table
+changed. Quotes and figures run beside the stages up to clustering when the engine has workers.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import export, model
+from . import model
 from .config import AlignConfig, PipelineConfig, config_id
 from .engines import Engine, get_engine
 from .engines.base import concat, key_ranges
@@ -36,6 +41,7 @@ from .steps.candidates import Candidates, CountPairs, shared_rows, sum_keys
 from .steps.clean import Clean
 from .steps.cluster import Cluster, CountDF, Terms
 from .steps.compare import Compare
+from .steps.docs import ARTICLE_COLUMNS, OWNER, StoryDocs
 from .steps.figures import Figures
 from .steps.fingerprint import Fingerprint
 from .steps.quotes import Quotes
@@ -50,6 +56,7 @@ PER_ARTICLE: list[tuple[str, Callable[[PipelineConfig], Any]]] = [
     ("figures", lambda c: Figures(c.figures)),
     ("terms", lambda c: Terms()),
 ]
+EARLY = ("keys", "terms")  # what the stages before comparison read: candidate keys and clustering terms
 
 
 def validate(cfg: PipelineConfig) -> None:
@@ -124,8 +131,17 @@ def _align_id(cfg: AlignConfig) -> str:
     return config_id(dataclasses.replace(cfg, cluster_overlap=AlignConfig.cluster_overlap))
 
 
+# Stages that run side by side (see corpus_stages) each rewrite the rejects table: one at a time.
+_REJECTS = threading.Lock()
+
+
 def _set_stage_rejects(store: Store, stage: str, rejects: pa.Table) -> None:
     """Make ``rejects`` the rejects of ``stage``: a stage that reruns replaces its old rows, never piles them up."""
+    with _REJECTS:
+        _replace_stage_rejects(store, stage, rejects)
+
+
+def _replace_stage_rejects(store: Store, stage: str, rejects: pa.Table) -> None:
     old = store.read("rejects", schema=model.REJECT)
     mine = pc.equal(old["stage"], stage)
     if rejects.num_rows == 0 and not pc.any(mine).as_py():
@@ -193,6 +209,12 @@ def _stage_rejects(store: Store, stage: str, out: pa.Table, part: str) -> pa.Tab
         return good
     where = store.read_part("articles", part, ["article_id", "path", "record"])
     _, rejects = _split_rejects(rej.join(where, "article_id").sort_by("article_id"), stage)
+    with _REJECTS:
+        _append_stage_rejects(store, stage, rejects)
+    return good
+
+
+def _append_stage_rejects(store: Store, stage: str, rejects: pa.Table) -> None:
     old = store.read("rejects", ["stage", "page_id"], model.REJECT)
     have = {p for s, p in zip(old["stage"].to_pylist(), old["page_id"].to_pylist()) if s == stage}
     rejects = rejects.filter(pa.array([p not in have for p in rejects["page_id"].to_pylist()], pa.bool_()))
@@ -202,26 +224,29 @@ def _stage_rejects(store: Store, stage: str, out: pa.Table, part: str) -> pa.Tab
                         rejects["reason"].to_pylist().count(reason), reason)
         stats = dict(Counter(f"dropped_{r}" for r in rejects["reason"].to_pylist()))
         store.append("rejects", rejects, "rejects", stats=stats)
-    return good
 
 
 def _drop_stage_rejects(store: Store, stage: str) -> None:
     """Forget ``stage``'s rejects when it starts over (new config): they belong to the old outputs."""
-    old = store.read("rejects", schema=model.REJECT)
-    mine = pc.equal(old["stage"], stage)
-    if old.num_rows and pc.any(mine).as_py():
-        keep = old.filter(pc.invert(mine))
-        store.replace("rejects", keep, "rejects",
-                      stats=dict(Counter(f"dropped_{r}" for r in keep["reason"].to_pylist())))
+    with _REJECTS:
+        old = store.read("rejects", schema=model.REJECT)
+        mine = pc.equal(old["stage"], stage)
+        if old.num_rows and pc.any(mine).as_py():
+            keep = old.filter(pc.invert(mine))
+            store.replace("rejects", keep, "rejects",
+                          stats=dict(Counter(f"dropped_{r}" for r in keep["reason"].to_pylist())))
 
 
-def per_article(store: Store, cfg: PipelineConfig, engine: Any) -> None:
-    """Run the per-article stages over the article parts each has not processed yet.
+def per_article(store: Store, cfg: PipelineConfig, engine: Any, tables: Iterable[str] | None = None) -> None:
+    """Run the per-article stages (those writing ``tables``, default all) over the article parts
+    each has not processed yet.
 
     A step whose output has a ``_reject`` column (a record past its ``timeout_s``, or one that raised)
     keeps the article: that article gets no rows from the stage and a rejects row with the stage's name.
     """
     for name, make in PER_ARTICLE:
+        if tables is not None and name not in tables:
+            continue
         step = make(cfg)
         cid = config_id(step.config) if hasattr(step, "config") else type(step).__name__
         manifest = store.manifest(name) or {}
@@ -239,11 +264,12 @@ def per_article(store: Store, cfg: PipelineConfig, engine: Any) -> None:
             store.append(name, out, cid, done_parts=sorted(done))
 
 
-COMPARE_ARTICLES = 20_000  # articles whose stories are compared together: bounds the stage's memory
+STORY_GROUP_ARTICLES = 2_000  # articles whose stories are compared (or documented) together: bounds memory
 
 
-def story_groups(store: Store, stories: pa.Table, min_rows: int = COMPARE_ARTICLES) -> list[pa.Table]:
-    """``stories`` (membership rows) cut into groups of whole stories of about ``min_rows`` articles.
+def story_groups(store: Store, stories: pa.Table, min_rows: int | None = None) -> list[pa.Table]:
+    """``stories`` (membership rows) cut into groups of whole stories of about ``min_rows``
+    (default :data:`STORY_GROUP_ARTICLES`) articles.
 
     Groups follow where each story's first article is stored, so a group's articles sit in few
     row groups and :meth:`Store.take` reads little besides them.
@@ -255,13 +281,30 @@ def story_groups(store: Store, stories: pa.Table, min_rows: int = COMPARE_ARTICL
     # join on the row number, not the table: Arrow's join does not keep row order
     keyed = stories.append_column("_row", pa.array(np.arange(stories.num_rows, dtype=np.int64)))
     keyed = keyed.join(order, "story_id").sort_by("_row").drop_columns(["_row"])
-    return [g.drop_columns(["_first"]) for g in key_ranges(keyed, "story_id", min_rows, first="_first")]
+    size = STORY_GROUP_ARTICLES if min_rows is None else min_rows
+    return [g.drop_columns(["_first"]) for g in key_ranges(keyed, "story_id", size, first="_first")]
 
 
-def _in(column: str, values: pa.Array | pa.ChunkedArray) -> pc.Expression:
-    return pc.field(column).isin(values)
+def _story_inputs(store: Store, groups: list[pa.Table], article_columns: list[str],
+                  tables: tuple[str, ...]) -> Iterator[tuple[pa.Table, ...]]:
+    """Per group of stories: its members, their articles' ``article_columns`` and the rows of
+    ``tables`` they own (:data:`~storyline.steps.docs.OWNER`).
+
+    Each table is read once, in one pass that spills every group's rows to its own file, not once
+    (or one scattered row group at a time) per group: stories gather articles from all over the store.
+    """
+    if not groups:
+        return
+    ids = pa.concat_arrays([g["article_id"].combine_chunks() for g in groups])
+    bucket = np.repeat(np.arange(len(groups)), [g.num_rows for g in groups])
+    owned = [store.partition("articles", "article_id", ids, bucket, len(groups), model.ARTICLE, article_columns)]
+    owned += [store.partition(name, OWNER[name], ids, bucket, len(groups), TABLE_SCHEMAS[name]) for name in tables]
+    for group, rows in zip(groups, zip(*owned)):
+        yield (group, *rows)
 
 
+TABLE_SCHEMAS = {"alignments": model.ALIGNMENT, "edges": model.REUSE_EDGE, "figures": model.FIGURE,
+                 "quotes": model.QUOTE, "facts": model.FACT}
 KEY_BUCKET_ROWS = 4_000_000  # keys rows turned into candidate pairs together: bounds that stage's memory
 PAIR_GROUP = 8192  # pairs aligned (or directed) together: bounds the texts in memory
 
@@ -335,11 +378,30 @@ def _direction_stage(store: Store, engine: Any) -> None:
 
 
 def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
-    """Candidates, alignment, direction, clustering and comparison over the whole store.
+    """The per-article stages not run yet, then candidates, alignment, direction, clustering,
+    comparison and documents over the whole store.
 
-    Each stage but clustering holds a bounded part of the corpus at a time (a bucket of keys, a
-    group of pairs or of stories); stages are functions so that none keeps another's tables alive.
+    Each corpus stage holds a bounded part of the corpus at a time (a bucket of keys, a group of
+    pairs or of stories) but clustering; stages are functions so that none keeps another's tables
+    alive. Quotes and figures are read only by comparison: on an engine that runs steps outside
+    this thread (``engine.parallel``) they are computed while the stages before it run here, so
+    clustering, which runs in this process alone, leaves no CPU idle.
     """
+    per_article(store, cfg, engine, EARLY)
+    late = [name for name, _ in PER_ARTICLE if name not in EARLY]
+    with ThreadPoolExecutor(1, thread_name_prefix="storyline-late") as side:
+        pending = side.submit(per_article, store, cfg, engine, late) if getattr(engine, "parallel", False) else None
+        _reuse_stages(store, cfg, engine)
+        _stories_stage(store, cfg, engine)
+    if pending is None:
+        per_article(store, cfg, engine, late)
+    else:
+        pending.result()  # its error, if it raised
+    _facts_stage(store, engine)
+    _docs_stage(store, engine)
+
+
+def _reuse_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     _pairs_stage(store, cfg, engine)
     _align_stage(store, cfg, engine)
     # Edges and reuse clusters follow the alignments alone, so each is redone exactly when they change.
@@ -349,9 +411,6 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     if not store.is_current("reuse_clusters", cid, inputs):
         clusters = engine.gather(ReuseClusters(cfg.align), store.read("alignments", schema=model.ALIGNMENT))
         store.replace("reuse_clusters", clusters, cid, inputs=inputs)
-    _stories_stage(store, cfg, engine)
-    _facts_stage(store, engine)
-    _docs_stage(store)
 
 
 def _stories_stage(store: Store, cfg: PipelineConfig, engine: Any) -> None:
@@ -385,28 +444,21 @@ def _facts_stage(store: Store, engine: Any) -> None:
     inputs = store.fingerprint("stories", "alignments", "figures", "quotes")
     if store.is_current("facts", "compare", inputs):
         return
-
-    def compared(members: pa.Table) -> pa.Table:
-        ids = members["article_id"]
-        return engine.gather(
-            Compare(), members, store.take("articles", ids, ["article_id", "outlet", "text"]),
-            store.read("alignments", schema=model.ALIGNMENT, where=_in("a_id", ids)),
-            store.read("figures", schema=model.FIGURE, where=_in("article_id", ids)),
-            store.read("quotes", schema=model.QUOTE, where=_in("article_id", ids))).cast(model.FACT)
-
-    # Stories are independent: compare a bounded group of them at a time, reading only their rows,
-    # and write each group's facts as it comes.
-    groups = story_groups(store, store.read("stories"))
-    store.replace_parts("facts", (compared(g) for g in groups), "compare", model.FACT, inputs=inputs)
+    # Stories are independent: compare a bounded group of them at a time (several at once on a
+    # pool), and write each group's facts as it comes.
+    groups = story_groups(store, store.read("stories", schema=model.STORY_MEMBER))
+    rows = _story_inputs(store, groups, ["article_id", "outlet", "text"], ("alignments", "figures", "quotes"))
+    facts = (t.cast(model.FACT) for t in engine.gather_each(Compare(), rows))
+    store.replace_parts("facts", facts, "compare", model.FACT, inputs=inputs)
 
 
-def _docs_stage(store: Store) -> None:
+def _docs_stage(store: Store, engine: Any) -> None:
     inputs = store.fingerprint("stories", "facts", "quotes", "edges", "articles")
     if store.is_current("docs", "docs", inputs):
         return
     groups = story_groups(store, store.read("stories", schema=model.STORY_MEMBER))
-    store.replace_parts("docs", (export.docs_table(export.build_stories(store, g)) for g in groups), "docs",
-                        model.STORY_DOC, inputs=inputs)
+    rows = _story_inputs(store, groups, ARTICLE_COLUMNS, ("alignments", "edges", "figures", "quotes", "facts"))
+    store.replace_parts("docs", engine.gather_each(StoryDocs(), rows), "docs", model.STORY_DOC, inputs=inputs)
 
 
 def run(
@@ -441,7 +493,6 @@ def run(
     eng = get_engine(engine, workers, address) if isinstance(engine, str) else engine
     report = Report()
     ingest_new(store, list(inputs), cfg, eng, report)
-    per_article(store, cfg, eng)
     corpus_stages(store, cfg, eng)
     store.write_duckdb()
     report.stories = store.read("docs", ["story_id"]).num_rows

@@ -13,8 +13,8 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 import duckdb
@@ -161,12 +161,44 @@ class Store:
             if parts or schema is not None:
                 yield self.read(name, columns, schema)
             return
+        yield from self._spilled(parts, column, n, columns, lambda values: values.to_numpy() % n)
+
+    def partition(self, name: str, column: str, keys: pa.Array, bucket: np.ndarray, n: int,
+                  schema: pa.Schema, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """The rows of ``name`` whose ``column`` is one of ``keys``, in ``n`` buckets: rows of
+        ``keys[i]`` go to bucket ``bucket[i]``. Yields the buckets in order, each in stored order;
+        rows of other values are dropped.
+
+        As :meth:`buckets`, one read of the table for all of them: a corpus-wide stage that works
+        one group of articles at a time reads each group's rows without a scan per group.
+        """
+        parts = self.parts(name)
+        if n <= 1 or not parts:
+            for _ in range(n):
+                yield self.read(name, columns, schema, where=pc.field(column).isin(keys))
+            return
+        keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+        bucket = np.asarray(bucket, np.int64)
+
+        def bucket_of(values: pa.Array) -> np.ndarray:
+            at = pc.index_in(values, value_set=keys).to_numpy(zero_copy_only=False)
+            hit = ~np.isnan(at) if at.dtype.kind == "f" else at >= 0
+            out = np.full(len(values), -1, np.int64)
+            out[hit] = bucket[at[hit].astype(np.int64)]
+            return out
+
+        yield from self._spilled(parts, column, n, columns, bucket_of)
+
+    def _spilled(self, parts: list[Path], column: str, n: int, columns: list[str] | None,
+                 bucket_of: Callable[[pa.Array], np.ndarray]) -> Iterator[pa.Table]:
         for stale in self.root.glob(".buckets-*"):  # left by a run that was killed while it read buckets
-            shutil.rmtree(stale, ignore_errors=True)
-        tmp = self.root / f".buckets-{uuid.uuid4().hex[:12]}"
+            if not _alive(stale.name.split("-")[1]):
+                shutil.rmtree(stale, ignore_errors=True)
+        # Named by process: several partitions of one run are read side by side.
+        tmp = self.root / f".buckets-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         tmp.mkdir()
         try:
-            _spill(parts, tmp, column, n, columns)
+            _spill(parts, tmp, column, n, columns, bucket_of)
             for b in range(n):
                 path = tmp / f"{b}.arrow"
                 if not path.exists():
@@ -279,8 +311,10 @@ class Store:
         return path
 
 
-def _spill(parts: list[Path], folder: Path, column: str, n: int, columns: list[str] | None) -> None:
-    """Write the rows of ``parts`` to ``folder/<bucket>.arrow`` by ``column`` modulo ``n``, in stored order."""
+def _spill(parts: list[Path], folder: Path, column: str, n: int, columns: list[str] | None,
+           bucket_of: Callable[[pa.Array], np.ndarray]) -> None:
+    """Write the rows of ``parts`` to ``folder/<bucket>.arrow``, in stored order; ``bucket_of`` maps a
+    batch's ``column`` to each row's bucket (-1: no bucket, the row is dropped)."""
     # Arrow IPC with LZ4: a quarter of Parquet's time to write and read back, for files read only once.
     options = pa.ipc.IpcWriteOptions(compression="lz4" if pa.Codec.is_available("lz4") else None)
     writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
@@ -299,7 +333,7 @@ def _spill(parts: list[Path], folder: Path, column: str, n: int, columns: list[s
     try:
         for path in parts:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP * 8, columns=columns):
-                bucket = (batch.column(column).to_numpy() % n).astype(np.int64)
+                bucket = bucket_of(batch.column(column)).astype(np.int64)
                 order = np.argsort(bucket, kind="stable")
                 bounds = np.searchsorted(bucket[order], np.arange(n + 1))
                 batch = batch.take(pa.array(order))
@@ -313,6 +347,19 @@ def _spill(parts: list[Path], folder: Path, column: str, n: int, columns: list[s
     finally:
         for w in writers.values():
             w.close()
+
+
+def _alive(pid: str) -> bool:
+    """Whether process ``pid`` (a decimal string) is running; False for anything else."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _empty(part: Path, columns: list[str] | None) -> pa.Table:

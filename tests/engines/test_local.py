@@ -41,6 +41,46 @@ def test_local_pool_outputs_equal_one_process():
         pool.shutdown()
 
 
+@dataclass
+class Joined:
+    """A gather step over two tables: each left row with the sum of the right's, and the process."""
+
+    kind: ClassVar[str] = "gather"
+    reads: ClassVar[tuple[str, ...]] = ("x",)
+    output_schema: ClassVar[pa.Schema] = pa.schema([("x", pa.int64()), ("total", pa.int64()), ("pid", pa.int64())])
+
+    def __call__(self, left: pa.Table, right: pa.Table) -> pa.Table:
+        total = sum(right["y"].to_pylist())
+        return pa.table({"x": left["x"], "total": [total] * left.num_rows, "pid": [os.getpid()] * left.num_rows},
+                        schema=self.output_schema)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_gather_each_gives_each_group_its_gather_in_order(workers):
+    groups = [(pa.table({"x": [i, i + 1]}), pa.table({"y": list(range(i))})) for i in range(7)]
+    engine = LocalEngine(workers=workers)
+    drawn = []
+
+    def inputs():  # drawn lazily: a pool holds one group per worker, not the whole list
+        for g in groups:
+            drawn.append(len(drawn))
+            yield g
+
+    try:
+        out = engine.gather_each(Joined(), inputs())
+        first = next(out)
+        assert len(drawn) <= workers
+        got = [first, *out]
+    finally:
+        engine.shutdown()
+    want = [engine.gather(Joined(), *g) for g in groups]
+    assert [t.drop_columns(["pid"]) for t in got] == [t.drop_columns(["pid"]) for t in want]
+    pids = {p for t in got for p in t["pid"].to_pylist()}
+    assert (os.getpid() in pids) == (workers == 1)
+    with pytest.raises(ValueError, match="reads"):
+        list(engine.gather_each(Joined(), [(pa.table({"z": [1]}), pa.table({"y": [1]}))]))
+
+
 def test_local_pool_starts_once_serves_every_call_and_shuts_down():
     engine = LocalEngine(workers=2, batch_rows=1)
     table = pa.table({"x": list(range(12))})

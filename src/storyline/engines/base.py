@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -10,13 +11,18 @@ import pyarrow.compute as pc
 
 
 class Engine(Protocol):
-    """``map`` one batch at a time, ``group`` by a key column, ``gather`` all rows on one worker."""
+    """``map`` one batch at a time, ``group`` by a key column, ``gather`` all rows on one worker,
+    ``gather_each`` independent groups of rows, each on one worker."""
+
+    parallel: bool  # steps run outside the calling thread: independent stages may run side by side
 
     def map(self, step: Any, table: pa.Table) -> pa.Table: ...
 
     def group(self, step: Any, table: pa.Table) -> pa.Table: ...
 
     def gather(self, step: Any, *tables: pa.Table) -> pa.Table: ...
+
+    def gather_each(self, step: Any, inputs: Iterable[tuple[pa.Table, ...]]) -> Iterator[pa.Table]: ...
 
 
 def compact(table: pa.Table) -> pa.Table:

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -18,9 +19,9 @@ from ..steps.base import check_reads, params
 from .base import compact, concat, key_ranges
 
 
-def _run(step_type: type, step_params: dict[str, Any], batch: pa.Table) -> pa.Table:
+def _run(step_type: type, step_params: dict[str, Any], *tables: pa.Table) -> pa.Table:
     # Workers rebuild the step from its params, exactly as a Ray actor does.
-    return step_type(**step_params)(batch)
+    return step_type(**step_params)(*tables)
 
 
 def _exit_with_parent() -> None:
@@ -74,6 +75,12 @@ class LocalEngine:
 
     def _pooled(self, step: Any, batches: list[pa.Table]) -> list[pa.Table]:
         """The step's output for each batch, computed by the pool."""
+        # A few batches per worker in flight: only those are copied (compact) and pickled at a time.
+        return list(self._in_pool(step, ((compact(b),) for b in batches), 2 * self.workers))
+
+    def _in_pool(self, step: Any, inputs: Iterable[tuple[pa.Table, ...]], window: int) -> Iterator[pa.Table]:
+        """The step's output for each tuple of ``inputs``, computed by the pool, in order, with at
+        most ``window`` of them in flight (only those are pickled, and drawn from ``inputs``, at a time)."""
         with self._lock:
             self._busy += 1
             if self._timer is not None:  # a stop already scheduled is called off (or finds it gone)
@@ -83,22 +90,22 @@ class LocalEngine:
                 self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_parent,
                                                  mp_context=multiprocessing.get_context(_start_method()))
             pool = self._pool
-        # A few batches per worker in flight: only those are copied (compact) and pickled at a time.
-        window: deque[Future] = deque()
-        parts = []
+        flight: deque[Future] = deque()
         try:
-            for b in batches:
-                window.append(pool.submit(_run, type(step), params(step), compact(b)))
-                if len(window) >= 2 * self.workers:
-                    parts.append(window.popleft().result())
-            parts.extend(f.result() for f in window)
+            for tables in inputs:
+                flight.append(pool.submit(_run, type(step), params(step), *tables))
+                if len(flight) >= window:
+                    yield flight.popleft().result()
+            while flight:
+                yield flight.popleft().result()
         except BrokenProcessPool:
             with self._lock:  # a worker died (killed, out of memory): the next call starts a new pool
                 self._pool = None if self._pool is pool else self._pool
             raise
         finally:
+            for f in flight:
+                f.cancel()
             self._done()
-        return parts
 
     def _done(self) -> None:
         """End a call; the last one running schedules the pool's stop ``idle_s`` from now."""
@@ -118,6 +125,11 @@ class LocalEngine:
         if pool is not None:
             pool.shutdown(wait=False)
 
+    @property
+    def parallel(self) -> bool:
+        """Whether steps run in worker processes, so the pipeline may run independent stages side by side."""
+        return self.workers > 1
+
     def map(self, step: Any, table: pa.Table) -> pa.Table:
         """Apply a map step batch by batch."""
         check_reads(step, table)
@@ -135,6 +147,20 @@ class LocalEngine:
         """Apply a gather step to whole tables on this worker."""
         check_reads(step, tables[0])
         return step(*tables)
+
+    def gather_each(self, step: Any, inputs: Iterable[tuple[pa.Table, ...]]) -> Iterator[pa.Table]:
+        """Apply a gather step to each tuple of tables of ``inputs`` (independent groups), results in
+        order; with workers, one group per worker at a time while the next ones are read."""
+        def checked() -> Iterator[tuple[pa.Table, ...]]:
+            for tables in inputs:
+                check_reads(step, tables[0])
+                yield tables
+
+        if self.workers <= 1:
+            for tables in checked():
+                yield step(*tables)
+            return
+        yield from self._in_pool(step, checked(), self.workers)
 
     def shutdown(self) -> None:
         """Stop the worker pool, if one was started; a later call starts a new one."""

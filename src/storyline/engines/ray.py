@@ -4,7 +4,8 @@
 pool sized to the cluster (or, for inputs of a few batches per CPU, as one Ray task per batch that
 rebuilds the step from the same class and kwargs). ``group`` sorts by the key and cuts the table
 into key ranges that never split a group (partitioning by key, so no worker sees the whole table)
-and runs those blocks the same way. ``gather`` runs the step as one Ray task. Order is kept, so
+and runs those blocks the same way. ``gather`` runs the step as one Ray task, ``gather_each`` one
+task per independent group. Order is kept, so
 every output equals the local engine's row for row and the store is identical whichever engine
 wrote it.
 
@@ -16,6 +17,8 @@ starts nothing. ``address=None`` starts a private local Ray; ``"auto"`` joins th
 from __future__ import annotations
 
 import logging
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +109,11 @@ class RayEngine:
             self._started = True
         return ray
 
+    @property
+    def parallel(self) -> bool:
+        """Steps run in Ray workers, never in the calling thread."""
+        return True
+
     def cpus(self) -> int:
         """CPUs of the cluster (starts Ray if needed): the size of every actor pool."""
         ray = self._start()
@@ -161,6 +169,20 @@ class RayEngine:
         ray = self._start()
         task = ray.remote(num_cpus=1)(_gather)
         return ray.get(task.remote(type(step), params(step), *tables))
+
+    def gather_each(self, step: Any, inputs: Iterable[tuple[pa.Table, ...]]) -> Iterator[pa.Table]:
+        """Apply a gather step to each tuple of tables of ``inputs`` (independent groups), one Ray
+        task each, results in order; one task per cluster CPU in flight while the next are read."""
+        ray = self._start()
+        task = ray.remote(num_cpus=1)(_gather)
+        flight: deque[Any] = deque()
+        for tables in inputs:
+            check_reads(step, tables[0])
+            flight.append(task.remote(type(step), params(step), *tables))
+            if len(flight) >= self.cpus():
+                yield ray.get(flight.popleft())
+        while flight:
+            yield ray.get(flight.popleft())
 
     def shutdown(self) -> None:
         """Stop the private local Ray (or disconnect from the cluster)."""
