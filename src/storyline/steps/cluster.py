@@ -251,6 +251,25 @@ def _chain(head: np.ndarray, tail: np.ndarray, nxt: np.ndarray, count: np.ndarra
 
 
 @numba.njit(cache=True, nogil=True)
+def _postings(terms: np.ndarray, docs: np.ndarray, weights: np.ndarray,
+              n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inverted index of forward entries: (indptr by term, docs, weights), each term's entries
+    in forward order (a counting sort: a stable argsort's result in linear time)."""
+    indptr = np.zeros(n_features + 1, np.int64)
+    for t in terms:
+        indptr[t + 1] += 1
+    for t in range(n_features):
+        indptr[t + 1] += indptr[t]
+    fill = indptr[:-1].copy()
+    post_doc, post_w = np.empty(terms.size, np.int32), np.empty(terms.size, np.float32)
+    for i in range(terms.size):
+        p = fill[terms[i]]
+        post_doc[p], post_w[p] = docs[i], weights[i]
+        fill[terms[i]] = p + 1
+    return indptr, post_doc, post_w
+
+
+@numba.njit(cache=True, nogil=True)
 def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, head: np.ndarray, nxt: np.ndarray,
                 fw_doc: np.ndarray, fw_w: np.ndarray, count: np.ndarray, idx: np.ndarray, w: np.ndarray,
                 doc_story: np.ndarray, per_doc: bool, budget: int, dacc: np.ndarray, dmark: np.ndarray,
@@ -576,9 +595,7 @@ class _Postings:
         self.fw_terms, self.fw_w, self.fw_doc = terms, weights, np.repeat(keep.astype(np.int32), lens)
         self.nxt = np.zeros(terms.size, np.int64)
         self.fw_n = self.fw_base = terms.size
-        order = np.argsort(terms, kind="stable")
-        self.post_doc, self.post_w = self.fw_doc[order], weights[order]
-        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(terms, minlength=len(self.df)))]).astype(np.int64)
+        self.indptr, self.post_doc, self.post_w = _postings(terms, self.fw_doc, weights, len(self.df))
         self.indexed = keep.size
 
 
