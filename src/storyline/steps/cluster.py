@@ -439,6 +439,7 @@ class _Postings:
         self.df = np.zeros(n_features, np.float32)
         self.n_docs = 0
         self.frozen = False  # True once the IDF was set from a whole batch (count_df)
+        self._idf: np.ndarray | None = None  # the frozen IDF of every term
         self.norm2 = np.zeros(1024)  # story slot -> |centroid|^2
         # forward store: the active documents' unit vectors; doc -> (offset, length); length 0 = none
         self.fw_terms, self.fw_w = np.zeros(4096, np.int32), np.zeros(4096, np.float32)
@@ -462,7 +463,19 @@ class _Postings:
 
     def idf(self, idx: np.ndarray) -> np.ndarray:
         """IDF of the terms ``idx`` over the documents counted so far."""
-        return np.log((self.n_docs + self.prior + 1.0) / (self.df[idx] + 1.0)) + self.floor
+        if self.frozen:  # the same float32 arithmetic, done once for every term
+            if self._idf is None:
+                self._idf = self._formula(self.df)
+            return self._idf[idx]
+        return self._formula(self.df[idx])
+
+    def freeze(self, df: np.ndarray, n_docs: int) -> None:
+        """Fix the document frequencies (those of a whole batch or archive)."""
+        self.df[:] = df
+        self.n_docs, self.frozen, self._idf = n_docs, True, None
+
+    def _formula(self, df: np.ndarray) -> np.ndarray:
+        return np.log((self.n_docs + self.prior + 1.0) / (df + 1.0)) + self.floor
 
     def weigh(self, idx: np.ndarray, tf: np.ndarray) -> np.ndarray:
         """Unit TF-IDF weights with the IDF of the documents seen so far."""
@@ -641,21 +654,18 @@ class StoryIndex:
 
     def count_df(self, docs: Iterable[Doc]) -> None:
         """Fix the IDF to the document frequencies of ``docs`` (every article of this run)."""
-        n = 0
-        for rep in self.reps:
-            rep.df[:] = 0.0
+        n, counts = 0, [np.zeros_like(rep.df) for rep in self.reps]
         for doc in docs:
-            for rep, (idx, _) in zip(self.reps, doc.tf):
-                rep.df[idx] += 1.0
+            for c, (idx, _) in zip(counts, doc.tf):
+                c[idx] += 1.0
             n += 1
-        for rep in self.reps:
-            rep.n_docs, rep.frozen = n, True
+        for rep, c in zip(self.reps, counts):
+            rep.freeze(c, n)
 
     def set_df(self, df: DF) -> None:
         """Fix the IDF to stored document frequencies (:func:`count_df` over the whole archive)."""
         for rep, c in zip(self.reps, df[0]):
-            rep.df[:] = c
-            rep.n_docs, rep.frozen = df[1], True
+            rep.freeze(c, df[1])
 
     def weigh(self, doc: Doc) -> list[tuple[np.ndarray, np.ndarray]]:
         """The doc's unit TF-IDF vectors under the current IDF, one per representation."""
@@ -723,8 +733,9 @@ class StoryIndex:
     def set_features_many(self, doc: Doc, slots: np.ndarray) -> np.ndarray:
         """:meth:`set_features` of several stories, one row each, read from the members' vectors."""
         out = np.zeros((slots.size, 3))
-        for r, slot in enumerate(slots.tolist()):
-            out[r, 0] = min(1.0, len(doc.figures & self.stories[slot].figures) / 3.0)
+        if doc.figures:
+            for r, slot in enumerate(slots.tolist()):
+                out[r, 0] = min(1.0, len(doc.figures & self.stories[slot].figures) / 3.0)
         names, body = self.reps[2], self.reps[0]
         q = doc.tf[2][0]
         names.scratch[q] = 1.0  # membership of the doc's names without a sort
