@@ -405,6 +405,14 @@ def test_clean_line_features_count_sentences() -> None:
     assert x[0, -1] == 0 and x[1, -1] > 0  # the log count of sentence ends is the last column
 
 
+def test_clean_line_features_flag_truncated_teasers() -> None:
+    # A teaser cut off by an ellipsis right after a word is flagged (next to last column); a pause
+    # (" …") and a full stop are not.
+    x = clean_mod.line_features(["Microsoft offers a new bundle plus JBL he...", "And then …", PROSE])
+    assert list(x[:, -2]) == [1.0, 0.0, 0.0]
+    assert clean_mod.MD_W1[-3] == 0  # the markdown weights leave the flag out
+
+
 def test_clean_line_features_cjk_lengths() -> None:
     # A Japanese sentence is one \w+ run: its CJK characters count as words, and 。 ends sentences.
     ja = "これが非常に困ったもの。何が困るかといえば、管理ソフトの起動ショートカットキーと同じなのです。"
