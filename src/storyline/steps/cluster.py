@@ -413,6 +413,30 @@ def _scaled_means(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndar
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _similarities(x: np.ndarray, col: np.ndarray, k: int, slots: np.ndarray, uniq: np.ndarray, dot: np.ndarray,
+                  best: np.ndarray, norm2: np.ndarray, sizes: np.ndarray) -> None:
+    """Representation ``k``'s feature columns for the (sorted) story ``slots`` from the sums of the
+    (sorted) stories ``uniq`` reached: dot with the centroid into ``col``, cosine into ``x[:, k]``;
+    for the body also the best member and (average linkage: a chained, drifting story has a low
+    mean member cosine) the mean member dot."""
+    j = 0
+    for r in range(slots.size):
+        s = slots[r]
+        while j < uniq.size and uniq[j] < s:
+            j += 1
+        v = 0.0
+        if j < uniq.size and uniq[j] == s:
+            v = dot[j]
+            if k == 0:
+                x[r, 3] = best[j]
+        col[r] = v
+        n = norm2[s] if s < norm2.size else 0.0
+        x[r, k] = v / np.sqrt(n) if n > 0 else 0.0
+        if k == 0:
+            x[r, 4] = v / max(1, sizes[s])
+
+
 def _grow(a: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
     """``a`` with room for ``size`` entries (doubling; new entries ``fill``)."""
     if size <= a.size:
@@ -710,17 +734,8 @@ class StoryIndex:
         x[:, 5] = np.minimum(gap, 7) / 7.0
         self._dots, self._query = [], vecs[0]
         for k, (uniq, dot, best) in enumerate(sums):
-            pos = np.searchsorted(uniq, slots)
-            found = (pos < uniq.size) & (uniq[np.minimum(pos, uniq.size - 1)] == slots) if uniq.size else pos < 0
-            norm2 = self.reps[k].norm2
-            norms = np.where(slots < norm2.size, norm2[np.minimum(slots, norm2.size - 1)], 0.0)
             col = np.zeros(slots.size)
-            col[found] = dot[pos[found]]
-            x[:, k] = np.divide(col, np.sqrt(norms), out=np.zeros(slots.size), where=norms > 0)
-            if k == 0:
-                x[found, 3] = best[pos[found]]
-                # average linkage: a chained, drifting story has a low mean member cosine
-                x[:, 4] = col / np.maximum(1, self.sizes[slots])
+            _similarities(x, col, k, slots, uniq, dot, best, self.reps[k].norm2, self.sizes)
             self._dots.append((slots, col))
         return slots, x
 
