@@ -77,8 +77,13 @@ _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 def proper_nouns(text: str) -> frozenset[str]:
     """Lower-cased proper-noun phrases of ``text`` (a cheap stand-in for named entities)."""
     out = set()
-    for m in _PROPER.finditer(text):
-        words = [w for w in m.group().split() if w not in _NOT_NAMES]
+    for phrase in set(_PROPER.findall(text)):  # names recur: each distinct run once
+        words = phrase.split()
+        if len(words) == 1:  # the common case: the phrase is its own word
+            if words[0] not in _NOT_NAMES:
+                out.add(words[0].lower())
+            continue
+        words = [w for w in words if w not in _NOT_NAMES]
         if words:
             out.add(" ".join(words).lower())
             out.update(w.lower() for w in words if len(w) > 3)
@@ -88,8 +93,8 @@ def proper_nouns(text: str) -> frozenset[str]:
 def figures(text: str) -> frozenset[str]:
     """Normalised numbers of ``text`` that can identify an event (``8.9``, ``13.75``, ``3000``)."""
     out = set()
-    for m in _FIGURE.finditer(text):
-        value = m.group().replace(",", "").rstrip(".")
+    for match in set(_FIGURE.findall(text)):
+        value = match.replace(",", "").rstrip(".")
         if len(value.replace(".", "")) >= 2 and not _YEAR.match(value):
             out.add(value)
     return frozenset(out)
