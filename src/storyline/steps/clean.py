@@ -278,7 +278,8 @@ def stage_two_features(z: np.ndarray, x: np.ndarray, barrier: np.ndarray) -> np.
 
 # Logistic-regression weights fitted by bench/extraction.py --fit on extraction-dev
 # (intercept last). Regenerate with that script after changing any feature. MD_*: the same two
-# stages fitted on the html2text renderings only, used on markdown pages (see _is_markdown).
+# stages fitted on the html2text renderings only, used on markdown pages (see _is_markdown); that set
+# leaves the truncated-teaser column out (weight 0, see MD_UNUSED in the bench).
 # BEGIN FITTED
 W1 = np.array([1.2552, -1.27492, 0.0913564, 0.15484, 0.0433729, -0.176289, -0.39357, 0.0324132, -0.341878, -0.391106, 0.0609075, 0, -0.0650881, 0.204745, 0, -0.401997, -0.366853, -0.125488, -0.641307, 0.0745664, 0.0595589, -0.507407, -0.364498, 0.0310759, 0.411487, -0.0618892, -0.169821, -0.363531, 0.380987, -0.15571, -0.18256, -0.287347, 1.87791, -0.253633, -0.215928, 0.300723, -2.97575])
 W2 = np.array([0.358627, 0.0538674, 0.023561, 0.2867, 0.0650892, -0.618767, -0.597166, 0.614124, -0.86676, 1.03229])
