@@ -11,7 +11,7 @@ later. Same seed, same corpus.
 The pipeline runs as ``storyline run`` does (pipeline.ingest_new / per_article / corpus_stages),
 fed in chunks of ``--chunk`` articles so ingest streams, in a subprocess per engine. The
 per_article stage is the per-article steps the corpus stages read first (fingerprint, terms);
-quotes and figures run inside the corpus stage, beside candidates, alignment and clustering. Per stage
+quotes and figures run inside the corpus stage, beside clustering. Per stage
 it reports wall time, articles/s, peak RSS of the process tree (driver plus Ray's processes,
 sampled every 0.2 s; shared object-store pages may count twice), and the store's size on disk.
 With several ``--n`` it also reports how each stage's cost grows (1.0 = linear).

@@ -11,7 +11,7 @@
 Per-article stages (clean, fingerprint, terms, quotes, figures) only process articles they have
 not seen, so a rerun on the same store adds new articles without redoing old ones, and an
 interrupted run resumes where it stopped. Corpus-wide stages are redone when any input table
-changed. Quotes and figures run beside the stages up to clustering when the engine has workers.
+changed. Quotes and figures run beside clustering when the engine has workers.
 """
 
 from __future__ import annotations
@@ -384,14 +384,15 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     Each corpus stage holds a bounded part of the corpus at a time (a bucket of keys, a group of
     pairs or of stories) but clustering; stages are functions so that none keeps another's tables
     alive. Quotes and figures are read only by comparison: on an engine that runs steps outside
-    this thread (``engine.parallel``) they are computed while the stages before it run here, so
-    clustering, which runs in this process alone, leaves no CPU idle.
+    this thread (``engine.parallel``) they are computed while clustering, which runs in this
+    process alone, takes one core (started any earlier, they would slow candidates and alignment,
+    which use every worker).
     """
     per_article(store, cfg, engine, EARLY)
+    _reuse_stages(store, cfg, engine)
     late = [name for name, _ in PER_ARTICLE if name not in EARLY]
     with ThreadPoolExecutor(1, thread_name_prefix="storyline-late") as side:
         pending = side.submit(per_article, store, cfg, engine, late) if getattr(engine, "parallel", False) else None
-        _reuse_stages(store, cfg, engine)
         _stories_stage(store, cfg, engine)
     if pending is None:
         per_article(store, cfg, engine, late)
