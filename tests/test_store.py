@@ -111,10 +111,12 @@ def test_buckets_split_by_value_in_stored_order_and_leave_no_files(tmp_path, mon
     assert not list((tmp_path / "s").glob(".buckets-*"))
 
 
-def test_partitions_read_side_by_side_give_each_group_its_rows(tmp_path, monkeypatch):
+@pytest.mark.parametrize("budget", ["rows", "bytes"])
+def test_partitions_read_side_by_side_give_each_group_its_rows(tmp_path, monkeypatch, budget):
     import storyline.store as store_mod
 
-    monkeypatch.setattr(store_mod, "SPILL_ROWS", 4)
+    # buffers written several times per bucket: by row count, or by bytes (wide rows) after every batch
+    monkeypatch.setattr(store_mod, "SPILL_ROWS" if budget == "rows" else "SPILL_BYTES", 4)
     s = Store(tmp_path / "s")
     schema = pa.schema([("id", pa.string()), ("row", pa.int64())])
     ids = ["a", "b", "a", "c", "z", "b", "d", "a"]  # z is in no group: dropped

@@ -17,6 +17,7 @@ changed. Quotes and figures run beside clustering when the engine has workers.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 from collections import Counter
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -131,17 +132,22 @@ def _align_id(cfg: AlignConfig) -> str:
     return config_id(dataclasses.replace(cfg, cluster_overlap=AlignConfig.cluster_overlap))
 
 
-# Stages that run side by side (see corpus_stages) each rewrite the rejects table: one at a time.
 _REJECTS = threading.Lock()
+F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _rewrites_rejects(fn: F) -> F:
+    """Stages that run side by side (see corpus_stages) each rewrite the rejects table: one at a time."""
+    @functools.wraps(fn)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _REJECTS:
+            return fn(*args, **kwargs)
+    return locked  # type: ignore[return-value]
+
+
+@_rewrites_rejects
 def _set_stage_rejects(store: Store, stage: str, rejects: pa.Table) -> None:
     """Make ``rejects`` the rejects of ``stage``: a stage that reruns replaces its old rows, never piles them up."""
-    with _REJECTS:
-        _replace_stage_rejects(store, stage, rejects)
-
-
-def _replace_stage_rejects(store: Store, stage: str, rejects: pa.Table) -> None:
     old = store.read("rejects", schema=model.REJECT)
     mine = pc.equal(old["stage"], stage)
     if rejects.num_rows == 0 and not pc.any(mine).as_py():
@@ -209,11 +215,11 @@ def _stage_rejects(store: Store, stage: str, out: pa.Table, part: str) -> pa.Tab
         return good
     where = store.read_part("articles", part, ["article_id", "path", "record"])
     _, rejects = _split_rejects(rej.join(where, "article_id").sort_by("article_id"), stage)
-    with _REJECTS:
-        _append_stage_rejects(store, stage, rejects)
+    _append_stage_rejects(store, stage, rejects)
     return good
 
 
+@_rewrites_rejects
 def _append_stage_rejects(store: Store, stage: str, rejects: pa.Table) -> None:
     old = store.read("rejects", ["stage", "page_id"], model.REJECT)
     have = {p for s, p in zip(old["stage"].to_pylist(), old["page_id"].to_pylist()) if s == stage}
@@ -226,15 +232,15 @@ def _append_stage_rejects(store: Store, stage: str, rejects: pa.Table) -> None:
         store.append("rejects", rejects, "rejects", stats=stats)
 
 
+@_rewrites_rejects
 def _drop_stage_rejects(store: Store, stage: str) -> None:
     """Forget ``stage``'s rejects when it starts over (new config): they belong to the old outputs."""
-    with _REJECTS:
-        old = store.read("rejects", schema=model.REJECT)
-        mine = pc.equal(old["stage"], stage)
-        if old.num_rows and pc.any(mine).as_py():
-            keep = old.filter(pc.invert(mine))
-            store.replace("rejects", keep, "rejects",
-                          stats=dict(Counter(f"dropped_{r}" for r in keep["reason"].to_pylist())))
+    old = store.read("rejects", schema=model.REJECT)
+    mine = pc.equal(old["stage"], stage)
+    if old.num_rows and pc.any(mine).as_py():
+        keep = old.filter(pc.invert(mine))
+        store.replace("rejects", keep, "rejects",
+                      stats=dict(Counter(f"dropped_{r}" for r in keep["reason"].to_pylist())))
 
 
 def per_article(store: Store, cfg: PipelineConfig, engine: Any, tables: Iterable[str] | None = None) -> None:

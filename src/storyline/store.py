@@ -32,6 +32,7 @@ MARKER = "_storyline.json"
 ROW_GROUP = 8192
 # Rows that Store.buckets holds, over all buckets, before writing them to their files.
 SPILL_ROWS = 1 << 20
+SPILL_BYTES = 256 << 20  # and at most this many bytes
 
 
 class Store:
@@ -177,15 +178,11 @@ class Store:
             for _ in range(n):
                 yield self.read(name, columns, schema, where=pc.field(column).isin(keys))
             return
-        keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-        bucket = np.asarray(bucket, np.int64)
+        # One lookup for every batch (Arrow's index_in would hash all the keys again per batch).
+        lookup = dict(zip(keys.to_pylist(), np.asarray(bucket, np.int64).tolist()))
 
         def bucket_of(values: pa.Array) -> np.ndarray:
-            at = pc.index_in(values, value_set=keys).to_numpy(zero_copy_only=False)
-            hit = ~np.isnan(at) if at.dtype.kind == "f" else at >= 0
-            out = np.full(len(values), -1, np.int64)
-            out[hit] = bucket[at[hit].astype(np.int64)]
-            return out
+            return np.fromiter((lookup.get(v, -1) for v in values.to_pylist()), np.int64, len(values))
 
         yield from self._spilled(parts, column, n, columns, bucket_of)
 
@@ -320,28 +317,40 @@ def _spill(parts: list[Path], folder: Path, column: str, n: int, columns: list[s
     writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
     pending: dict[int, list[pa.RecordBatch]] = {}
     held: dict[int, int] = {}
+    held_bytes: dict[int, int] = {}
     # Rows a bucket holds before they are written: bounds the whole buffer, in batches of useful size.
     flush = max(ROW_GROUP, SPILL_ROWS // n)
 
     def write(b: int) -> None:
         table = pa.Table.from_batches(pending.pop(b)).combine_chunks()
-        held[b] = 0
+        held[b] = held_bytes[b] = 0
         if b not in writers:
             writers[b] = pa.ipc.new_file(folder / f"{b}.arrow", table.schema, options=options)
         writers[b].write_table(table)
 
     try:
         for path in parts:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP * 8, columns=columns):
+            f = pq.ParquetFile(path)
+            # Batches of about SPILL_BYTES / 4 however wide the rows: a held piece keeps its whole batch alive.
+            meta = f.metadata
+            width = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups)) / max(1, meta.num_rows)
+            rows = int(min(ROW_GROUP * 8, max(1024, SPILL_BYTES // 4 / max(width, 1.0))))
+            for batch in f.iter_batches(batch_size=rows, columns=columns):
                 bucket = bucket_of(batch.column(column)).astype(np.int64)
                 order = np.argsort(bucket, kind="stable")
                 bounds = np.searchsorted(bucket[order], np.arange(n + 1))
                 batch = batch.take(pa.array(order))
                 for b in np.flatnonzero(np.diff(bounds)).tolist():
-                    pending.setdefault(b, []).append(batch.slice(bounds[b], bounds[b + 1] - bounds[b]))
-                    held[b] = held.get(b, 0) + int(bounds[b + 1] - bounds[b])
+                    piece = batch.slice(bounds[b], bounds[b + 1] - bounds[b])
+                    pending.setdefault(b, []).append(piece)
+                    held[b] = held.get(b, 0) + piece.num_rows
+                    held_bytes[b] = held_bytes.get(b, 0) + piece.nbytes
                     if held[b] >= flush:
                         write(b)
+                # Wide rows (article texts) fill memory long before a bucket's row count: then the
+                # fullest buckets are written until the buffer is back under its byte budget.
+                while sum(held_bytes.values()) > SPILL_BYTES:
+                    write(max(pending, key=held_bytes.__getitem__))
         for b in list(pending):
             write(b)
     finally:
