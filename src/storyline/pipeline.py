@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import model
+from . import export, model
 from .config import AlignConfig, PipelineConfig, config_id
 from .engines import Engine, get_engine
 from .engines.base import concat, key_ranges
@@ -303,14 +303,12 @@ def _story_inputs(store: Store, groups: list[pa.Table], article_columns: list[st
         return
     ids = pa.concat_arrays([g["article_id"].combine_chunks() for g in groups])
     bucket = np.repeat(np.arange(len(groups)), [g.num_rows for g in groups])
-    owned = [store.partition("articles", "article_id", ids, bucket, len(groups), model.ARTICLE, article_columns)]
-    owned += [store.partition(name, OWNER[name], ids, bucket, len(groups), TABLE_SCHEMAS[name]) for name in tables]
+    owned = [store.partition(name, OWNER[name], ids, bucket, len(groups), export.TABLES[name],
+                             article_columns if name == "articles" else None) for name in ("articles", *tables)]
     for group, rows in zip(groups, zip(*owned)):
         yield (group, *rows)
 
 
-TABLE_SCHEMAS = {"alignments": model.ALIGNMENT, "edges": model.REUSE_EDGE, "figures": model.FIGURE,
-                 "quotes": model.QUOTE, "facts": model.FACT}
 KEY_BUCKET_ROWS = 4_000_000  # keys rows turned into candidate pairs together: bounds that stage's memory
 PAIR_GROUP = 8192  # pairs aligned (or directed) together: bounds the texts in memory
 

@@ -14,9 +14,9 @@ from .quotes import full_name, person_names
 
 # Columns of the articles table a document shows.
 ARTICLE_COLUMNS = ["article_id", "path", "record", "url", "outlet", "published", "title", "byline", "text"]
-# The stage tables a document draws on, each by the article that owns its rows.
-OWNER = {"alignments": "a_id", "edges": "source_id", "figures": "article_id", "quotes": "article_id",
-         "facts": "article_id"}
+# The tables a document draws on, each by the article that owns its rows.
+OWNER = {"articles": "article_id", "alignments": "a_id", "edges": "source_id", "figures": "article_id",
+         "quotes": "article_id", "facts": "article_id"}
 
 
 def _by(rows: list[dict], key: str) -> dict[str, list[dict]]:
@@ -124,8 +124,8 @@ def docs_table(docs: list[dict[str, Any]]) -> pa.Table:
 class StoryDocs:
     """Gather step: story members + their articles and stage rows -> one document row per story.
 
-    The stage tables are those of :data:`OWNER`, given in that order and holding (at least) the
-    rows their owning articles have; rows of other articles are ignored. Rows come out largest
+    After the members come the tables of :data:`OWNER`, in that order, holding (at least) the rows
+    the members' articles own; rows of other articles are ignored. Rows come out largest
     story first, then by id.
     """
 
