@@ -111,12 +111,16 @@ class ClusterConfig:
     window_days: int = 7  # a story stays active this many days after its last article
     reuse_min_words: int = 25  # shared passage words that make a reuse link decisive
     max_story_size: int = 500  # a larger story is cut in date order into parts flagged for review
+    # New articles are clustered in time slices of at least this many (side by side on a pool or a
+    # Ray cluster), each warmed up with the window before it; see cluster.plan_segments.
+    segment_articles: int = 50_000
 
     def __post_init__(self) -> None:
         _check_range("cluster", "merge_threshold", self.merge_threshold, 0.0, 1.0)
         _check_range("cluster", "max_story_size", self.max_story_size, 2, 10**9)
         _check_range("cluster", "window_days", self.window_days, 0, 3650)
         _check_range("cluster", "reuse_min_words", self.reuse_min_words, 1, 10**6)
+        _check_range("cluster", "segment_articles", self.segment_articles, 1, 10**12)
 
 
 @dataclass(frozen=True)

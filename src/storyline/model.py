@@ -277,6 +277,13 @@ CORRECTION = pa.schema(
 # the number of documents counted.
 CLUSTER_DF = pa.schema([("rep", pa.int8()), ("term", pa.int64()), ("df", pa.int64())])
 
+# Where one time slice of clustering put its new articles (``warm``: its warm-up, placed by the
+# slice before; only used to join the two), before the slices are stitched into STORY_MEMBER.
+CLUSTER_DECISION = pa.schema(
+    [("segment", pa.int32()), ("article_id", pa.string()), ("story_id", pa.string()), ("score", pa.float64()),
+     ("reason", pa.string()), ("warm", pa.bool_())]
+)
+
 # Clustering's per-article features: hashed term counts (2**20 buckets) of body, title and proper
 # nouns as parallel index / count lists, and the article's normalised figures.
 CLUSTER_TERMS = pa.schema(

@@ -40,7 +40,7 @@ from .steps.align import Align, Direction, ReuseClusters, pair_passages
 from .steps.base import REJECT_COLUMN
 from .steps.candidates import Candidates, CountPairs, shared_rows, sum_keys
 from .steps.clean import Clean
-from .steps.cluster import Cluster, CountDF, Terms
+from .steps.cluster import Cluster, ClusterSegment, CountDF, Segment, Stitch, Terms, segment_input
 from .steps.compare import Compare
 from .steps.docs import ARTICLE_COLUMNS, OWNER, StoryDocs
 from .steps.figures import Figures
@@ -419,7 +419,11 @@ def _reuse_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
 
 
 def _stories_stage(store: Store, cfg: PipelineConfig, engine: Any) -> None:
-    """Cluster the new articles (all of them on a first run or a config change) into stories."""
+    """Cluster the new articles (all of them on a first run or a config change) into stories.
+
+    The new articles are cut into time slices (:meth:`Cluster.plan`) that are clustered side by
+    side, each reading only its own terms, then stitched into one stories table.
+    """
     cid = config_id(cfg.cluster)
     inputs = store.fingerprint("articles") + store.fingerprint("edges", "corrections", "terms")
     if store.is_current("stories", cid, inputs):
@@ -434,15 +438,65 @@ def _stories_stage(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     fresh = same_cfg and df_meta.get("config_id") == cid and df_meta.get("inputs") == store.fingerprint("stories")
     df = store.read("cluster_df", schema=model.CLUSTER_DF) if fresh else model.CLUSTER_DF.empty_table()
     dates = store.read("articles", ["article_id", "published"])
-    need = step.needs_text(dates, previous) if fresh else set(dates["article_id"].to_pylist())
-    # Terms only of the new articles and the stories active around them, not the archive.
-    terms = store.take("terms", pa.array(sorted(need), pa.string()), list(model.CLUSTER_TERMS.names))
-    uncounted = terms.filter(pc.invert(pc.is_in(terms["article_id"], previous["article_id"]))) if fresh else terms
-    df = engine.gather(CountDF(), uncounted, df)
-    stories = engine.gather(step, dates, store.read("edges", schema=model.REUSE_EDGE), previous,
-                            store.read("corrections", schema=model.CORRECTION), df, terms)
+    plan = step.plan(dates, previous)
+    new = pa.array(sorted(a for seg in plan for a in seg.core), pa.string()) if fresh else None
+    for terms in _term_chunks(store, new):
+        df = engine.gather(CountDF(), terms, df)
+    edges = store.read("edges", schema=model.REUSE_EDGE)
+    edges = edges.filter(pc.greater_equal(edges["shared_words"], cfg.cluster.reuse_min_words))  # the decisive ones
+    decided = engine.gather_each(ClusterSegment(cfg.cluster), _segment_inputs(store, plan, dates, edges, previous, df))
+    decisions = concat(list(decided), model.CLUSTER_DECISION)
+    stories = engine.gather(Stitch(cfg.cluster), dates, decisions, edges, previous,
+                            store.read("corrections", schema=model.CORRECTION))
     store.replace("stories", stories, cid, inputs=inputs)
     store.replace("cluster_df", df, cid, inputs=store.fingerprint("stories"))
+
+
+TERM_CHUNK = 200_000  # terms rows counted together: bounds the memory of counting document frequencies
+
+
+def _term_chunks(store: Store, ids: pa.Array | None, rows: int = TERM_CHUNK) -> Iterator[pa.Table]:
+    """The terms of ``ids`` (every article's when None), a bounded chunk at a time, in stored order;
+    nothing at all when there are none (the counts stay as they are)."""
+    columns = list(CountDF.reads)
+    schema = pa.schema([model.CLUSTER_TERMS.field(c) for c in columns])
+    if ids is not None:
+        if len(ids):
+            yield store.take("terms", ids, columns)
+        return
+    held: list[pa.Table] = []
+    for part in store.parts("terms"):
+        held.append(store.read_part("terms", part.name, columns))
+        if sum(t.num_rows for t in held) >= rows:
+            yield concat(held, schema)
+            held = []
+    if held:
+        yield concat(held, schema)
+
+
+def _segment_inputs(store: Store, plan: list[Segment], dates: pa.Table, edges: pa.Table, previous: pa.Table,
+                    df: pa.Table) -> Iterator[tuple[pa.Table, ...]]:
+    """:class:`ClusterSegment`'s tables for each slice of ``plan``, with the slice's terms.
+
+    One partition pass reads the terms: each slice's own articles in a bucket, the old articles
+    to replay in one bucket read first. A slice's warm-up lies inside the slice before
+    (:func:`~storyline.steps.cluster.plan_segments` cuts so), whose bucket is kept for it.
+    """
+    if not plan:
+        return
+    ids = [a for seg in plan for a in seg.core]
+    bucket = np.repeat(np.arange(1, len(plan) + 1), [len(seg.core) for seg in plan])
+    replay = sorted({a for seg in plan for a in seg.replay})
+    keys = pa.array(ids + replay, pa.string())
+    bucket = np.concatenate([bucket, np.zeros(len(replay), np.int64)])
+    parts = store.partition("terms", "article_id", keys, bucket, len(plan) + 1, model.CLUSTER_TERMS)
+    old, before = next(parts), model.CLUSTER_TERMS.empty_table()
+    for k, (seg, own) in enumerate(zip(plan, parts)):
+        terms = concat([own, before.filter(pc.is_in(before["article_id"], pa.array(seg.warm, pa.string()))),
+                        old.filter(pc.is_in(old["article_id"], pa.array(seg.replay, pa.string())))],
+                       model.CLUSTER_TERMS)
+        yield segment_input(k, seg, dates, edges, previous, df, terms)
+        before = own
 
 
 def _facts_stage(store: Store, engine: Any) -> None:

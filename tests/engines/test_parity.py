@@ -19,7 +19,8 @@ import pyarrow as pa
 import pytest
 
 from storyline import pipeline
-from storyline.config import PipelineConfig
+from storyline.config import ClusterConfig, PipelineConfig
+from storyline.steps.cluster import Cluster
 from storyline.engines import get_engine
 from storyline.engines.local import LocalEngine
 from storyline.errors import ConfigError
@@ -36,6 +37,7 @@ if HAVE_RAY:
 TABLES = ("articles", "rejects", "keys", "pairs", "alignments", "edges", "reuse_clusters", "stories", "quotes",
           "figures", "facts", "docs")
 POLNEAR_ARTICLES = 300
+SEGMENT = 50  # clustering slices of the golden corpus: several, so the engines run them side by side
 TIMES: dict[str, float] = {}
 
 
@@ -56,7 +58,7 @@ def golden(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 def run_store(inputs: list[str], out: Path, engine: Any) -> dict[str, pa.Table]:
     """Every stage of the pipeline on ``engine``; the store's tables by name."""
-    cfg = PipelineConfig()
+    cfg = PipelineConfig(cluster=ClusterConfig(segment_articles=SEGMENT))
     store = Store(out)
     report = pipeline.Report()
     pipeline.ingest_new(store, inputs, cfg, engine, report)
@@ -110,7 +112,19 @@ def test_parity_local_ray_two_cpus(golden, local_tables, tmp_path, fresh_ray):
     got = _timed("ray-2cpu", golden, tmp_path / "out", engine)
     assert_same_store(local_tables, got)
     assert local_tables["articles"].num_rows >= 6 and local_tables["stories"].num_rows
+    if local_tables["articles"].num_rows > 2 * SEGMENT:  # with the PolNeAR articles: several slices ran
+        assert len(Cluster(ClusterConfig(segment_articles=SEGMENT)).plan(local_tables["articles"], None)) > 1
     _report_overhead()
+
+
+def test_parity_local_pool_matches_one_process(golden, local_tables, tmp_path):
+    """Two local workers (clustering slices, story groups and batches side by side) give the
+    store of one process."""
+    engine = LocalEngine(workers=2)
+    try:
+        assert_same_store(local_tables, run_store(golden, tmp_path / "out", engine))
+    finally:
+        engine.shutdown()
 
 
 @needs_ray

@@ -890,6 +890,7 @@ def stream(
     bias: float = BIAS,
     idf: str = "batch",
     df: DF | None = None,
+    replay: set[str] | None = None,
 ) -> list[Decision]:
     """Assign ``docs`` (in the order given) to stories; ids in ``previous`` keep their story.
 
@@ -903,6 +904,7 @@ def stream(
             articles of this run); ``incremental`` counts only the articles before each one.
         df: document frequencies over the whole archive, new articles included (overrides
             ``idf``); then ``docs`` need only hold the new articles and the old stories around them.
+        replay: the old articles to replay (default: :func:`replayed_ids` of ``docs``).
 
     Returns:
         One :class:`Decision` per doc, in the order given.
@@ -914,7 +916,8 @@ def stream(
     elif idf == "batch":
         index.count_df(source.select(lambda a: True))
     assigned = dict(previous)
-    replay = replayed_ids(list(zip(source.ids, source.days)), previous, window_days)
+    if replay is None:
+        replay = replayed_ids(list(zip(source.ids, source.days)), previous, window_days)
     # Old stories first, whole (members dated after a new article included), then the new articles:
     # a late-arriving article sees the archive as it stands. No eviction while replaying.
     index.evict = False
@@ -1032,9 +1035,181 @@ def _reuse_links(edge_rows: list[dict]) -> dict[str, list[tuple[str, int]]]:
     return links
 
 
+@dataclass(frozen=True)
+class Segment:
+    """A time slice of the new articles that is clustered on its own (see :func:`plan_segments`)."""
+
+    core: list[str]  # the new articles it decides, in stream order
+    warm: list[str]  # new articles of the window before it, clustered again only to tie its stories to the earlier slice
+    replay: list[str]  # old articles (placed by an earlier run) whose stories its articles could join
+
+
+# A slice holds at least this many times the articles of the window before it, which it clusters
+# again as its warm-up: re-done work stays under a quarter, and a dense stream is not cut at all.
+WARM_RATIO = 4
+
+
+def plan_segments(items: list[tuple[str, int | None]], placed: dict[str, str], size: int,
+                  window_days: int) -> list[Segment]:
+    """Cut the new articles of ``items`` (every article's (id, day ordinal), in stream order) into
+    slices of at least ``size`` articles, each cut at a change of day.
+
+    Stories are active for ``window_days``: a slice that first clusters the articles of the
+    window before it (its warm-up) sees the stories then active, and those warm-up articles,
+    placed by the slice before, tell which of its stories continue which earlier ones
+    (:func:`stitch`). Slices are cut from the data alone, never from the number of workers, so
+    the stories are the same however many run at once. Undated articles come last and are never cut.
+    """
+    new = [(a, d) for a, d in items if a not in placed]
+    cuts, lo = [0], 0  # lo: first new article within the window before the candidate cut
+    for i in range(1, len(new)):
+        day, before = new[i][1], new[i - 1][1]
+        if day is None or day == before:
+            continue
+        while new[lo][1] is not None and new[lo][1] < day - window_days:
+            lo += 1
+        if i - cuts[-1] >= max(size, WARM_RATIO * (i - lo)) and len(new) - i >= size:
+            cuts.append(i)
+    old = [(a, d) for a, d in items if a in placed]
+    out = []
+    for j, start in enumerate(cuts):
+        end = cuts[j + 1] if j + 1 < len(cuts) else len(new)
+        first = start
+        if start:
+            while first > 0 and new[first - 1][1] is not None and new[first - 1][1] >= new[start][1] - window_days:
+                first -= 1
+        mine = new[first:end]
+        replay = replayed_ids(old + mine, placed, window_days) if old else set()
+        out.append(Segment([a for a, _ in new[start:end]], [a for a, _ in new[first:start]],
+                           [a for a, _ in old if a in replay]))
+    return out
+
+
+EXTERNAL = "after:"  # placeholder story of a slice's article that follows a reuse partner of an earlier slice
+
+
+def stitch(decisions: pa.Table, old_stories: set[str] = frozenset()) -> Iterator[dict]:
+    """The new articles' rows (story_id, article_id, score, reason) of the slices' ``decisions``
+    (a :data:`model.CLUSTER_DECISION` table), as one stream would have placed them.
+
+    Slices are joined in order. A slice's story takes the story its warm-up members were given by
+    the slices before (the most of them; ties to the smaller id): a story running across a cut
+    keeps one id. Stories of ``old_stories`` (an earlier run's) keep theirs.
+    """
+    decisions = decisions.take(pc.sort_indices(decisions, [("segment", "ascending")]))  # stable: stream order kept
+    cols = decisions.select(["article_id", "story_id", "score", "reason", "warm"]).to_pydict()
+    segment = decisions["segment"].to_numpy()
+    bounds = [0, *(np.flatnonzero(np.diff(segment)) + 1).tolist(), len(segment)]
+    final: dict[str, str] = {}
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        rows = list(zip(*(cols[c][lo:hi] for c in ("article_id", "story_id", "score", "reason", "warm"))))
+        votes: dict[str, dict[str, int]] = {}
+        for a, s, _, _, warm in rows:
+            if warm and a in final and s not in old_stories:
+                tally = votes.setdefault(s, {})
+                tally[final[a]] = tally.get(final[a], 0) + 1
+        remap = {s: min(tally.items(), key=lambda kv: (-kv[1], kv[0]))[0] for s, tally in votes.items()}
+        for _, s, _, _, _ in rows:
+            if s.startswith(EXTERNAL):  # joined through a reuse partner of an earlier slice: that partner's story
+                remap[s] = final[s[len(EXTERNAL):]]
+        for a, s, score, reason, warm in rows:
+            if not warm:
+                final[a] = s = remap.get(s, s)
+                yield {"story_id": s, "article_id": a, "score": score, "reason": reason}
+
+
+def _placed(articles: pa.Table, previous: pa.Table | None) -> dict[str, str]:
+    """article id -> story id of the articles of ``articles`` that ``previous`` placed."""
+    if previous is None or not previous.num_rows:
+        return {}
+    members_in = set(articles["article_id"].to_pylist())
+    return {a: s for a, s in zip(previous["article_id"].to_pylist(), previous["story_id"].to_pylist())
+            if a in members_in}
+
+
+@dataclass
+class ClusterSegment:
+    """Gather step: one slice's articles (id, published, warm, segment), reuse edges, the old placements,
+    document frequencies and terms -> where its new articles go (:data:`model.CLUSTER_DECISION`).
+
+    ``articles`` holds the slice's new articles (``warm`` marks its warm-up) and the old articles
+    to replay; ``terms`` must hold all of them. ``previous`` places the old ones and the reuse
+    partners outside the slice that come before it: an earlier slice's article under the
+    placeholder story :data:`EXTERNAL` + its id, which :func:`stitch` resolves, so a decisive
+    reuse link is followed across the cut exactly as one stream follows it. Slices are
+    independent: a pool or a Ray cluster runs them side by side, and :class:`Stitch` joins them.
+    """
+
+    config: ClusterConfig = field(default_factory=ClusterConfig)
+    kind: ClassVar[str] = "gather"
+    reads: ClassVar[tuple[str, ...]] = ("article_id", "published", "warm", "segment")
+    output_schema: ClassVar[pa.Schema] = model.CLUSTER_DECISION
+
+    def __call__(self, articles: pa.Table, edges: pa.Table | None, previous: pa.Table | None, df: pa.Table,
+                 terms: pa.Table) -> pa.Table:
+        ids, published = articles["article_id"].to_pylist(), articles["published"].to_pylist()
+        order = sorted(range(len(ids)), key=lambda i: _order_key(published[i], ids[i]))
+        placed = {} if previous is None else dict(zip(previous["article_id"].to_pylist(),
+                                                      previous["story_id"].to_pylist()))
+        days = [_day(p) for p in published]
+        at = {a: i for i, a in enumerate(terms["article_id"].to_pylist())}
+        missing = sorted(set(ids) - at.keys())
+        if missing:
+            raise ValueError(f"terms lack {len(missing)} article(s) clustering needs, e.g. {missing[0]}")
+        source = DocSource.of_terms(terms, [at[ids[i]] for i in order], [days[i] for i in order])
+        cfg = self.config
+        links = _reuse_links(_strong_edges(edges, cfg.reuse_min_words))
+        decisions = stream(source, placed, links, cfg.window_days, cfg.merge_threshold,
+                           df=read_df(df), replay=set(placed) & set(ids))
+        warm = {a for a, w in zip(ids, articles["warm"].to_pylist()) if w}
+        new = [d for d in decisions if d.reason != "previous"]
+        number = articles["segment"][0].as_py() if articles.num_rows else 0
+        return pa.table({"segment": [number] * len(new), "article_id": [d.article_id for d in new],
+                         "story_id": [d.story_id for d in new], "score": [d.score for d in new],
+                         "reason": [d.reason for d in new], "warm": [d.article_id in warm for d in new]},
+                        schema=self.output_schema)
+
+
+@dataclass
+class Stitch:
+    """Gather step: articles (id, published), the slices' decisions, reuse edges, the previous
+    stories and corrections -> story membership (:data:`model.STORY_MEMBER`).
+
+    Joins the slices (:func:`stitch`), keeps the old articles' stories, applies the analysts'
+    corrections, cuts oversized stories and gives each member its reuse role.
+    """
+
+    config: ClusterConfig = field(default_factory=ClusterConfig)
+    kind: ClassVar[str] = "gather"
+    reads: ClassVar[tuple[str, ...]] = ("article_id", "published")
+    output_schema: ClassVar[pa.Schema] = model.STORY_MEMBER
+
+    def __call__(self, articles: pa.Table, decisions: pa.Table, edges: pa.Table | None = None,
+                 previous: pa.Table | None = None, corrections: pa.Table | None = None) -> pa.Table:
+        placed = _placed(articles, previous)
+        old_score = {} if previous is None else {a: sc for a, sc in zip(previous["article_id"].to_pylist(),
+                                                                       previous["score"].to_pylist()) if a in placed}
+        members = [{"story_id": s, "article_id": a, "score": old_score[a]} for a, s in placed.items()]
+        members += [{"story_id": r["story_id"], "article_id": r["article_id"], "score": r["score"]}
+                    for r in stitch(decisions, set(placed.values()))]
+        ids, published = articles["article_id"].to_pylist(), articles["published"].to_pylist()
+        rank = {a: _order_key(published[i], a) for i, a in enumerate(ids)}
+        if corrections is not None and corrections.num_rows:
+            members = corrections_mod.apply(members, corrections, rank)
+        flagged = set() if previous is None else {
+            s for a, s, r in zip(previous["article_id"].to_pylist(), previous["story_id"].to_pylist(),
+                                 previous["review"].to_pylist()) if r and a in placed}
+        members = cap_size(members, rank, self.config.max_story_size, flagged)
+        return _with_roles(members, _strong_edges(edges, self.config.reuse_min_words), self.output_schema)
+
+
 @dataclass
 class Cluster:
     """Gather step: articles, their terms, reuse edges, the previous stories and corrections -> story membership.
+
+    The whole of clustering in one call: :meth:`plan` cuts the new articles into time slices,
+    :class:`ClusterSegment` places each slice's articles and :class:`Stitch` joins them. The
+    pipeline runs the same three parts with the slices side by side.
 
     Example:
         >>> stories = Cluster()(articles, edges, previous=store.read("stories"))  # doctest: +SKIP
@@ -1059,53 +1234,63 @@ class Cluster:
         """
         if not articles.num_rows:
             return self.output_schema.empty_table()
+        plan = self.plan(articles, previous)
+        if df is None or not df.num_rows:  # count every article (batch IDF)
+            terms = Terms()(articles) if terms is None else terms
+            df = CountDF()(terms)
+        elif terms is None:
+            need = pa.array(sorted({a for seg in plan for a in (*seg.core, *seg.warm, *seg.replay)}), pa.string())
+            terms = Terms()(articles.filter(pc.is_in(articles["article_id"], need)))
+        step = ClusterSegment(self.config)
+        decisions = pa.concat_tables([step(*segment_input(k, seg, articles, edges, previous, df, terms))
+                                      for k, seg in enumerate(plan)])
+        return Stitch(self.config)(articles, decisions, edges, previous, corrections)
+
+    def plan(self, articles: pa.Table, previous: pa.Table | None) -> list[Segment]:
+        """The time slices of the articles that ``previous`` did not place (:func:`plan_segments`)."""
         ids, published = articles["article_id"].to_pylist(), articles["published"].to_pylist()
         order = sorted(range(len(ids)), key=lambda i: _order_key(published[i], ids[i]))
-        members_in = set(ids)
-        old_ids, old_sids = ([], []) if previous is None else (previous["article_id"].to_pylist(),
-                                                               previous["story_id"].to_pylist())
-        placed = {a: s for a, s in zip(old_ids, old_sids) if a in members_in}
-        cfg = self.config
-        counts = read_df(df) if df is not None and df.num_rows else None
         days = [_day(p) for p in published]
         items = [(ids[i], days[i]) for i in order]
-        need = self._needed(items, placed) if counts is not None else members_in
-        if terms is None:
-            terms = Terms()(articles.filter(pc.is_in(articles["article_id"], pa.array(sorted(need), pa.string()))))
-        at = {a: i for i, a in enumerate(terms["article_id"].to_pylist())}
-        missing = sorted(need - at.keys())
-        if missing:
-            raise ValueError(f"terms lack {len(missing)} article(s) clustering needs, e.g. {missing[0]}")
-        rows = [(at[a], day) for a, day in items if a in need]
-        source = DocSource.of_terms(terms, [r for r, _ in rows], [d for _, d in rows])
-        strong = _strong_edges(edges, cfg.reuse_min_words)
-        decisions = stream(source, placed, _reuse_links(strong), cfg.window_days, cfg.merge_threshold, df=counts)
-        old_score = {} if previous is None else {a: sc for a, sc in zip(old_ids, previous["score"].to_pylist())
-                                                 if a in placed}
-        members = [{"story_id": d.story_id, "article_id": d.article_id,
-                    "score": old_score[d.article_id] if d.reason == "previous" else d.score} for d in decisions]
-        rank = {a: _order_key(published[i], a) for i, a in enumerate(ids)}
-        if corrections is not None and corrections.num_rows:
-            members = corrections_mod.apply(members, corrections, rank)
-        flagged = set() if previous is None else {
-            s for a, s, r in zip(old_ids, old_sids, previous["review"].to_pylist()) if r and a in placed}
-        members = cap_size(members, rank, cfg.max_story_size, flagged)
-        return _with_roles(members, strong, self.output_schema)
-
-    def _needed(self, items: list[tuple[str, int | None]], placed: dict[str, str]) -> set[str]:
-        new = {a for a, _ in items if a not in placed}
-        return new | replayed_ids(items, placed, self.config.window_days)
+        cfg = self.config
+        return plan_segments(items, _placed(articles, previous), cfg.segment_articles, cfg.window_days)
 
     def needs_text(self, articles: pa.Table, previous: pa.Table | None) -> set[str]:
         """Ids whose terms a run with stored ``df`` reads: the articles not in ``previous`` and the
         old stories active around their dates (``articles``: id, published)."""
-        ids = articles["article_id"].to_pylist()
-        items = list(zip(ids, [_day(p) for p in articles["published"].to_pylist()]))
-        members_in = set(ids)
-        placed = {} if previous is None else {
-            a: s for a, s in zip(previous["article_id"].to_pylist(), previous["story_id"].to_pylist())
-            if a in members_in}
-        return self._needed(items, placed)
+        return {a for seg in self.plan(articles, previous) for a in (*seg.core, *seg.warm, *seg.replay)}
+
+
+def segment_input(number: int, seg: Segment, articles: pa.Table, edges: pa.Table | None, previous: pa.Table | None,
+                  df: pa.Table, terms: pa.Table) -> tuple[pa.Table, ...]:
+    """:class:`ClusterSegment`'s tables for slice ``number``, ``seg``: its articles (with the warm
+    flag), the reuse edges touching them, the placements of its old articles and of its reuse
+    partners placed before it (see :class:`ClusterSegment`), ``df`` and its rows of ``terms``."""
+    ids = [*seg.replay, *seg.warm, *seg.core]
+    wanted = pa.array(ids, pa.string())
+    mine = articles.select(["article_id", "published"]).filter(pc.is_in(articles["article_id"], wanted))
+    warm = set(seg.warm)
+    mine = mine.append_column("warm", pa.array([a in warm for a in mine["article_id"].to_pylist()], pa.bool_()))
+    mine = mine.append_column("segment", pa.array(np.full(mine.num_rows, number, np.int32)))
+    outside: list[str] = []
+    if edges is not None and edges.num_rows:
+        edges = edges.filter(pc.or_(pc.is_in(edges["source_id"], wanted), pc.is_in(edges["copy_id"], wanted)))
+        inside = set(ids)
+        outside = sorted({a for col in ("source_id", "copy_id") for a in edges[col].to_pylist()} - inside)
+    previous = model.STORY_MEMBER.empty_table() if previous is None else previous
+    placed = previous.filter(pc.is_in(previous["article_id"], pa.array([*seg.replay, *outside], pa.string())))
+    # partners that are new articles of an earlier slice: in the stream before the slice's first article
+    first = min((_order_key(p, a) for a, p in zip(mine["article_id"].to_pylist(), mine["published"].to_pylist())
+                 if a not in set(seg.replay)), default=None)
+    new_out = articles.filter(pc.is_in(articles["article_id"], pa.array(outside, pa.string())))
+    new_out = new_out.filter(pc.invert(pc.is_in(new_out["article_id"], placed["article_id"])))
+    before = [a for a, p in zip(new_out["article_id"].to_pylist(), new_out["published"].to_pylist())
+              if first is not None and _order_key(p, a) < first]
+    external = pa.table({"story_id": [EXTERNAL + a for a in before], "article_id": before,
+                         "role": [""] * len(before), "score": [float("nan")] * len(before),
+                         "review": [False] * len(before)}, schema=model.STORY_MEMBER)
+    return (mine, edges, pa.concat_tables([placed.select(model.STORY_MEMBER.names).cast(model.STORY_MEMBER), external]),
+            df, terms.filter(pc.is_in(terms["article_id"], wanted)))
 
 
 def _strong_edges(edges: pa.Table | None, min_words: int) -> list[dict]:
