@@ -310,11 +310,11 @@ def test_cluster_plan_cuts_slices_at_day_changes_with_their_warm_up_inside_the_s
     assert [a for seg in plan for a in seg.core] == [a for a, _ in items if a not in placed]  # each once, in order
     day = dict(items)
     for before, seg in zip(plan, plan[1:]):
-        assert len(before.core) >= 30 and len(seg.core) >= 30 and day[seg.core[0]] != day[before.core[-1]]  # whole days
+        assert len(before.core) >= 30 and len(seg.core) >= 15 and day[seg.core[0]] != day[before.core[-1]]  # whole days
         # the warm-up is the window before the cut, all of it inside the slice before
         assert seg.warm == [a for a in before.core if day[seg.core[0]] - 2 <= day[a] < day[seg.core[0]]]
         assert len(seg.warm) * cluster.WARM_RATIO <= len(before.core)
-    assert plan[-1].core[-3:] == ["u0", "u1", "u2"] and len(plan) == 2
+    assert plan[-1].core[-3:] == ["u0", "u1", "u2"] and len(plan) == 3
     assert plan[0].replay == ["d0-0"] and not plan[1].replay  # the old story is near the first slice only
     # a dense stream (the window holds more than a slice) is not cut
     assert len(cluster.plan_segments(items, {}, size=30, window_days=10)) == 1

@@ -113,7 +113,7 @@ class ClusterConfig:
     max_story_size: int = 500  # a larger story is cut in date order into parts flagged for review
     # New articles are clustered in time slices of at least this many (side by side on a pool or a
     # Ray cluster), each warmed up with the window before it; see cluster.plan_segments.
-    segment_articles: int = 50_000
+    segment_articles: int = 25_000
 
     def __post_init__(self) -> None:
         _check_range("cluster", "merge_threshold", self.merge_threshold, 0.0, 1.0)

@@ -1052,7 +1052,7 @@ WARM_RATIO = 4
 def plan_segments(items: list[tuple[str, int | None]], placed: dict[str, str], size: int,
                   window_days: int) -> list[Segment]:
     """Cut the new articles of ``items`` (every article's (id, day ordinal), in stream order) into
-    slices of at least ``size`` articles, each cut at a change of day.
+    slices of at least ``size`` articles (the last: half), each cut at a change of day.
 
     Stories are active for ``window_days``: a slice that first clusters the articles of the
     window before it (its warm-up) sees the stories then active, and those warm-up articles,
@@ -1068,7 +1068,7 @@ def plan_segments(items: list[tuple[str, int | None]], placed: dict[str, str], s
             continue
         while new[lo][1] is not None and new[lo][1] < day - window_days:
             lo += 1
-        if i - cuts[-1] >= max(size, WARM_RATIO * (i - lo)) and len(new) - i >= size:
+        if i - cuts[-1] >= max(size, WARM_RATIO * (i - lo)) and 2 * (len(new) - i) >= size:
             cuts.append(i)
     old = [(a, d) for a, d in items if a in placed]
     out = []
