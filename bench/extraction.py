@@ -221,7 +221,36 @@ def fit_text(pages: list[dict], c: float = 0.1, md_c: float = 0.003) -> C._Weigh
     for p in pages:
         lines, _ = C._split(p["html2text"])
         md.append((lines, line_labels(lines, p["gold"])))
-    return dataclasses.replace(fit_stages(training_pages(pages), c), md=fit_stages(md, md_c, MD_UNUSED))
+    weights = dataclasses.replace(fit_stages(training_pages(pages), c), md=fit_stages(md, md_c, MD_UNUSED))
+    return dataclasses.replace(weights, block=fit_block(pages, weights))
+
+
+def fit_block(pages: list[dict], weights: C._Weights, c: float = 1.0) -> C._Logistic:
+    """The block model: a block is body when most of its words are on body lines.
+
+    Fitted on the plain-text (not markdown) renderings of ``pages``, on the in-sample stage scores of
+    ``weights`` (nested held-out scores did no better: 3-split CV F1 on inscriptis 0.9265, in-sample
+    0.9273). On markdown pages it did not help (html2text 0.9128 -> 0.9130), so they have none.
+    """
+    xs, ys = [], []
+    for p in pages:
+        for text in (p["inscriptis"], p["html2text"]):
+            lines, gaps = C._split(text)
+            if not lines:
+                continue
+            scores = C._stages(lines, frozenset(), weights)
+            if scores.markdown:
+                continue
+            feats, block = C.block_features(scores, gaps)
+            words = np.expm1(scores.x[:, 1]) + 1
+            body = np.bincount(block, weights=line_labels(lines, p["gold"]) * words, minlength=len(feats))
+            xs.append(feats)
+            ys.append(body > 0.5 * np.bincount(block, weights=words, minlength=len(feats)))
+    x = np.vstack(xs)
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=c, max_iter=5000).fit((x - mean) / scale, np.concatenate(ys))
+    return C._Logistic(mean, scale, np.append(lr.coef_[0], lr.intercept_[0]))
 
 
 # Stage-one feature columns the markdown set leaves out (weight 0): the truncated-teaser flag (next
@@ -262,7 +291,7 @@ def html_paragraphs(page: dict, weights: C._Weights) -> tuple[list[str], np.ndar
     return paras, C.paragraph_features(paras, links, meta.get("title"), h1, text_mode)
 
 
-def fit_trim(pages: list[dict], text: C._Weights, c: float = 1.0) -> C._Trim:
+def fit_trim(pages: list[dict], text: C._Weights, c: float = 1.0) -> C._Logistic:
     """The edge trimmer: a paragraph is junk when under half its shingles are in the gold body.
 
     Each paragraph weighs its share of the page's words (plus a little), as the metric averages
@@ -283,7 +312,7 @@ def fit_trim(pages: list[dict], text: C._Weights, c: float = 1.0) -> C._Trim:
     scale[scale == 0] = 1.0
     lr = LogisticRegression(C=c, max_iter=3000)
     lr.fit((x - mean) / scale, np.concatenate(ys).astype(float), sample_weight=np.concatenate(ws))
-    return C._Trim(mean, scale, np.append(lr.coef_[0], lr.intercept_[0]))
+    return C._Logistic(mean, scale, np.append(lr.coef_[0], lr.intercept_[0]))
 
 
 def as_code(w: C._Weights) -> str:
@@ -296,6 +325,8 @@ def as_code(w: C._Weights) -> str:
     lines = [f"{n} = {arr(getattr(w, k))}" for k, n in names.items()]
     if w.md is not None:
         lines += [f"MD_{n} = {arr(getattr(w.md, k))}" for k, n in names.items()]
+    if w.block is not None:
+        lines += [f"BLOCK_{k.upper()} = {arr(getattr(w.block, k))}" for k in ("mean", "scale", "w")]
     if w.trim is not None:
         lines += [f"TRIM_{k.upper()} = {arr(getattr(w.trim, k))}" for k in ("mean", "scale", "w")]
     return "\n".join(lines)

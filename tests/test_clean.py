@@ -433,3 +433,40 @@ def test_clean_markdown_pages_use_their_own_weights() -> None:
     md = clean_mod.score_lines(page, frozenset(), w)
     plain = clean_mod.score_lines(page, frozenset(), dataclasses.replace(w, md=None))
     assert md[-1] > md[1] and not clean_mod.np.allclose(md, plain)
+
+
+_LIST = [
+    "* Spending on schools rises by a tenth, the largest increase in a decade for the district.",
+    "* Road repairs start in the spring and should be finished before the end of the summer.",
+]
+_AFTER = PROSE.replace("Tuesday", "Monday")
+_LIST_PAGE = f"Home\nNews\nSport\n\n{PROSE}\n\n" + "\n".join(_LIST) + f"\n\n{_AFTER}\n\nPrivacy policy\nTerms of use"
+
+
+def test_clean_block_features_are_page_relative() -> None:
+    w = clean_mod.default_weights()
+    lines, gaps = clean_mod._split(_LIST_PAGE)
+    feats, block = clean_mod.block_features(clean_mod._stages(lines, frozenset(), w), gaps)
+    assert block.tolist() == [0, 0, 0, 1, 2, 2, 3, 4, 4]  # blocks are runs between blank lines
+    assert feats.shape == (5, len(w.block.w) - 1) == (5, len(w.block.mean))
+    assert feats[:, 3].sum() == pytest.approx(1.0)  # shares of the page's words
+    assert feats[0, 1] < 0 and feats[0, 2] < feats[1, 2]  # the menu scores below the region and the body
+    region = (feats[:, 4] == 0) & (feats[:, 5] == 0)  # log blocks before / after the densest region
+    assert region[1:4].any() and feats[0, 4] > 0 and feats[4, 5] > 0
+    assert feats[2, 9] == 1.0 and feats[1, 9] == 0.0  # the list's bullets
+    assert 0.0 <= feats[0, 6] <= 1.0 and len(set(feats[:, 6])) == 1  # the page's kept share
+
+
+def test_clean_text_block_model_drops_whole_blocks() -> None:
+    # A block model that drops bullet blocks: the whole list goes and the prose stays, on plain text only.
+    w = clean_mod.default_weights()
+    n = len(w.block.mean)
+    coef = clean_mod.np.zeros(n + 1)
+    coef[9], coef[-1] = -10.0, 5.0
+    lists_out = dataclasses.replace(w, block=clean_mod._Logistic(clean_mod.np.zeros(n), clean_mod.np.ones(n), coef))
+    plain = clean_mod.body_text(_LIST_PAGE, CFG, weights=dataclasses.replace(w, block=None))
+    assert PROSE in plain and _AFTER in plain and all(item in plain for item in _LIST)
+    out = clean_mod.body_text(_LIST_PAGE, CFG, weights=lists_out)
+    assert PROSE in out and _AFTER in out and not any(item in out for item in _LIST)
+    assert clean_mod.body_text(out, CFG, weights=lists_out) == out
+    assert clean_text(_LIST_PAGE, CFG).text == clean_mod.body_text(_LIST_PAGE, CFG)
