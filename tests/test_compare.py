@@ -98,7 +98,7 @@ def test_story_groups_give_the_facts_and_docs_of_one_gather(tmp_path, monkeypatc
     monkeypatch.setattr(pipeline, "STORY_GROUP_ARTICLES", 1)  # one story per group
     monkeypatch.setattr(pipeline, "story_groups", lambda *a, **k: calls.append(1) or real(*a, **k))
     grouped = storyline.run([str(corpus)], out=tmp_path / "grouped", workers=workers)
-    assert len(calls) == 2  # facts and docs
+    assert len(calls) == 1  # facts and docs share one grouping and one read
     n_stories = whole.table("stories").num_rows
     assert len(real(grouped.store, grouped.store.read("stories"))) == n_stories > 1
 

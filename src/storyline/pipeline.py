@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import logging
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -402,8 +402,7 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
         per_article(store, cfg, engine, late)
     else:
         pending.result()  # its error, if it raised
-    _facts_stage(store, engine)
-    _docs_stage(store, engine)
+    _story_stages(store, engine)
 
 
 def _reuse_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
@@ -499,20 +498,44 @@ def _segment_inputs(store: Store, plan: list[Segment], dates: pa.Table, edges: p
         before = own
 
 
-def _facts_stage(store: Store, engine: Any) -> None:
-    inputs = store.fingerprint("stories", "alignments", "figures", "quotes")
-    if store.is_current("facts", "compare", inputs):
+def _story_stages(store: Store, engine: Any) -> None:
+    """Facts (:class:`Compare`) and story documents (:class:`StoryDocs`) of bounded groups of
+    whole stories: one read of the tables they share, and each group's facts go straight on to
+    its documents (several groups at once on a pool). Facts commit before documents, whose
+    inputs name them; a run stopped between the two redoes the documents alone."""
+    facts_inputs = store.fingerprint("stories", "alignments", "figures", "quotes")
+    if store.is_current("facts", "compare", facts_inputs):
+        _docs_stage(store, engine)
         return
-    # Stories are independent: compare a bounded group of them at a time (several at once on a
-    # pool), and write each group's facts as it comes.
     groups = story_groups(store, store.read("stories", schema=model.STORY_MEMBER))
-    rows = _story_inputs(store, groups, ["article_id", "outlet", "text"], ("alignments", "figures", "quotes"))
-    facts = (t.cast(model.FACT) for t in engine.gather_each(Compare(), rows))
-    store.replace_parts("facts", facts, "compare", model.FACT, inputs=inputs)
+    rows = _story_inputs(store, groups, ARTICLE_COLUMNS, ("alignments", "edges", "figures", "quotes"))
+    held: deque[tuple[pa.Table, ...]] = deque()
+    facts_parts: list[str] = []
+
+    def compared() -> Iterator[tuple[pa.Table, ...]]:
+        for group in rows:
+            held.append(group)
+            members, articles, alignments, _, figures, quotes = group
+            yield members, articles, alignments, figures, quotes
+
+    def with_facts() -> Iterator[tuple[pa.Table, ...]]:
+        for facts in engine.gather_each(Compare(), compared()):
+            facts = facts.cast(model.FACT)
+            if facts.num_rows:
+                facts_parts.append(store.write_part("facts", facts))
+            yield (*held.popleft(), facts)
+
+    docs_parts = [store.write_part("docs", t) for t in engine.gather_each(StoryDocs(), with_facts()) if t.num_rows]
+    store.commit_parts("facts", facts_parts, "compare", model.FACT, inputs=facts_inputs)
+    store.commit_parts("docs", docs_parts, "docs", model.STORY_DOC, inputs=_docs_inputs(store))
+
+
+def _docs_inputs(store: Store) -> str:
+    return store.fingerprint("stories", "facts", "quotes", "edges", "articles")
 
 
 def _docs_stage(store: Store, engine: Any) -> None:
-    inputs = store.fingerprint("stories", "facts", "quotes", "edges", "articles")
+    inputs = _docs_inputs(store)
     if store.is_current("docs", "docs", inputs):
         return
     groups = story_groups(store, store.read("stories", schema=model.STORY_MEMBER))

@@ -258,9 +258,17 @@ class Store:
         Readers see the old content until the last part is written: one commit at the end. With no
         rows at all the table is an empty one of ``schema``.
         """
-        parts = [self._write_part(name, t) for t in tables if t.num_rows]
+        self.commit_parts(name, [self.write_part(name, t) for t in tables if t.num_rows], config_id, schema, **meta)
+
+    def write_part(self, name: str, table: pa.Table) -> str:
+        """Write ``table`` as a new part of ``name`` that no reader sees until :meth:`commit_parts`."""
+        return self._write_part(name, table)
+
+    def commit_parts(self, name: str, parts: list[str], config_id: str, schema: pa.Schema, **meta: Any) -> None:
+        """Make the parts ``parts`` (from :meth:`write_part`) the whole content of ``name`` (an empty
+        table of ``schema`` when there are none): two tables filled side by side commit one by one."""
         if not parts:
-            parts.append(self._write_part(name, schema.empty_table()))
+            parts = [self._write_part(name, schema.empty_table())]
         self._commit(name, parts, {"config_id": config_id, **meta})
 
     def is_current(self, name: str, config_id: str, inputs: str) -> bool:
