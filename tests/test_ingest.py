@@ -92,3 +92,37 @@ def test_ingest_to_tables_splits_pages_and_rejects(tmp_path):
     (tmp_path / "b.bin").write_bytes(b"\x00")
     pages, rejects = ingest.to_tables(ingest.read([str(tmp_path)]))
     assert pages.num_rows == 1 and rejects.num_rows == 1 and rejects["stage"].to_pylist() == ["ingest"]
+
+
+def test_ingest_read_ahead_keeps_order_raises_in_order_and_stops_with_the_caller():
+    import threading
+
+    from storyline import pipeline
+
+    assert list(pipeline._read_ahead(iter(range(50)), depth=3)) == list(range(50))
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("bad chunk")
+
+    got = []
+    with pytest.raises(ValueError, match="bad chunk"):
+        for x in pipeline._read_ahead(failing()):
+            got.append(x)
+    assert got == [1, 2]  # every item before the error arrives first
+
+    drawn = []
+
+    def endless():
+        i = 0
+        while True:
+            drawn.append(i)
+            yield i
+            i += 1
+
+    reader = pipeline._read_ahead(endless(), depth=1)
+    assert [next(reader) for _ in range(3)] == [0, 1, 2]
+    reader.close()  # the caller stops: so does the thread, a bounded way ahead
+    assert not any(t.name == "storyline-read" and t.is_alive() for t in threading.enumerate())
+    assert len(drawn) <= 3 + 2

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import queue
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -134,6 +135,7 @@ def _align_id(cfg: AlignConfig) -> str:
 
 _REJECTS = threading.Lock()
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def _rewrites_rejects(fn: F) -> F:
@@ -166,8 +168,10 @@ def ingest_new(store: Store, inputs: Iterable[str], cfg: PipelineConfig, engine:
     old_rejects = store.read("rejects", schema=model.REJECT)
     seen |= {p for p in old_rejects["page_id"].to_pylist() if p}
     known_rejects = {(r["path"], r["record"], r["reason"]) for r in old_rejects.to_pylist()}
-    for chunk in _chunks(ingest.read(inputs, cfg.ingest), cfg.ingest.chunk_pages):
-        pages, rejects = ingest.to_tables(chunk)
+    chunks = (ingest.to_tables(chunk) for chunk in _chunks(ingest.read(inputs, cfg.ingest), cfg.ingest.chunk_pages))
+    if getattr(engine, "parallel", False):
+        chunks = _read_ahead(chunks)  # the next chunk is read and parsed while the workers clean this one
+    for pages, rejects in chunks:
         report.pages_read += pages.num_rows + rejects.num_rows
         mask = []
         for pid in pages["page_id"].to_pylist():  # skip stored pages and repeats within this run
@@ -190,6 +194,45 @@ def ingest_new(store: Store, inputs: Iterable[str], cfg: PipelineConfig, engine:
             store.append("articles", articles.cast(model.ARTICLE), config_id(cfg.clean))
         report.articles_added += articles.num_rows
         report.rejected += all_rejects.num_rows
+
+
+def _read_ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """``items``, drawn by a thread at most ``depth`` ahead of the caller; its error is raised here,
+    in order, and it stops when the caller does."""
+    ahead: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fill() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    return
+            put("end", None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            put("error", exc)
+
+    thread = threading.Thread(target=fill, name="storyline-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = ahead.get()
+            if kind == "error":
+                raise value
+            if kind == "end":
+                return
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=10)  # it notices between items; a read blocked on stdin is left to die with the process
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
@@ -249,25 +292,35 @@ def per_article(store: Store, cfg: PipelineConfig, engine: Any, tables: Iterable
 
     A step whose output has a ``_reject`` column (a record past its ``timeout_s``, or one that raised)
     keeps the article: that article gets no rows from the stage and a rejects row with the stage's name.
+    On a parallel engine the stages run side by side (one driver thread each), so no worker waits
+    while one stage reads or writes a part or finishes its last batch.
     """
-    for name, make in PER_ARTICLE:
-        if tables is not None and name not in tables:
+    stages = [(name, make) for name, make in PER_ARTICLE if tables is None or name in tables]
+    if not getattr(engine, "parallel", False) or len(stages) < 2:
+        for name, make in stages:
+            _per_article_stage(store, cfg, engine, name, make(cfg))
+        return
+    with ThreadPoolExecutor(len(stages), thread_name_prefix="storyline-stage") as pool:
+        running = [pool.submit(_per_article_stage, store, cfg, engine, name, make(cfg)) for name, make in stages]
+        for job in running:
+            job.result()  # the first error, once every stage has stopped
+
+
+def _per_article_stage(store: Store, cfg: PipelineConfig, engine: Any, name: str, step: Any) -> None:
+    cid = config_id(step.config) if hasattr(step, "config") else type(step).__name__
+    manifest = store.manifest(name) or {}
+    done = set(manifest.get("done_parts", [])) if manifest.get("config_id") == cid else set()
+    if not done:
+        _drop_stage_rejects(store, name)
+    for part in store.manifest("articles")["parts"]:
+        if part in done:
             continue
-        step = make(cfg)
-        cid = config_id(step.config) if hasattr(step, "config") else type(step).__name__
-        manifest = store.manifest(name) or {}
-        done = set(manifest.get("done_parts", [])) if manifest.get("config_id") == cid else set()
-        if not done:
-            _drop_stage_rejects(store, name)
-        for part in store.manifest("articles")["parts"]:
-            if part in done:
-                continue
-            articles = store.read_part("articles", part, list(step.reads))
-            out = engine.map(step, articles)
-            if REJECT_COLUMN in out.column_names:
-                out = _stage_rejects(store, name, out, part)
-            done.add(part)
-            store.append(name, out, cid, done_parts=sorted(done))
+        articles = store.read_part("articles", part, list(step.reads))
+        out = engine.map(step, articles)
+        if REJECT_COLUMN in out.column_names:
+            out = _stage_rejects(store, name, out, part)
+        done.add(part)
+        store.append(name, out, cid, done_parts=sorted(done))
 
 
 STORY_GROUP_ARTICLES = 2_000  # articles whose stories are compared (or documented) together: bounds memory
