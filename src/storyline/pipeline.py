@@ -41,7 +41,7 @@ from .steps.align import Align, Direction, ReuseClusters, pair_passages
 from .steps.base import REJECT_COLUMN
 from .steps.candidates import Candidates, CountPairs, shared_rows, sum_keys
 from .steps.clean import Clean
-from .steps.cluster import Cluster, ClusterSegment, CountDF, Segment, Stitch, Terms, segment_input
+from .steps.cluster import Cluster, ClusterSegment, CountDF, Segment, Stitch, Terms, segment_input, strong_edges
 from .steps.compare import Compare
 from .steps.docs import ARTICLE_COLUMNS, OWNER, StoryDocs
 from .steps.figures import Figures
@@ -494,8 +494,7 @@ def _stories_stage(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     new = pa.array(sorted(a for seg in plan for a in seg.core), pa.string()) if fresh else None
     for terms in _term_chunks(store, new):
         df = engine.gather(CountDF(), terms, df)
-    edges = store.read("edges", schema=model.REUSE_EDGE)
-    edges = edges.filter(pc.greater_equal(edges["shared_words"], cfg.cluster.reuse_min_words))  # the decisive ones
+    edges = strong_edges(store.read("edges", schema=model.REUSE_EDGE), cfg.cluster.reuse_min_words)
     decided = engine.gather_each(ClusterSegment(cfg.cluster), _segment_inputs(store, plan, dates, edges, previous, df))
     decisions = concat(list(decided), model.CLUSTER_DECISION)
     stories = engine.gather(Stitch(cfg.cluster), dates, decisions, edges, previous,

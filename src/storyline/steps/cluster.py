@@ -1280,8 +1280,9 @@ def segment_input(number: int, seg: Segment, articles: pa.Table, edges: pa.Table
     previous = model.STORY_MEMBER.empty_table() if previous is None else previous
     placed = previous.filter(pc.is_in(previous["article_id"], pa.array([*seg.replay, *outside], pa.string())))
     # partners that are new articles of an earlier slice: in the stream before the slice's first article
-    first = min((_order_key(p, a) for a, p in zip(mine["article_id"].to_pylist(), mine["published"].to_pylist())
-                 if a not in set(seg.replay)), default=None)
+    head = (seg.warm or seg.core or [None])[0]
+    published = dict(zip(mine["article_id"].to_pylist(), mine["published"].to_pylist()))
+    first = None if head is None else _order_key(published[head], head)
     new_out = articles.filter(pc.is_in(articles["article_id"], pa.array(outside, pa.string())))
     new_out = new_out.filter(pc.invert(pc.is_in(new_out["article_id"], placed["article_id"])))
     before = [a for a, p in zip(new_out["article_id"].to_pylist(), new_out["published"].to_pylist())
@@ -1293,12 +1294,17 @@ def segment_input(number: int, seg: Segment, articles: pa.Table, edges: pa.Table
             df, terms.filter(pc.is_in(terms["article_id"], wanted)))
 
 
+def strong_edges(edges: pa.Table, min_words: int) -> pa.Table:
+    """The reuse edges long enough to decide a story."""
+    return edges.filter(pc.greater_equal(edges["shared_words"], min_words))
+
+
 def _strong_edges(edges: pa.Table | None, min_words: int) -> list[dict]:
-    """The reuse edges long enough to decide a story (as rows)."""
+    """:func:`strong_edges` as rows of the columns clustering reads."""
     if edges is None or not edges.num_rows:
         return []
     cols = [c for c in Cluster.edge_reads if c in edges.column_names]
-    return edges.select(cols).filter(pc.greater_equal(edges["shared_words"], min_words)).to_pylist()
+    return strong_edges(edges.select(cols), min_words).to_pylist()
 
 
 @dataclass
