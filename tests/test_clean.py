@@ -470,3 +470,24 @@ def test_clean_text_block_model_drops_whole_blocks() -> None:
     assert PROSE in out and _AFTER in out and not any(item in out for item in _LIST)
     assert clean_mod.body_text(out, CFG, weights=lists_out) == out
     assert clean_text(_LIST_PAGE, CFG).text == clean_mod.body_text(_LIST_PAGE, CFG)
+
+
+def test_clean_site_line_weight_is_fitted() -> None:
+    # Stage one has learned that a line repeated on other pages of the site is not body, and that
+    # lowers the neighbours' stage-two scores too (both weight sets).
+    assert clean_mod.W1[14] < 0 and clean_mod.MD_W1[14] < 0
+    footer = "Share this story with your friends"
+    lines = [PROSE, footer, "Read the latest", PROSE.replace("council", "board")]
+    w = clean_mod.default_weights()
+    plain = clean_mod.score_lines(lines, frozenset(), w)
+    site = clean_mod.score_lines(lines, frozenset({footer}), w)
+    assert site[1] < plain[1] and site[2] < plain[2]
+
+
+def test_clean_comment_section_heading_dropped() -> None:
+    lines = [PROSE, "Comments", "Sam Reader | 5/4/2021", "A reader comment.", "Pat | 6/4/2021", "Another one."]
+    gaps = [True, True, False, False, False, False]
+    assert list(clean_mod._comment_lines(lines, gaps)) == [False, True, True, True, True, True]
+    # Not a heading over its own block, nor a sentence.
+    assert not clean_mod._comment_lines([PROSE, "Comments", "Sam | 5/4/2021"], [True, True, True])[1]
+    assert not clean_mod._comment_lines(["I agree.", "Sam | 5/4/2021"], [True, False])[0]
