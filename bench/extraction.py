@@ -283,8 +283,9 @@ def fit_block(pages: list[dict], weights: C._Weights, c: float = 1.0) -> C._Logi
 MD_UNUSED = (-2,)
 
 
-def fit_stages(data: list[tuple[list[str], np.ndarray, frozenset[str]]], c: float = 0.1, unused: tuple[int, ...] = ()) -> C._Weights:
-    """Both stages' logistic regressions on labelled pages ``data``.
+def fit_stages(data: list[tuple[list[str], np.ndarray, frozenset[str]]], c: float = 0.1,
+               unused: tuple[int, ...] = ()) -> C._Weights:
+    """Both stages' logistic regressions on labelled pages ``data`` (lines, labels, site lines).
 
     Stage-one columns listed in ``unused`` get weight 0 (mean 0, scale 1): that set ignores them.
     """

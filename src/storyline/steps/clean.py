@@ -444,7 +444,8 @@ def _comment_lines(lines: list[str], gaps: list[bool]) -> np.ndarray:
     inside = False
     for i, line in enumerate(lines):
         if _COMMENT_HEAD.match(line):
-            if not inside and i and not gaps[i] and len(lines[i - 1].split()) <= 3 and lines[i - 1][-1] not in _TERMINAL:
+            heading = lines[i - 1] if i and not gaps[i] else ""
+            if not inside and heading and len(heading.split()) <= 3 and heading[-1] not in _TERMINAL:
                 out[i - 1] = True
             out[i], inside = True, True
         elif inside and not gaps[i]:
