@@ -202,16 +202,56 @@ class Peak:
         self.peak = max(self.peak, _tree_rss(os.getpid()))
 
 
+def _own_rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 class TimedEngine:
-    """Wraps an engine to record wall time and rows per step class."""
+    """Wraps an engine to record, per step class, wall time, rows, and the peak RSS of the driver
+    and of the process tree while a call of it ran (steps run side by side share a peak); the
+    driver's peak outside any step is recorded under ``(between steps)``."""
+
+    BETWEEN = "(between steps)"
 
     def __init__(self, engine: Any) -> None:
         self.engine, self.steps = engine, {}
         self._nested: list[float] = []  # per timed draw under way: time its nested draws took
+        self._active: dict[str, int] = {}
+        self._lock = threading.Lock()  # steps start and end on several driver threads
+        self.memory: dict[str, dict[str, int]] = {}
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            own, tree = _own_rss(), _tree_rss(os.getpid())
+            for name in [n for n, k in list(self._active.items()) if k] or [self.BETWEEN]:
+                rec = self.memory.setdefault(name, {"driver": 0, "tree": 0})
+                rec["driver"], rec["tree"] = max(rec["driver"], own), max(rec["tree"], tree)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sampler.join()
+
+    def _enter(self, step: Any) -> str:
+        name = type(step).__name__
+        with self._lock:
+            self._active[name] = self._active.get(name, 0) + 1
+        return name
+
+    def _leave(self, name: str) -> None:
+        with self._lock:
+            self._active[name] -= 1
 
     def _timed(self, verb: str, step: Any, *tables: Any) -> Any:
         start = time.perf_counter()
-        out = getattr(self.engine, verb)(step, *tables)
+        name = self._enter(step)
+        try:
+            out = getattr(self.engine, verb)(step, *tables)
+        finally:
+            self._leave(name)
         rec = self.steps.setdefault(type(step).__name__, {"s": 0.0, "rows_in": 0, "rows_out": 0, "calls": 0})
         rec["s"] += time.perf_counter() - start
         rec["rows_in"] += tables[0].num_rows
@@ -255,13 +295,17 @@ class TimedEngine:
                 if self._nested:
                     self._nested[-1] += took
 
-        while True:
-            table = timed_next()
-            if table is None:
-                return
-            rec["rows_out"] += table.num_rows
-            rec["calls"] += 1
-            yield table
+        name = self._enter(step)
+        try:
+            while True:
+                table = timed_next()
+                if table is None:
+                    return
+                rec["rows_out"] += table.num_rows
+                rec["calls"] += 1
+                yield table
+        finally:
+            self._leave(name)
 
 
 def _du(path: Path) -> int:
@@ -308,7 +352,9 @@ def run_engine(engine_name: str, shards: list[Path], out: Path, stages: list[str
             wall = time.perf_counter() - start
         result["stages"]["corpus"] = {"s": wall, "peak_rss": peak.peak, "disk": _du(out)}
     result["articles"] = store.read("articles", ["article_id"]).num_rows
+    engine.close()
     result["steps"] = engine.steps
+    result["memory"] = engine.memory
     result["ru_maxrss_self"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     result["ru_maxrss_children"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     if engine_name == "ray":
@@ -341,6 +387,10 @@ def print_table(results: list[dict[str, Any]]) -> None:
         for step, m in r["steps"].items():
             print(f"{r['n']:>9,} {r['engine']:6} {step:14} {m['calls']:6} {m['rows_in']:12,} {m['rows_out']:12,} "
                   f"{m['s']:9.1f}")
+    print(f"\n{'n':>9} {'engine':6} {'peak RSS MB while':18} {'driver':>9} {'tree':>9}")
+    for r in results:
+        for step, m in sorted(r.get("memory", {}).items(), key=lambda kv: -kv[1]["driver"]):
+            print(f"{r['n']:>9,} {r['engine']:6} {step:18} {_mb(m['driver']):>9} {_mb(m['tree']):>9}")
     engines = sorted({r["engine"] for r in results})
     by = {(r["n"], r["engine"]): r for r in results}
     ns = sorted({r["n"] for r in results})

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from . import export, model
 from .config import AlignConfig, PipelineConfig, config_id
 from .engines import Engine, get_engine
-from .engines.base import concat, key_ranges
+from .engines.base import concat, key_ranges, release_memory
 from .steps import ingest
 from .steps.align import Align, Direction, ReuseClusters, pair_passages
 from .steps.base import REJECT_COLUMN
@@ -447,6 +447,7 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     """
     per_article(store, cfg, engine, EARLY)
     _reuse_stages(store, cfg, engine)
+    release_memory()
     late = [name for name, _ in PER_ARTICLE if name not in EARLY]
     with ThreadPoolExecutor(1, thread_name_prefix="storyline-late") as side:
         pending = side.submit(per_article, store, cfg, engine, late) if getattr(engine, "parallel", False) else None
@@ -455,11 +456,14 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
         per_article(store, cfg, engine, late)
     else:
         pending.result()  # its error, if it raised
+    release_memory()
     _story_stages(store, engine)
+    release_memory()
 
 
 def _reuse_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     _pairs_stage(store, cfg, engine)
+    release_memory()  # the keys buckets are gone
     _align_stage(store, cfg, engine)
     # Edges and reuse clusters follow the alignments alone, so each is redone exactly when they change.
     _direction_stage(store, engine)
@@ -497,6 +501,7 @@ def _stories_stage(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     edges = strong_edges(store.read("edges", schema=model.REUSE_EDGE), cfg.cluster.reuse_min_words)
     decided = engine.gather_each(ClusterSegment(cfg.cluster), _segment_inputs(store, plan, dates, edges, previous, df))
     decisions = concat(list(decided), model.CLUSTER_DECISION)
+    release_memory()  # the terms buckets are gone; Stitch builds Python rows
     stories = engine.gather(Stitch(cfg.cluster), dates, decisions, edges, previous,
                             store.read("corrections", schema=model.CORRECTION))
     store.replace("stories", stories, cid, inputs=inputs)

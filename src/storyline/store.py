@@ -339,7 +339,7 @@ def _spill(parts: list[Path], folder: Path, column: str, n: int, columns: list[s
     try:
         for path in parts:
             f = pq.ParquetFile(path)
-            # Batches of about SPILL_BYTES / 4 however wide the rows: a held piece keeps its whole batch alive.
+            # Batches of about SPILL_BYTES / 4 however wide the rows: one is copied into pieces at a time.
             meta = f.metadata
             width = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups)) / max(1, meta.num_rows)
             rows = int(min(ROW_GROUP * 8, max(1024, SPILL_BYTES // 4 / max(width, 1.0))))
@@ -347,9 +347,10 @@ def _spill(parts: list[Path], folder: Path, column: str, n: int, columns: list[s
                 bucket = bucket_of(batch.column(column)).astype(np.int64)
                 order = np.argsort(bucket, kind="stable")
                 bounds = np.searchsorted(bucket[order], np.arange(n + 1))
-                batch = batch.take(pa.array(order))
                 for b in np.flatnonzero(np.diff(bounds)).tolist():
-                    piece = batch.slice(bounds[b], bounds[b + 1] - bounds[b])
+                    # A copy per bucket, not a slice of one sorted batch: a slice would keep that
+                    # whole batch alive while any bucket holds a piece of it, far past the budget.
+                    piece = batch.take(pa.array(order[bounds[b]:bounds[b + 1]]))
                     pending.setdefault(b, []).append(piece)
                     held[b] = held.get(b, 0) + piece.num_rows
                     held_bytes[b] = held_bytes.get(b, 0) + piece.nbytes

@@ -30,6 +30,13 @@ def compact(table: pa.Table) -> pa.Table:
     return table.take(pa.array(np.arange(table.num_rows)))
 
 
+def release_memory() -> None:
+    """Hand Arrow's freed buffers back to the OS. Its allocator keeps them for reuse, so a
+    process's RSS would stay at its largest table's size while it goes on to build Python objects
+    (or, in a worker, while it waits), and the two peaks would add up."""
+    pa.default_memory_pool().release_unused()
+
+
 def concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
     """The non-empty ``parts`` as one table of ``schema`` (empty with it when there are none)."""
     parts = [p for p in parts if p.num_rows]

@@ -16,12 +16,15 @@ from typing import Any
 import pyarrow as pa
 
 from ..steps.base import check_reads, params
-from .base import compact, concat, key_ranges
+from .base import compact, concat, key_ranges, release_memory
 
 
 def _run(step_type: type, step_params: dict[str, Any], *tables: pa.Table) -> pa.Table:
     # Workers rebuild the step from its params, exactly as a Ray actor does.
-    return step_type(**step_params)(*tables)
+    out = step_type(**step_params)(*tables)
+    del tables
+    release_memory()
+    return out
 
 
 def _exit_with_parent() -> None:
