@@ -18,6 +18,7 @@ takes the speaker of the quote it continues (split quotes, multi-paragraph quote
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import re
@@ -125,6 +126,7 @@ _LEAD = frozenset(
 _DETERMINERS = frozenset(
     "the a an its his her their our one another some many several two three both this that".split()
 )
+_LEAD_ONLY = _LEAD - _DETERMINERS
 _PARTICLES = frozenset("al al- bin ibn de del della la le van von der den da di du dos das y".split())
 _ABBREV = frozenset(
     """mr mrs ms dr prof sen rep gov lt col gen capt sgt adm rev st jr sr u.s u.k u.n no vs
@@ -140,7 +142,9 @@ _CAPTOK_REST = r"(?:\.(?:[A-Z]\.){0,2}|[\w’'\-]*\.?)"
 _CAPTOK = rf"(?:[A-Z]{_CAPTOK_REST})"
 _PARTTOK = r"(?:al|bin|ibn|de|del|la|le|van|von|der|da|di|du)"
 _NAME_RUN = re.compile(rf"[A-Z](?<![\w’'\-].){_CAPTOK_REST}(?:[ \t]+(?:{_PARTTOK}[ \t]+|al-)?{_CAPTOK})*")
-_SENT_END = re.compile(r"[.!?]+[\"”’»)\]]*(?=\s+[\"“‘'«(\[A-Z0-9])|\n")
+# A sentence end: ``[.!?]+[\"”’»)\]]*(?=\s+[\"“‘'«(\[A-Z0-9])|\n``, written to start with one character
+# class (the lookbehinds pick the branch) so that re skips ahead to the next candidate character.
+_SENT_END = re.compile(r"[\n.!?](?:(?<=\n)|(?<=[.!?])[.!?]*[\"”’»)\]]*(?=\s+[\"“‘'«(\[A-Z0-9]))")
 _LINE = re.compile(r"[^\n]+")
 _DOUBLE_MARK = re.compile(f"[{_MARKS}]")
 _OPEN_DOUBLE = re.compile(r"[\"“«„]")
@@ -310,7 +314,15 @@ def _norm(tok: str) -> str:
 
 
 def _strip_possessive(tok: str) -> str:
-    return _POSSESSIVE.sub("", tok)
+    """``_POSSESSIVE.sub("", tok)``: a trailing ’, ', ’s or 's cut off (string tests, no regex call)."""
+    last = tok[-1:]
+    if last == "’" or last == "'":
+        return tok[:-1]
+    if last == "s" and tok[-2:-1] in ("’", "'"):
+        return tok[:-2]
+    if last == "\n":  # ``$`` also matches before a final newline
+        return _POSSESSIVE.sub("", tok)
+    return tok
 
 
 def _clean_name(tokens: list[str]) -> list[str]:
@@ -318,13 +330,15 @@ def _clean_name(tokens: list[str]) -> list[str]:
     return list(_clean_name_cached(tuple(tokens)))
 
 
+_LEAD_OR_HONORIFIC = _LEAD | _HONORIFICS
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _clean_name_cached(tokens: tuple[str, ...]) -> tuple[str, ...]:
-    toks = [_strip_possessive(t).rstrip(",;:") for t in tokens]
-    toks = [t for t in toks if t]
-    norms = [_norm(t) for t in toks]
+    toks = [t for t in (_strip_possessive(t).rstrip(",;:") for t in tokens) if t]
+    norms = [t.lower().rstrip(".,;:") for t in toks]  # _norm, inlined: this runs for every new run
     first = 0
-    while first < len(toks) and (norms[first] in _LEAD or norms[first] in _HONORIFICS):
+    while first < len(toks) and norms[first] in _LEAD_OR_HONORIFIC:
         first += 1
     for k in range(first, len(toks)):
         if norms[k] in _TITLES or norms[k].rstrip(".") in _HONORIFICS:
@@ -335,13 +349,16 @@ def _clean_name_cached(tokens: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(toks)
 
 
-def _is_person_name(tokens: list[str]) -> bool:
+_NOT_NAME = _ORG_WORDS | _PLACES | _LEAD
+
+
+def _is_person_name(tokens: list[str] | tuple[str, ...]) -> bool:
     """A plausible personal name: capitalised words, no organisation or place words."""
     if not tokens or len(tokens) > 5 or (len(tokens) == 1 and "." in tokens[0]):
         return False
     for t in tokens:
-        low = _norm(t)
-        if low in _ORG_WORDS or low in _PLACES or low in _LEAD:
+        low = t.lower().rstrip(".,;:")
+        if low in _NOT_NAME:
             return False
         if t.isupper() and len(t) > 1 and "." not in t:
             return False  # acronyms: ISIS, NATO
@@ -378,7 +395,7 @@ def _run_names(run: str) -> tuple[tuple[int, str, str], ...]:
     out = []
     for offset, toks in _split_run(0, run):
         if len(toks) >= 2:
-            name = _clean_name(toks)
+            name = _clean_name_cached(tuple(toks))
             if len(name) >= 2 and _is_person_name(name):
                 out.append((offset, name[0], " ".join(name)))
     return tuple(out)
@@ -386,13 +403,20 @@ def _run_names(run: str) -> tuple[tuple[int, str, str], ...]:
 
 def _split_run(start: int, run: str) -> Iterator[tuple[int, list[str]]]:
     """Cut a run of capitalised words where a word ends a sentence ("Okafor. Photo")."""
+    words = run.split()  # the words of ``_NONSPACE.finditer(run)``: both split at str.isspace
+    if "." not in run:
+        # Nothing to cut (most runs): one piece, from the run's first word.
+        if words:
+            yield start + len(run) - len(run.lstrip()), words
+        return
     toks: list[str] = []
-    pos = start
-    for m in _NONSPACE.finditer(run):
+    pos = at = 0
+    for w in words:
+        at = run.index(w, at)  # only whitespace lies between words, so this is where w starts
         if not toks:
-            pos = start + m.start()
-        toks.append(m.group())
-        w = m.group()
+            pos = start + at
+        toks.append(w)
+        at += len(w)
         if w.endswith(".") and not (_INITIALS.fullmatch(w) or _norm(w).rstrip(".") in _ABBREV):
             yield pos, toks
             toks = []
@@ -415,14 +439,17 @@ def full_name(mention: str, known_names: Iterable[str]) -> str | None:
         >>> full_name("Okafor", ["Tom Alder", "Grace Okafor"])
         'Grace Okafor'
     """
-    toks = _clean_name(mention.split())
+    toks = _clean_name_cached(tuple(mention.split()))
     if not toks:
         return None
+    last, n = toks[-1], len(toks)
     for name in known_names:
+        if last not in name:
+            continue  # cannot end with the mention's words; skips the split of most names
         parts = name.split()
-        if len(parts) > len(toks) and parts[-len(toks) :] == toks:
+        if len(parts) > n and tuple(parts[-n:]) == toks:
             return name
-    return " ".join(toks) if len(toks) >= 2 else None
+    return " ".join(toks) if n >= 2 else None
 
 
 # --- attribution ------------------------------------------------------------------------------
@@ -453,7 +480,7 @@ def _mention_of(text: str, toks: list[tuple[int, int, str]]) -> _Mention | None:
     if len(toks) == 1 and _norm(toks[0][2]) in _PRONOUNS:
         return _make_mention(text, toks[0][0], toks[0][1], "pronoun")
     k = 0
-    while k < len(toks) - 1 and _norm(toks[k][2]) in _LEAD - _DETERMINERS:
+    while k < len(toks) - 1 and _norm(toks[k][2]) in _LEAD_ONLY:
         k += 1
     toks = toks[k:]
     words = [t[2] for t in toks]
@@ -622,10 +649,11 @@ def _until_clause(toks: list[tuple[int, int, str]], masked: str) -> list[tuple[i
     return out
 
 
-def _before(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
-    """``Okafor said: "..."``, ``He told reporters that "..."``, ``According to X, "..."``."""
-    lo = _sentence_start(masked, g.open_at, p0)
-    toks = _tokens(masked, lo, g.open_at)
+def _before(text: str, masked: str, g: _Seg, p0: int, toks: list[tuple[int, int, str]]) -> Attr | None:
+    """``Okafor said: "..."``, ``He told reporters that "..."``, ``According to X, "..."``.
+
+    ``toks`` are the words of the sentence before the opening mark (:func:`_lead_tokens`).
+    """
     lead_in = masked[:p0].rstrip() if not toks else ""
     if not toks and lead_in.endswith(":"):
         # 'In a statement, the group said:' closes the paragraph before a paragraph-long quote.
@@ -652,12 +680,53 @@ def _before(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
 # --- resolution -------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
 class _People:
-    """Persons named in one article, for surname and pronoun resolution."""
+    """Persons named in one article, for surname and pronoun resolution.
 
-    full: list[tuple[int, int, str]]
-    gender: dict[str, str] = field(default_factory=dict)
+    Each part is found on first use: many articles attribute no quote by a bare surname or a
+    pronoun, and then never need the article-wide name search.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @functools.cached_property
+    def named(self) -> list[tuple[int, int, str]]:
+        """Full names, as :func:`person_names` finds them."""
+        return person_names(self.text)
+
+    @functools.cached_property
+    def surnames(self) -> frozenset[str]:
+        """Last words of the full names (a surname-only mention in :attr:`full` stands for one of them)."""
+        return frozenset(n.split()[-1] for _, _, n in self.named)
+
+    @functools.cached_property
+    def full(self) -> list[tuple[int, int, str]]:
+        """Every mention of a named person, surname-only ones included, in text order."""
+        named = self.named
+        names = [n for _, _, n in named]
+        # Surname-only mentions count as mentions of the full name, for pronoun resolution.
+        surnames = {n.split()[-1]: n for n in names}
+        extra = []
+        inside = _Spans(named)
+        resolved: dict[str, str] = {}  # word -> the full name it stands for, in this article
+        for start, end, word in _surname_words(self.text, surnames) if surnames else ():
+            name = surnames.get(_strip_possessive(word) if word[-1] in "s’'" else word)
+            if name and not inside.cover(start):
+                if word not in resolved:
+                    resolved[word] = full_name(word, names) or name
+                extra.append((start, end, resolved[word]))
+        return sorted(named + extra)
+
+    @functools.cached_property
+    def gender(self) -> dict[str, str]:
+        """Gender of full names that follow an honorific ("Mrs. Petra Novak")."""
+        gender: dict[str, str] = {}
+        for s, _, name in self.named:
+            hon = _HON_BEFORE.search(self.text[max(0, s - 8) : s])
+            if hon:
+                gender.setdefault(name, "f" if hon.group(1).lower() in _FEMALE_HON else "m")
+        return gender
 
     def resolve_name(self, mention: _Mention) -> str:
         toks = _clean_name(mention.text.split())
@@ -681,27 +750,41 @@ class _People:
         return None
 
 
-def _people(text: str) -> _People:
-    full = person_names(text)
-    names = [n for _, _, n in full]
-    # Surname-only mentions count as mentions of the full name, for pronoun resolution.
-    surnames = {n.split()[-1]: n for n in names}
-    extra = []
-    inside = {i for s, e, _ in full for i in range(s, e)}
-    resolved: dict[str, str] = {}  # word -> the full name it stands for, in this article
-    for m in _CAPWORD.finditer(text) if surnames else ():
-        word = m.group(1)
-        name = surnames.get(_strip_possessive(word) if word[-1] in "s’'" else word)
-        if name and m.start() not in inside:
-            if word not in resolved:
-                resolved[word] = full_name(word, names) or name
-            extra.append((m.start(), m.end(), resolved[word]))
-    people = _People(sorted(full + extra))
-    for s, _, name in full:
-        hon = _HON_BEFORE.search(text[max(0, s - 8) : s])
-        if hon:
-            people.gender.setdefault(name, "f" if hon.group(1).lower() in _FEMALE_HON else "m")
-    return people
+def _surname_words(text: str, surnames: dict[str, str]) -> list[tuple[int, int, str]]:
+    """The ``_CAPWORD`` matches of ``text`` that start with a known surname, as ``(start, end, word)``.
+
+    Same as filtering ``_CAPWORD.finditer(text)``, without matching every capitalised word of the
+    article: ``str.find`` jumps to each surname and ``_CAPWORD.match`` reads the word there. A
+    finditer match never starts inside an earlier one, and it can only start inside an earlier
+    word after an apostrophe or hyphen ("Jean-Okafor"): those rare texts take the full scan.
+    """
+    starts = set()
+    for surname in surnames:
+        at = text.find(surname)
+        while at >= 0:
+            starts.add(at)
+            at = text.find(surname, at + 1)
+    out = []
+    for at in sorted(starts):
+        if at > 0 and text[at - 1] in "’'-":
+            return [(m.start(), m.end(), m.group(1)) for m in _CAPWORD.finditer(text)]
+        m = _CAPWORD.match(text, at)
+        if m:
+            out.append((at, m.end(), m.group(1)))
+    return out
+
+
+class _Spans:
+    """Which offsets lie inside some span, by bisection (no set of every covered offset)."""
+
+    def __init__(self, spans: list[tuple[int, int, str]]) -> None:
+        ordered = sorted((s, e) for s, e, _ in spans)
+        self.starts = [s for s, _ in ordered]
+        self.reach = list(itertools.accumulate((e for _, e in ordered), max))  # furthest end so far
+
+    def cover(self, at: int) -> bool:
+        k = bisect.bisect_right(self.starts, at) - 1
+        return k >= 0 and self.reach[k] > at
 
 
 def _resolve(mention: _Mention, people: _People, speakers: list[tuple[int, str]]) -> str | None:
@@ -715,31 +798,38 @@ def _resolve(mention: _Mention, people: _People, speakers: list[tuple[int, str]]
 # --- grouping ---------------------------------------------------------------------------------
 
 
-def _own_attr(text: str, masked: str, g: _Seg, para: tuple[int, int], surnames: frozenset[str]) -> Attr | None:
+def _own_attr(text: str, masked: str, g: _Seg, para: tuple[int, int], people: _People) -> Attr | None:
     """The cue in the quote's own sentence, trying the likelier side first."""
     inner = text[g.start : g.end].rstrip()
     after_mark = text[g.close_at + 1 : g.close_at + 2] if g.close_at is not None else ""
     trailing = (inner[-1:] in (",", "?", "!", "—", "-")) or after_mark == ","
-    first, second = (_after, _before) if trailing else (_before, _after)
-    a = first(text, masked, g, para[1] if first is _after else para[0])
-    a = a or second(text, masked, g, para[1] if second is _after else para[0])
-    return a or _sentence_subject(text, masked, g, para[0], surnames)
+    if trailing:
+        a = _after(text, masked, g, para[1])
+        if a:
+            return a
+    # _before and _sentence_subject read the same words: tokenise the lead-in once.
+    lead = _lead_tokens(masked, g, para[0])
+    a = _before(text, masked, g, para[0], lead) or (None if trailing else _after(text, masked, g, para[1]))
+    return a or _sentence_subject(text, masked, lead, people)
+
+
+def _lead_tokens(masked: str, g: _Seg, p0: int) -> list[tuple[int, int, str]]:
+    """The words of the quote's sentence before its opening mark."""
+    return _tokens(masked, _sentence_start(masked, g.open_at, p0), g.open_at)
 
 
 _PASSIVE = frozenset("was were is are been being be get got gets".split())
 _NOT_CUES = frozenset("who which whose whom that and or but nor is was were are".split())
 
 
-def _sentence_subject(text: str, masked: str, g: _Seg, p0: int, surnames: frozenset[str]) -> Attr | None:
-    """No reporting verb: the named subject of the sentence that leads into the quote.
+def _sentence_subject(text: str, masked: str, toks: list[tuple[int, int, str]], people: _People) -> Attr | None:
+    """No reporting verb: the named subject of the sentence that leads into the quote (its words ``toks``).
 
     ``He pledged to be "the greatest..."`` or ``Earlier, Clinton shared her anxiety: "..."``.
     """
-    lo = _sentence_start(masked, g.open_at, p0)
-    toks = _tokens(masked, lo, g.open_at)
     starts = {0} | {i + 1 for i, t in enumerate(toks) if _CLAUSE_PUNCT.search(masked, t[1], t[1] + 2)}
     for i in sorted(starts):
-        while i < len(toks) and _norm(toks[i][2]) in _LEAD - _DETERMINERS:
+        while i < len(toks) and _norm(toks[i][2]) in _LEAD_ONLY:
             i += 1
         j = i
         while j < len(toks) and _norm(toks[j][2]) not in _PRONOUNS and (
@@ -754,7 +844,7 @@ def _sentence_subject(text: str, masked: str, g: _Seg, p0: int, surnames: frozen
             continue
         m = _mention_of(text, toks[i:j])
         # Without a cue, a lone capitalised word is too weak ("Security situation in ...").
-        if m and (m.kind == "pronoun" or (m.kind == "name" and (" " in m.text or m.text in surnames))):
+        if m and (m.kind == "pronoun" or (m.kind == "name" and (" " in m.text or m.text in people.surnames))):
             return m, toks[j][2].rstrip(".,:;"), 0.55
     return None
 
@@ -837,11 +927,10 @@ def find_quotes(text: str, cfg: QuotesConfig, *, min_confidence: float | None = 
 def _attribute(text: str, segs: list[_Seg], masked: str) -> None:
     """Set ``attr`` of every segment that has a speaker of its own or continues one that has."""
     paras = list(_paragraphs(text))
-    people = _people(masked)
-    surnames = frozenset(n.split()[-1] for _, _, n in people.full)
+    people = _People(masked)
     speakers: list[tuple[int, str]] = []
     for g in segs:
-        found = _own_attr(text, masked, g, paras[g.para], surnames)
+        found = _own_attr(text, masked, g, paras[g.para], people)
         if found is None:
             continue
         mention, cue, conf = found
