@@ -225,6 +225,7 @@ def _double_segments(text: str, p0: int, p1: int) -> list[tuple[int, int | None]
 
 _SINGLE_OPEN = re.compile(r"[‘']")
 _SINGLE_CLOSE = re.compile(r"[’']")
+_ANY_MARK = re.compile(f"[{_MARKS}‘']")  # what _DOUBLE_MARK or _SINGLE_OPEN can find
 
 
 def _single_segments(text: str, p0: int, p1: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -254,8 +255,17 @@ def _single_segments(text: str, p0: int, p1: int, taken: list[tuple[int, int]]) 
 
 def _segments(text: str) -> list[_Seg]:
     """Every quoted segment, in text order (titles and one-word scare quotes included)."""
+    # Only paragraphs with a mark can hold a segment: find the marks once, skip the other paragraphs.
+    marks = [m.start() for m in _ANY_MARK.finditer(text)]
     segs: list[_Seg] = []
+    k = 0
     for para, (p0, p1) in enumerate(_paragraphs(text)):
+        while k < len(marks) and marks[k] < p0:
+            k += 1
+        if k == len(marks):
+            break
+        if marks[k] >= p1:
+            continue
         pairs = _double_segments(text, p0, p1)
         closed = [(a, b) for a, b in pairs if b is not None]
         pairs += _single_segments(text, p0, p1, closed + [(a, p1) for a, b in pairs if b is None])
@@ -374,8 +384,17 @@ def person_names(text: str) -> list[tuple[int, int, str]]:
         >>> person_names("Defense Secretary Tom Alder spoke.")
         [(18, 27, 'Tom Alder')]
     """
+    return _names_in(text, 0, len(text))
+
+
+def _names_in(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
+    """:func:`person_names` of ``text[lo:hi]``, with offsets in ``text``.
+
+    With ``lo``/``hi`` at line ends this is exactly the part of ``person_names(text)`` on those
+    lines: a run of capitalised words never crosses a newline, so the scan starts afresh on each.
+    """
     out = []
-    for m in _NAME_RUN.finditer(text):
+    for m in _NAME_RUN.finditer(text, lo, hi):
         run = m.group()
         if " " not in run and "\t" not in run:
             continue  # one word, and cleaning never adds words
@@ -689,6 +708,7 @@ class _People:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self._ending: dict[str, list[str]] = {}  # word -> names_ending(word)
 
     @functools.cached_property
     def named(self) -> list[tuple[int, int, str]]:
@@ -732,9 +752,41 @@ class _People:
         toks = _clean_name(mention.text.split())
         if len(toks) >= 2:
             return " ".join(toks)
+        if "full" not in self.__dict__ and toks:
+            # Known names that end with the mention: with at most one, the order of mentions (which
+            # needs every surname mention in the article) cannot change the answer.
+            ending = {n for n in self.names_ending(toks[-1]) if n.split()[-1] == toks[-1] and " " in n}
+            if len(ending) <= 1:
+                return ending.pop() if ending else toks[-1]
         before = [n for s, _, n in reversed(self.full) if s < mention.start]
         after = [n for s, _, n in self.full if s >= mention.start]
         return full_name(mention.text, before + after) or " ".join(toks)
+
+    def has_surname(self, word: str) -> bool:
+        """``word in self.surnames``, without naming the whole article when it is not done yet."""
+        if "named" in self.__dict__:
+            return word in self.surnames
+        return any(n.split()[-1] == word for n in self.names_ending(word))
+
+    def names_ending(self, word: str) -> list[str]:
+        """The full names on the lines where ``" " + word`` occurs: every name whose last word is ``word``.
+
+        A name is kept only where the text spells it with single spaces, so a name ending with
+        ``word`` puts ``" " + word`` on its line; :func:`_names_in` reads just those lines.
+        """
+        found = self._ending.get(word)
+        if found is None:
+            text, needle, found, line_end = self.text, " " + word, [], -1
+            at = text.find(needle)
+            while at >= 0:
+                if at >= line_end:  # a line not read yet
+                    line_start = text.rfind("\n", 0, at) + 1
+                    line_end = text.find("\n", at)
+                    line_end = len(text) if line_end < 0 else line_end
+                    found += [n for _, _, n in _names_in(text, line_start, line_end)]
+                at = text.find(needle, at + 1)
+            self._ending[word] = found
+        return found
 
     def resolve_pronoun(self, mention: _Mention, speakers: list[tuple[int, str]]) -> str | None:
         want = _PRONOUNS.get(mention.text.lower())
@@ -844,7 +896,7 @@ def _sentence_subject(text: str, masked: str, toks: list[tuple[int, int, str]], 
             continue
         m = _mention_of(text, toks[i:j])
         # Without a cue, a lone capitalised word is too weak ("Security situation in ...").
-        if m and (m.kind == "pronoun" or (m.kind == "name" and (" " in m.text or m.text in people.surnames))):
+        if m and (m.kind == "pronoun" or (m.kind == "name" and (" " in m.text or people.has_surname(m.text)))):
             return m, toks[j][2].rstrip(".,:;"), 0.55
     return None
 
