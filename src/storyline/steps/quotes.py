@@ -146,7 +146,6 @@ _NAME_RUN = re.compile(rf"[A-Z](?<![\w’'\-].){_CAPTOK_REST}(?:[ \t]+(?:{_PARTT
 # class (the lookbehinds pick the branch) so that re skips ahead to the next candidate character.
 _SENT_END = re.compile(r"[\n.!?](?:(?<=\n)|(?<=[.!?])[.!?]*[\"”’»)\]]*(?=\s+[\"“‘'«(\[A-Z0-9]))")
 _LINE = re.compile(r"[^\n]+")
-_DOUBLE_MARK = re.compile(f"[{_MARKS}]")
 _OPEN_DOUBLE = re.compile(r"[\"“«„]")
 _ALNUM_RUN = re.compile(r"\w+")
 _WORD_CHARS = re.compile(r"\w")
@@ -202,12 +201,11 @@ def _role(text: str, i: int) -> str:
     return "either"
 
 
-def _double_segments(text: str, p0: int, p1: int) -> list[tuple[int, int | None]]:
-    """``(open_at, close_at)`` pairs of double marks inside one paragraph."""
+def _double_segments(text: str, marks: list[int]) -> list[tuple[int, int | None]]:
+    """``(open_at, close_at)`` pairs of the double marks at ``marks`` (one paragraph's, in order)."""
     out: list[tuple[int, int | None]] = []
     opened: int | None = None
-    for mark in _DOUBLE_MARK.finditer(text, p0, p1):
-        i = mark.start()
+    for i in marks:
         ch = text[i]
         role = _role(text, i)
         if opened is None:
@@ -223,13 +221,16 @@ def _double_segments(text: str, p0: int, p1: int) -> list[tuple[int, int | None]
     return out
 
 
-_SINGLE_OPEN = re.compile(r"[‘']")
 _SINGLE_CLOSE = re.compile(r"[’']")
-_ANY_MARK = re.compile(f"[{_MARKS}‘']")  # what _DOUBLE_MARK or _SINGLE_OPEN can find
+_ANY_MARK = re.compile(f"[{_MARKS}‘']")  # double marks, and single marks that can open
 
 
-def _single_segments(text: str, p0: int, p1: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _single_segments(
+    text: str, p0: int, p1: int, taken: list[tuple[int, int]], opens: list[int]
+) -> list[tuple[int, int]]:
     """``(open_at, close_at)`` pairs of single marks outside double quotes, apostrophes excluded.
+
+    ``opens`` are the paragraph's ‘ and ' marks, in order.
 
     An opening mark follows a space and leads a letter (not "’90s", "’em" after a word); a closing
     mark follows a non-space and is not followed by a letter (not "don’t", but "workers’ " is
@@ -237,8 +238,7 @@ def _single_segments(text: str, p0: int, p1: int, taken: list[tuple[int, int]]) 
     """
     out: list[tuple[int, int]] = []
     pos = p0
-    for m in _SINGLE_OPEN.finditer(text, p0, p1):
-        i = m.start()
+    for i in opens:
         if i < pos or any(a <= i <= b for a, b in taken):
             continue
         before = text[i - 1] if i > p0 else " "
@@ -266,9 +266,15 @@ def _segments(text: str) -> list[_Seg]:
             break
         if marks[k] >= p1:
             continue
-        pairs = _double_segments(text, p0, p1)
-        closed = [(a, b) for a, b in pairs if b is not None]
-        pairs += _single_segments(text, p0, p1, closed + [(a, p1) for a, b in pairs if b is None])
+        here = k
+        while k < len(marks) and marks[k] < p1:
+            k += 1
+        doubles = [i for i in marks[here:k] if text[i] in _MARKS]
+        opens = [i for i in marks[here:k] if text[i] in "‘'"]
+        pairs = _double_segments(text, doubles) if doubles else []
+        if opens:
+            closed = [(a, b) for a, b in pairs if b is not None]
+            pairs += _single_segments(text, p0, p1, closed + [(a, p1) for a, b in pairs if b is None], opens)
         for a, b in sorted(pairs):
             s, e = a + 1, (b if b is not None else p1)
             while s < e and text[s].isspace():
@@ -709,6 +715,7 @@ class _People:
     def __init__(self, text: str) -> None:
         self.text = text
         self._ending: dict[str, list[str]] = {}  # word -> names_ending(word)
+        self._lines: dict[int, list[str]] = {}  # line start -> names on that line
 
     @functools.cached_property
     def named(self) -> list[tuple[int, int, str]]:
@@ -774,16 +781,21 @@ class _People:
         A name is kept only where the text spells it with single spaces, so a name ending with
         ``word`` puts ``" " + word`` on its line; :func:`_names_in` reads just those lines.
         """
+        if "named" in self.__dict__:
+            return [n for _, _, n in self.named]
         found = self._ending.get(word)
         if found is None:
             text, needle, found, line_end = self.text, " " + word, [], -1
             at = text.find(needle)
             while at >= 0:
-                if at >= line_end:  # a line not read yet
+                if at >= line_end:  # a line not read for this word
                     line_start = text.rfind("\n", 0, at) + 1
                     line_end = text.find("\n", at)
                     line_end = len(text) if line_end < 0 else line_end
-                    found += [n for _, _, n in _names_in(text, line_start, line_end)]
+                    names = self._lines.get(line_start)
+                    if names is None:
+                        names = self._lines[line_start] = [n for _, _, n in _names_in(text, line_start, line_end)]
+                    found += names
                 at = text.find(needle, at + 1)
             self._ending[word] = found
         return found
@@ -818,12 +830,28 @@ def _surname_words(text: str, surnames: dict[str, str]) -> list[tuple[int, int, 
             at = text.find(surname, at + 1)
     out = []
     for at in sorted(starts):
-        if at > 0 and text[at - 1] in "’'-":
-            return [(m.start(), m.end(), m.group(1)) for m in _CAPWORD.finditer(text)]
-        m = _CAPWORD.match(text, at)
+        m = _capword_at(text, at)
         if m:
             out.append((at, m.end(), m.group(1)))
     return out
+
+
+def _capword_at(text: str, at: int) -> re.Match[str] | None:
+    """The match of ``_CAPWORD.finditer(text)`` that starts at ``at``, if there is one.
+
+    A match is a capital and word characters, apostrophes or hyphens, so one never straddles the
+    start of a run of those characters: finditer from that start sees what finditer from 0 sees.
+    Most words start their run (the character before is a space or punctuation).
+    """
+    if at == 0 or text[at - 1] not in "’'-":
+        return _CAPWORD.match(text, at)  # the common case; after a word character, no match at all
+    lo = at
+    while lo > 0 and (text[lo - 1] in "’'-_" or text[lo - 1].isalnum()):  # [\w’'\-]
+        lo -= 1
+    for m in _CAPWORD.finditer(text, lo):
+        if m.start() >= at:
+            return m if m.start() == at else None
+    return None
 
 
 class _Spans:
