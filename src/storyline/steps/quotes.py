@@ -179,9 +179,9 @@ class _Seg:
     attr: tuple[str | None, str | None, int | None, int | None, str | None, float] | None = None
 
 
-def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
-    for m in _LINE.finditer(text):
-        yield m.start(), m.end()
+def _paragraphs(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each non-empty line."""
+    return [m.span() for m in _LINE.finditer(text)]
 
 
 def _role(text: str, i: int) -> str:
@@ -253,13 +253,16 @@ def _single_segments(
     return out
 
 
-def _segments(text: str) -> list[_Seg]:
-    """Every quoted segment, in text order (titles and one-word scare quotes included)."""
+def _segments(text: str, paras: list[tuple[int, int]] | None = None) -> list[_Seg]:
+    """Every quoted segment, in text order (titles and one-word scare quotes included).
+
+    ``paras`` is ``_paragraphs(text)`` when the caller has it already.
+    """
     # Only paragraphs with a mark can hold a segment: find the marks once, skip the other paragraphs.
     marks = [m.start() for m in _ANY_MARK.finditer(text)]
     segs: list[_Seg] = []
     k = 0
-    for para, (p0, p1) in enumerate(_paragraphs(text)):
+    for para, (p0, p1) in enumerate(_paragraphs(text) if paras is None else paras):
         while k < len(marks) and marks[k] < p0:
             k += 1
         if k == len(marks):
@@ -391,6 +394,26 @@ def person_names(text: str) -> list[tuple[int, int, str]]:
         [(18, 27, 'Tom Alder')]
     """
     return _names_in(text, 0, len(text))
+
+
+_RUN_PARTICLES = frozenset("al bin ibn de del la le van von der da di du".split())  # _PARTTOK's words
+
+
+def _after_name_word(text: str, space: int) -> bool:
+    """Whether the word before ``text[space]`` can be a word of a name that goes on after the space.
+
+    Words of a capitalised run start with a capital (a dotted "J.R." ends with one), are
+    particles ("van") or start with "al-"; a name's words are that run's words, whole. False
+    rules a name out; True only means a line is worth reading.
+    """
+    end = space - 1 if space > 0 and text[space - 1] == "." else space
+    start = end
+    while start > 0 and (text[start - 1] in "’'-_" or text[start - 1].isalnum()):  # [\w’'\-]
+        start -= 1
+    if start == end:
+        return False
+    word = text[start:end]
+    return "A" <= word[0] <= "Z" or word in _RUN_PARTICLES or word.startswith("al-")
 
 
 def _names_in(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
@@ -779,7 +802,8 @@ class _People:
         """The full names on the lines where ``" " + word`` occurs: every name whose last word is ``word``.
 
         A name is kept only where the text spells it with single spaces, so a name ending with
-        ``word`` puts ``" " + word`` on its line; :func:`_names_in` reads just those lines.
+        ``word`` puts ``" " + word`` on its line, after another word of the name
+        (:func:`_after_name_word`); :func:`_names_in` reads just those lines.
         """
         if "named" in self.__dict__:
             return [n for _, _, n in self.named]
@@ -788,7 +812,7 @@ class _People:
             text, needle, found, line_end = self.text, " " + word, [], -1
             at = text.find(needle)
             while at >= 0:
-                if at >= line_end:  # a line not read for this word
+                if at >= line_end and _after_name_word(text, at):  # a line not read for this word
                     line_start = text.rfind("\n", 0, at) + 1
                     line_end = text.find("\n", at)
                     line_end = len(text) if line_end < 0 else line_end
@@ -907,7 +931,11 @@ def _sentence_subject(text: str, masked: str, toks: list[tuple[int, int, str]], 
 
     ``He pledged to be "the greatest..."`` or ``Earlier, Clinton shared her anxiety: "..."``.
     """
-    starts = {0} | {i + 1 for i, t in enumerate(toks) if _CLAUSE_PUNCT.search(masked, t[1], t[1] + 2)}
+    if not toks:
+        return None
+    # Clauses start after a word followed (within two characters) by , : ; or —: find those once.
+    punct = {m.start() for m in _CLAUSE_PUNCT.finditer(masked, toks[0][1], toks[-1][1] + 2)}
+    starts = {0} | {i + 1 for i, t in enumerate(toks) if t[1] in punct or t[1] + 1 in punct} if punct else {0}
     for i in sorted(starts):
         while i < len(toks) and _norm(toks[i][2]) in _LEAD_ONLY:
             i += 1
@@ -991,11 +1019,12 @@ def find_quotes(text: str, cfg: QuotesConfig, *, min_confidence: float | None = 
         min_confidence = cfg.min_confidence
     if not text or not isinstance(text, str):
         return []
-    every = _segments(text)
+    paras = _paragraphs(text)
+    every = _segments(text, paras)
     segs = [g for g in every if _is_quote(text, g, cfg.min_quote_words)]
     if not segs:
         return []
-    _attribute(text, segs, _mask(text, every))
+    _attribute(text, segs, _mask(text, every), paras)
     out = []
     for g in segs:
         attr = g.attr or (None, None, None, None, None, 0.3)
@@ -1004,9 +1033,8 @@ def find_quotes(text: str, cfg: QuotesConfig, *, min_confidence: float | None = 
     return out
 
 
-def _attribute(text: str, segs: list[_Seg], masked: str) -> None:
-    """Set ``attr`` of every segment that has a speaker of its own or continues one that has."""
-    paras = list(_paragraphs(text))
+def _attribute(text: str, segs: list[_Seg], masked: str, paras: list[tuple[int, int]]) -> None:
+    """Set ``attr`` of every segment that has a speaker of its own or continues one that has (``paras``: its lines)."""
     people = _People(masked)
     speakers: list[tuple[int, str]] = []
     for g in segs:
