@@ -260,18 +260,17 @@ def _segments(text: str, paras: list[tuple[int, int]] | None = None) -> list[_Se
     """
     # Only paragraphs with a mark can hold a segment: find the marks once, skip the other paragraphs.
     marks = [m.start() for m in _ANY_MARK.finditer(text)]
+    if not marks:
+        return []
+    paras = _paragraphs(text) if paras is None else paras
+    starts = [p0 for p0, _ in paras]
     segs: list[_Seg] = []
     k = 0
-    for para, (p0, p1) in enumerate(_paragraphs(text) if paras is None else paras):
-        while k < len(marks) and marks[k] < p0:
-            k += 1
-        if k == len(marks):
-            break
-        if marks[k] >= p1:
-            continue
-        here = k
-        while k < len(marks) and marks[k] < p1:
-            k += 1
+    while k < len(marks):
+        # A mark is not a newline, so it lies on a line: take that line's marks together.
+        para = bisect.bisect_right(starts, marks[k]) - 1
+        p0, p1 = paras[para]
+        here, k = k, bisect.bisect_left(marks, p1, k)
         doubles = [i for i in marks[here:k] if text[i] in _MARKS]
         opens = [i for i in marks[here:k] if text[i] in "‘'"]
         pairs = _double_segments(text, doubles) if doubles else []
@@ -731,14 +730,16 @@ def _before(text: str, masked: str, g: _Seg, p0: int, toks: list[tuple[int, int,
 class _People:
     """Persons named in one article, for surname and pronoun resolution.
 
-    Each part is found on first use: many articles attribute no quote by a bare surname or a
-    pronoun, and then never need the article-wide name search.
+    Each part is found on first use, and line by line where that gives the same answer: many
+    articles attribute no quote by a bare surname or a pronoun, and most that do resolve it from
+    a few lines, so the article-wide name search (:attr:`named`, :attr:`full`) runs only when
+    needed. Names never cross a line (:func:`_names_in`).
     """
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._ending: dict[str, list[str]] = {}  # word -> names_ending(word)
-        self._lines: dict[int, list[str]] = {}  # line start -> names on that line
+        self._ending: dict[str, list[tuple[int, int, str]]] = {}  # word -> _named_ending(word)
+        self._lines: dict[int, list[tuple[int, int, str]]] = {}  # line start -> full names on that line
 
     @functools.cached_property
     def named(self) -> list[tuple[int, int, str]]:
@@ -778,6 +779,10 @@ class _People:
                 gender.setdefault(name, "f" if hon.group(1).lower() in _FEMALE_HON else "m")
         return gender
 
+    @functools.cached_property
+    def lines(self) -> list[tuple[int, int]]:
+        return _paragraphs(self.text)
+
     def resolve_name(self, mention: _Mention) -> str:
         toks = _clean_name(mention.text.split())
         if len(toks) >= 2:
@@ -785,7 +790,7 @@ class _People:
         if "full" not in self.__dict__ and toks:
             # Known names that end with the mention: with at most one, the order of mentions (which
             # needs every surname mention in the article) cannot change the answer.
-            ending = {n for n in self.names_ending(toks[-1]) if n.split()[-1] == toks[-1] and " " in n}
+            ending = set(self._names_ending(toks[-1]))
             if len(ending) <= 1:
                 return ending.pop() if ending else toks[-1]
         before = [n for s, _, n in reversed(self.full) if s < mention.start]
@@ -796,9 +801,13 @@ class _People:
         """``word in self.surnames``, without naming the whole article when it is not done yet."""
         if "named" in self.__dict__:
             return word in self.surnames
-        return any(n.split()[-1] == word for n in self.names_ending(word))
+        return bool(self._names_ending(word))
 
-    def names_ending(self, word: str) -> list[str]:
+    def _names_ending(self, word: str) -> list[str]:
+        """The full names whose last word is ``word``, in text order."""
+        return [n for _, _, n in self._named_ending(word) if n.split()[-1] == word]
+
+    def _named_ending(self, word: str) -> list[tuple[int, int, str]]:
         """The full names on the lines where ``" " + word`` occurs: every name whose last word is ``word``.
 
         A name is kept only where the text spells it with single spaces, so a name ending with
@@ -806,7 +815,7 @@ class _People:
         (:func:`_after_name_word`); :func:`_names_in` reads just those lines.
         """
         if "named" in self.__dict__:
-            return [n for _, _, n in self.named]
+            return self.named
         found = self._ending.get(word)
         if found is None:
             text, needle, found, line_end = self.text, " " + word, [], -1
@@ -816,18 +825,26 @@ class _People:
                     line_start = text.rfind("\n", 0, at) + 1
                     line_end = text.find("\n", at)
                     line_end = len(text) if line_end < 0 else line_end
-                    names = self._lines.get(line_start)
-                    if names is None:
-                        names = self._lines[line_start] = [n for _, _, n in _names_in(text, line_start, line_end)]
-                    found += names
+                    found += self._line_names(line_start, line_end)
                 at = text.find(needle, at + 1)
             self._ending[word] = found
         return found
+
+    def _line_names(self, start: int, end: int) -> list[tuple[int, int, str]]:
+        """``_names_in`` one line (``start``, ``end``: the line's bounds), once."""
+        names = self._lines.get(start)
+        if names is None:
+            names = self._lines[start] = _names_in(self.text, start, end)
+        return names
 
     def resolve_pronoun(self, mention: _Mention, speakers: list[tuple[int, str]]) -> str | None:
         want = _PRONOUNS.get(mention.text.lower())
         if want not in ("m", "f"):
             return None
+        if "full" not in self.__dict__:
+            found = self._pronoun_nearby(mention.start, want, speakers)
+            if found is not None:
+                return found
         cands = [(s, n) for s, _, n in self.full if s < mention.start] + [
             (s, n) for s, n in speakers if s < mention.start
         ]
@@ -837,14 +854,53 @@ class _People:
                 return name
         return None
 
+    def _pronoun_nearby(self, at: int, want: str, speakers: list[tuple[int, str]], back: int = 3) -> str | None:
+        """:meth:`resolve_pronoun`'s answer when it lies on the pronoun's line or the ``back - 1`` before, else None.
+
+        Going back line by line, a line's candidates (full names, surname-only mentions, earlier
+        speakers) all come after those of the lines before it, so the first line with a candidate
+        of the right gender holds the answer.
+        """
+        starts = [s for s, _ in self.lines]
+        line = bisect.bisect_right(starts, at) - 1
+        for p0, p1 in self.lines[max(line - back + 1, 0) : line + 1][::-1]:
+            hi = min(p1, at)
+            named = [(s, n) for s, _, n in self._line_names(p0, p1) if s < hi]
+            inside = _Spans(self._line_names(p0, p1))
+            cands = named + [(s, n) for s, n in speakers if p0 <= s < hi]
+            # Surname-only mentions, as :attr:`full` finds them: a capitalised word that is the
+            # last word of a full name, outside full names; it stands for the first such name
+            # (the last one when the word is a title: full_name gives None).
+            for m in _CAPWORD.finditer(self.text, p0, p1):
+                if m.start() >= hi:
+                    break
+                word = m.group(1)
+                ending = self._names_ending(_strip_possessive(word) if word[-1] in "s’'" else word)
+                if ending and not inside.cover(m.start()):
+                    cands.append((m.start(), full_name(word, ending) or ending[-1]))
+            for _, name in sorted(cands, reverse=True):
+                g = self._gender_of(name)
+                if g is None or g == want:
+                    return name
+        return None
+
+    def _gender_of(self, name: str) -> str | None:
+        """``self.gender.get(name)``: set by the first mention of the full name after an honorific."""
+        if "named" in self.__dict__:
+            return self.gender.get(name)
+        for s, _, n in self._named_ending(name.split()[-1]):
+            if n == name:
+                hon = _HON_BEFORE.search(self.text[max(0, s - 8) : s])
+                if hon:
+                    return "f" if hon.group(1).lower() in _FEMALE_HON else "m"
+        return None
+
 
 def _surname_words(text: str, surnames: dict[str, str]) -> list[tuple[int, int, str]]:
     """The ``_CAPWORD`` matches of ``text`` that start with a known surname, as ``(start, end, word)``.
 
     Same as filtering ``_CAPWORD.finditer(text)``, without matching every capitalised word of the
-    article: ``str.find`` jumps to each surname and ``_CAPWORD.match`` reads the word there. A
-    finditer match never starts inside an earlier one, and it can only start inside an earlier
-    word after an apostrophe or hyphen ("Jean-Okafor"): those rare texts take the full scan.
+    article: ``str.find`` jumps to each surname and :func:`_capword_at` reads the word there.
     """
     starts = set()
     for surname in surnames:
