@@ -865,24 +865,39 @@ class _People:
         line = bisect.bisect_right(starts, at) - 1
         for p0, p1 in self.lines[max(line - back + 1, 0) : line + 1][::-1]:
             hi = min(p1, at)
-            named = [(s, n) for s, _, n in self._line_names(p0, p1) if s < hi]
-            inside = _Spans(self._line_names(p0, p1))
-            cands = named + [(s, n) for s, n in speakers if p0 <= s < hi]
-            # Surname-only mentions, as :attr:`full` finds them: a capitalised word that is the
-            # last word of a full name, outside full names; it stands for the first such name
-            # (the last one when the word is a title: full_name gives None).
-            for m in _CAPWORD.finditer(self.text, p0, p1):
+            named = self._line_names(p0, p1)
+            inside = _Spans(named)
+            # Candidates by start, latest first: a full name or an earlier speaker is known; a
+            # capitalised word outside full names is a surname-only mention when it is the last word
+            # of a full name (looked up only when no later candidate answered).
+            at_start: dict[int, list[str | re.Match[str]]] = {}
+            for s, _, n in named:
+                if s < hi:
+                    at_start.setdefault(s, []).append(n)
+            for s, n in speakers:
+                if p0 <= s < hi:
+                    at_start.setdefault(s, []).append(n)
+            for m in _CAPWORD.finditer(self.text, p0, p1):  # to the line's end, as in the whole text
                 if m.start() >= hi:
                     break
-                word = m.group(1)
-                ending = self._names_ending(_strip_possessive(word) if word[-1] in "s’'" else word)
-                if ending and not inside.cover(m.start()):
-                    cands.append((m.start(), full_name(word, ending) or ending[-1]))
-            for _, name in sorted(cands, reverse=True):
-                g = self._gender_of(name)
-                if g is None or g == want:
-                    return name
+                if not inside.cover(m.start()):
+                    at_start.setdefault(m.start(), []).append(m)
+            for s in sorted(at_start, reverse=True):
+                names = [c if isinstance(c, str) else self._surname_mention(c.group(1)) for c in at_start[s]]
+                for name in sorted((n for n in names if n), reverse=True):
+                    g = self._gender_of(name)
+                    if g is None or g == want:
+                        return name
         return None
+
+    def _surname_mention(self, word: str) -> str | None:
+        """The full name a capitalised word outside full names stands for in :attr:`full`, if any.
+
+        It is the last word of full names: the first of them, or the last one when the word is a
+        title (then ``full_name`` gives None).
+        """
+        ending = self._names_ending(_strip_possessive(word) if word[-1] in "s’'" else word)
+        return (full_name(word, ending) or ending[-1]) if ending else None
 
     def _gender_of(self, name: str) -> str | None:
         """``self.gender.get(name)``: set by the first mention of the full name after an honorific."""
