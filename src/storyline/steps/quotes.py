@@ -395,6 +395,9 @@ def person_names(text: str) -> list[tuple[int, int, str]]:
     return _names_in(text, 0, len(text))
 
 
+# Characters that no capitalised run holds (a run is words, spaces and tabs): _NAME_RUN's matches in the
+# text between two of them are the matches of the whole text that lie there.
+_RUN_BREAKS = ",;:\"“”()"  # and newlines
 _RUN_PARTICLES = frozenset("al bin ibn de del la le van von der da di du".split())  # _PARTTOK's words
 
 
@@ -418,8 +421,9 @@ def _after_name_word(text: str, space: int) -> bool:
 def _names_in(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
     """:func:`person_names` of ``text[lo:hi]``, with offsets in ``text``.
 
-    With ``lo``/``hi`` at line ends this is exactly the part of ``person_names(text)`` on those
-    lines: a run of capitalised words never crosses a newline, so the scan starts afresh on each.
+    With ``lo``/``hi`` at line ends (or next to any character a run cannot hold: _RUN_BREAKS) this
+    is exactly the part of ``person_names(text)`` in between: no run of capitalised words crosses
+    such a character, so the scan starts afresh after each.
     """
     out = []
     for m in _NAME_RUN.finditer(text, lo, hi):
@@ -740,6 +744,7 @@ class _People:
         self.text = text
         self._ending: dict[str, list[tuple[int, int, str]]] = {}  # word -> _named_ending(word)
         self._lines: dict[int, list[tuple[int, int, str]]] = {}  # line start -> full names on that line
+        self._stretches: dict[int, list[tuple[int, int, str]]] = {}  # the same, between _RUN_BREAKS
 
     @functools.cached_property
     def named(self) -> list[tuple[int, int, str]]:
@@ -808,24 +813,31 @@ class _People:
         return [n for _, _, n in self._named_ending(word) if n.split()[-1] == word]
 
     def _named_ending(self, word: str) -> list[tuple[int, int, str]]:
-        """The full names on the lines where ``" " + word`` occurs: every name whose last word is ``word``.
+        """The full names around each place where ``" " + word`` occurs: every name whose last word is ``word``.
 
         A name is kept only where the text spells it with single spaces, so a name ending with
-        ``word`` puts ``" " + word`` on its line, after another word of the name
-        (:func:`_after_name_word`); :func:`_names_in` reads just those lines.
+        ``word`` puts ``" " + word`` in the text, after another word of the name
+        (:func:`_after_name_word`). A name lies inside a capitalised run, which holds no newline
+        or clause punctuation: :func:`_names_in` reads just the stretch between those around each
+        such place.
         """
         if "named" in self.__dict__:
             return self.named
         found = self._ending.get(word)
         if found is None:
-            text, needle, found, line_end = self.text, " " + word, [], -1
+            text, needle, found, end = self.text, " " + word, [], -1
             at = text.find(needle)
             while at >= 0:
-                if at >= line_end and _after_name_word(text, at):  # a line not read for this word
+                if at >= end and _after_name_word(text, at):  # a stretch not read for this word
                     line_start = text.rfind("\n", 0, at) + 1
-                    line_end = text.find("\n", at)
-                    line_end = len(text) if line_end < 0 else line_end
-                    found += self._line_names(line_start, line_end)
+                    end = text.find("\n", at)
+                    end = len(text) if end < 0 else end
+                    start = max(line_start, max(text.rfind(c, line_start, at) for c in _RUN_BREAKS) + 1)
+                    end = min([e for e in (text.find(c, at, end) for c in _RUN_BREAKS) if e >= 0], default=end)
+                    names = self._stretches.get(start)
+                    if names is None:
+                        names = self._stretches[start] = _names_in(text, start, end)
+                    found += names
                 at = text.find(needle, at + 1)
             self._ending[word] = found
         return found
