@@ -798,6 +798,10 @@ class _People:
             ending = set(self._names_ending(toks[-1]))
             if len(ending) <= 1:
                 return ending.pop() if ending else toks[-1]
+            # Several: the latest mention of one of them before this one, when it is nearby.
+            for name in self._nearby(mention.start, []):
+                if name in ending:
+                    return name
         before = [n for s, _, n in reversed(self.full) if s < mention.start]
         after = [n for s, _, n in self.full if s >= mention.start]
         return full_name(mention.text, before + after) or " ".join(toks)
@@ -854,9 +858,10 @@ class _People:
         if want not in ("m", "f"):
             return None
         if "full" not in self.__dict__:
-            found = self._pronoun_nearby(mention.start, want, speakers)
-            if found is not None:
-                return found
+            for name in self._nearby(mention.start, speakers):
+                g = self._gender_of(name)
+                if g is None or g == want:
+                    return name
         cands = [(s, n) for s, _, n in self.full if s < mention.start] + [
             (s, n) for s, n in speakers if s < mention.start
         ]
@@ -866,12 +871,13 @@ class _People:
                 return name
         return None
 
-    def _pronoun_nearby(self, at: int, want: str, speakers: list[tuple[int, str]], back: int = 3) -> str | None:
-        """:meth:`resolve_pronoun`'s answer when it lies on the pronoun's line or the ``back - 1`` before, else None.
+    def _nearby(self, at: int, speakers: list[tuple[int, str]], back: int = 3) -> Iterator[str]:
+        """Names of the mentions in :attr:`full` and of ``speakers`` before ``at``, latest first (ties: by
+        name, descending), on ``at``'s line and the ``back - 1`` lines before it.
 
-        Going back line by line, a line's candidates (full names, surname-only mentions, earlier
-        speakers) all come after those of the lines before it, so the first line with a candidate
-        of the right gender holds the answer.
+        Lines are read one by one, latest first: a line's mentions all come after those of the lines
+        before it. A full name or a speaker is known; a capitalised word outside full names is a
+        surname-only mention when it is the last word of a full name, looked up only when reached.
         """
         starts = [s for s, _ in self.lines]
         line = bisect.bisect_right(starts, at) - 1
@@ -879,9 +885,6 @@ class _People:
             hi = min(p1, at)
             named = self._line_names(p0, p1)
             inside = _Spans(named)
-            # Candidates by start, latest first: a full name or an earlier speaker is known; a
-            # capitalised word outside full names is a surname-only mention when it is the last word
-            # of a full name (looked up only when no later candidate answered).
             at_start: dict[int, list[str | re.Match[str]]] = {}
             for s, _, n in named:
                 if s < hi:
@@ -896,11 +899,7 @@ class _People:
                     at_start.setdefault(m.start(), []).append(m)
             for s in sorted(at_start, reverse=True):
                 names = [c if isinstance(c, str) else self._surname_mention(c.group(1)) for c in at_start[s]]
-                for name in sorted((n for n in names if n), reverse=True):
-                    g = self._gender_of(name)
-                    if g is None or g == want:
-                        return name
-        return None
+                yield from sorted((n for n in names if n), reverse=True)
 
     def _surname_mention(self, word: str) -> str | None:
         """The full name a capitalised word outside full names stands for in :attr:`full`, if any.
