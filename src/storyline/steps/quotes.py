@@ -923,7 +923,7 @@ class _People:
 
 
 def _surname_words(text: str, surnames: dict[str, str]) -> list[tuple[int, int, str]]:
-    """The ``_CAPWORD`` matches of ``text`` that start with a known surname, as ``(start, end, word)``.
+    """The ``_CAPWORD`` matches of ``text`` where a known surname starts, as ``(start, end, word)``.
 
     Same as filtering ``_CAPWORD.finditer(text)``, without matching every capitalised word of the
     article: ``str.find`` jumps to each surname and :func:`_capword_at` reads the word there.
