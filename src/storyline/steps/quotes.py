@@ -74,6 +74,7 @@ _INVERTIBLE = frozenset(
     countered quipped joked concluded suggested declared stated tweeted""".split()
 )
 _VERBS = _VERBS_ONLY | _INVERTIBLE
+_CUE_WORDS = _VERBS | {"according"}
 _AUX = frozenset(
     """has had have would will also later then previously recently once again earlier
     further repeatedly simply just often frequently since last reportedly""".split()
@@ -664,6 +665,10 @@ def _after(text: str, masked: str, g: _Seg, p1: int) -> Attr | None:
     hi = _sentence_end(masked, lo + 1, p1)
     nxt = _OPEN_DOUBLE.search(masked, lo, hi)
     hi = nxt.start() if nxt else hi
+    # Only a reporting verb or "according" among the first 28 words can give a cue: look at the
+    # words alone first (findall), and read offsets only for a sentence that has one.
+    if not any(w.lower().rstrip(".,:;") in _CUE_WORDS for w in _WORD.findall(masked, lo, hi)[:28]):
+        return None
     toks = _tokens(masked, lo, hi)
     for i, (s, e, w) in enumerate(toks[:28]):
         low = w.lower().rstrip(".,:;")
