@@ -447,7 +447,7 @@ def _run_names(run: str) -> tuple[tuple[int, str, str], ...]:
     out = []
     for offset, toks in _split_run(0, run):
         if len(toks) >= 2:
-            name = _clean_name_cached(tuple(toks))
+            name = _clean_name_cached.__wrapped__(tuple(toks))  # runs are cached already: skip a second cache
             if len(name) >= 2 and _is_person_name(name):
                 out.append((offset, name[0], " ".join(name)))
     return tuple(out)
