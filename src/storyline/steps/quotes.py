@@ -705,15 +705,21 @@ def _until_clause(toks: list[tuple[int, int, str]], masked: str) -> list[tuple[i
     return out
 
 
-def _before(text: str, masked: str, g: _Seg, p0: int, toks: list[tuple[int, int, str]]) -> Attr | None:
+def _before(
+    text: str, masked: str, g: _Seg, p0: int, toks: list[tuple[int, int, str]], norms: list[str]
+) -> Attr | None:
     """``Okafor said: "..."``, ``He told reporters that "..."``, ``According to X, "..."``.
 
-    ``toks`` are the words of the sentence before the opening mark (:func:`_lead_tokens`).
+    ``toks`` are the words of the sentence before the opening mark (:func:`_lead_tokens`), ``norms``
+    their :func:`_norm`.
     """
     lead_in = masked[:p0].rstrip() if not toks else ""
     if not toks and lead_in.endswith(":"):
         # 'In a statement, the group said:' closes the paragraph before a paragraph-long quote.
         toks = _tokens(masked, _sentence_start(masked, len(lead_in), lead_in.rfind("\n") + 1), len(lead_in))
+        norms = [w.lower().rstrip(".,:;") for _, _, w in toks]
+    if _CUE_WORDS.isdisjoint(norms):
+        return None  # no reporting verb and no "according": the loop below finds nothing
     for i in range(len(toks) - 1, -1, -1):
         s, e, w = toks[i]
         low = w.lower().rstrip(".,:;")
@@ -998,10 +1004,11 @@ def _own_attr(text: str, masked: str, g: _Seg, para: tuple[int, int], people: _P
         a = _after(text, masked, g, para[1])
         if a:
             return a
-    # _before and _sentence_subject read the same words: tokenise the lead-in once.
+    # _before and _sentence_subject read the same words: tokenise the lead-in once, normalise it once.
     lead = _lead_tokens(masked, g, para[0])
-    a = _before(text, masked, g, para[0], lead) or (None if trailing else _after(text, masked, g, para[1]))
-    return a or _sentence_subject(text, masked, lead, people)
+    norms = [w.lower().rstrip(".,:;") for _, _, w in lead]  # _norm of each word
+    a = _before(text, masked, g, para[0], lead, norms) or (None if trailing else _after(text, masked, g, para[1]))
+    return a or _sentence_subject(text, masked, lead, norms, people)
 
 
 def _lead_tokens(masked: str, g: _Seg, p0: int) -> list[tuple[int, int, str]]:
@@ -1013,8 +1020,11 @@ _PASSIVE = frozenset("was were is are been being be get got gets".split())
 _NOT_CUES = frozenset("who which whose whom that and or but nor is was were are".split())
 
 
-def _sentence_subject(text: str, masked: str, toks: list[tuple[int, int, str]], people: _People) -> Attr | None:
-    """No reporting verb: the named subject of the sentence that leads into the quote (its words ``toks``).
+def _sentence_subject(
+    text: str, masked: str, toks: list[tuple[int, int, str]], norms: list[str], people: _People
+) -> Attr | None:
+    """No reporting verb: the named subject of the sentence that leads into the quote (its words ``toks``,
+    their :func:`_norm` ``norms``).
 
     ``He pledged to be "the greatest..."`` or ``Earlier, Clinton shared her anxiety: "..."``.
     """
@@ -1024,18 +1034,19 @@ def _sentence_subject(text: str, masked: str, toks: list[tuple[int, int, str]], 
     punct = {m.start() for m in _CLAUSE_PUNCT.finditer(masked, toks[0][1], toks[-1][1] + 2)}
     starts = {0} | {i + 1 for i, t in enumerate(toks) if t[1] in punct or t[1] + 1 in punct} if punct else {0}
     for i in sorted(starts):
-        while i < len(toks) and _norm(toks[i][2]) in _LEAD_ONLY:
+        while i < len(toks) and norms[i] in _LEAD_ONLY:
             i += 1
         j = i
-        while j < len(toks) and _norm(toks[j][2]) not in _PRONOUNS and (
-            _capish(toks[j][2]) or (toks[j][2] == "of" and j + 1 < len(toks) and toks[j + 1][2][0].isupper())
+        while j < len(toks) and norms[j] not in _PRONOUNS and (
+            toks[j][2][0].isupper() or norms[j] in _PARTICLES  # _capish
+            or (toks[j][2] == "of" and j + 1 < len(toks) and toks[j + 1][2][0].isupper())
         ):
             j += 1  # "Former Secretary of State Madeleine Albright"
-        if j == i and i < len(toks) and _norm(toks[i][2]) in ("he", "she"):
+        if j == i and i < len(toks) and norms[i] in ("he", "she"):
             j = i + 1
-        if i == j or j >= len(toks) or not toks[j][2][0].islower() or _norm(toks[j][2]) in _PREPOSITIONS:
+        if i == j or j >= len(toks) or not toks[j][2][0].islower() or norms[j] in _PREPOSITIONS:
             continue
-        if _norm(toks[j][2]) in _NOT_CUES:
+        if norms[j] in _NOT_CUES:
             continue
         m = _mention_of(text, toks[i:j])
         # Without a cue, a lone capitalised word is too weak ("Security situation in ...").
