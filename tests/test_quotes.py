@@ -396,19 +396,22 @@ def test_quotes_people_read_nearby_as_whole_article(text: str, k: int) -> None:
     # whole-article search (full, gender, surnames computed first).
     from storyline.steps import quotes
 
+    def lazy() -> quotes._People:
+        return quotes._People(text, quotes._paragraphs(text))
+
     def whole() -> quotes._People:
-        people = quotes._People(text)
+        people = lazy()
         people.full, people.gender, people.surnames  # noqa: B018 - computed up front: the article-wide path
         return people
 
     speakers = [(s, n) for s, _, n in quotes.person_names(text)][k::2]
     for m in quotes._WORD.finditer(text):
         word = m.group()
-        assert quotes._People(text).has_surname(word) == whole().has_surname(word)
+        assert lazy().has_surname(word) == whole().has_surname(word)
         if word[0].isupper():
             mention = quotes._Mention(m.start(), m.end(), word, "name")
-            assert quotes._People(text).resolve_name(mention) == whole().resolve_name(mention)
+            assert lazy().resolve_name(mention) == whole().resolve_name(mention)
         if word in ("he", "she"):
             mention = quotes._Mention(m.start(), m.end(), word, "pronoun")
             early = [(s, n) for s, n in speakers if s < m.start()]
-            assert quotes._People(text).resolve_pronoun(mention, early) == whole().resolve_pronoun(mention, early)
+            assert lazy().resolve_pronoun(mention, early) == whole().resolve_pronoun(mention, early)

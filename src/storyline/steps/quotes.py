@@ -445,7 +445,9 @@ def _run_names(run: str) -> tuple[tuple[int, str, str], ...]:
     Only depends on the run's own text, so it is cached: runs ("White House", "Jim Mattis") repeat.
     """
     out = []
-    for offset, toks in _split_run(0, run):
+    # A run with no full stop is one piece (most runs): no need for _split_run's generator.
+    pieces = [(len(run) - len(run.lstrip()), run.split())] if "." not in run else _split_run(0, run)
+    for offset, toks in pieces:
         if len(toks) >= 2:
             name = _clean_name_cached.__wrapped__(tuple(toks))  # runs are cached already: skip a second cache
             if len(name) >= 2 and _is_person_name(name):
@@ -751,8 +753,9 @@ class _People:
     needed. Names never cross a line (:func:`_names_in`).
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, lines: list[tuple[int, int]]) -> None:
         self.text = text
+        self.lines = lines  # _paragraphs(text)
         self._ending: dict[str, list[tuple[int, int, str]]] = {}  # word -> _named_ending(word)
         self._lines: dict[int, list[tuple[int, int, str]]] = {}  # line start -> full names on that line
         self._stretches: dict[int, list[tuple[int, int, str]]] = {}  # the same, between _RUN_BREAKS
@@ -794,10 +797,6 @@ class _People:
             if hon:
                 gender.setdefault(name, "f" if hon.group(1).lower() in _FEMALE_HON else "m")
         return gender
-
-    @functools.cached_property
-    def lines(self) -> list[tuple[int, int]]:
-        return _paragraphs(self.text)
 
     def resolve_name(self, mention: _Mention) -> str:
         toks = _clean_name(mention.text.split())
@@ -1133,7 +1132,7 @@ def find_quotes(text: str, cfg: QuotesConfig, *, min_confidence: float | None = 
 
 def _attribute(text: str, segs: list[_Seg], masked: str, paras: list[tuple[int, int]]) -> None:
     """Set ``attr`` of every segment that has a speaker of its own or continues one that has (``paras``: its lines)."""
-    people = _People(masked)
+    people = _People(masked, paras)  # masking keeps every newline: the text's lines are the mask's
     speakers: list[tuple[int, str]] = []
     for g in segs:
         found = _own_attr(text, masked, g, paras[g.para], people)
