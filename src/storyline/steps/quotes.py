@@ -153,7 +153,6 @@ _WORD_CHARS = re.compile(r"\w")
 _LETTER_WORD = re.compile(r"[^\W\d_][\w’'\-]*")
 _PARENS = re.compile(r"\(([^()\n]{1,40})\)")
 _POSSESSIVE = re.compile(r"[’']s?$")
-_NONSPACE = re.compile(r"\S+")
 _INITIALS = re.compile(r"(?:[A-Z]\.)+")
 _INITIAL_END = re.compile(r"\b[A-Z]\.$|\b(?:Jr|Sr)\.$")
 _APPOSITION_GAP = re.compile(r"[,—–(]")
@@ -407,7 +406,7 @@ def _after_name_word(text: str, space: int) -> bool:
 
     Words of a capitalised run start with a capital (a dotted "J.R." ends with one), are
     particles ("van") or start with "al-"; a name's words are that run's words, whole. False
-    rules a name out; True only means a line is worth reading.
+    rules a name out; True only means the text around is worth reading.
     """
     end = space - 1 if space > 0 and text[space - 1] == "." else space
     start = end
@@ -457,7 +456,7 @@ def _run_names(run: str) -> tuple[tuple[int, str, str], ...]:
 
 def _split_run(start: int, run: str) -> Iterator[tuple[int, list[str]]]:
     """Cut a run of capitalised words where a word ends a sentence ("Okafor. Photo")."""
-    words = run.split()  # the words of ``_NONSPACE.finditer(run)``: both split at str.isspace
+    words = run.split()  # the \S+ matches: re's \s and str.split both go by str.isspace
     if "." not in run:
         # Nothing to cut (most runs): one piece, from the run's first word.
         if words:
