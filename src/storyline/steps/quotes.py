@@ -272,7 +272,12 @@ def _segments(text: str, paras: list[tuple[int, int]] | None = None) -> list[_Se
         p0, p1 = paras[para]
         here, k = k, bisect.bisect_left(marks, p1, k)
         doubles = [i for i in marks[here:k] if text[i] in _MARKS]
-        opens = [i for i in marks[here:k] if text[i] in "‘'"]
+        # Single marks that can open (_single_segments skips the others: "don't", "’90s").
+        opens = [
+            i for i in marks[here:k]
+            if text[i] in "‘'" and (i == p0 or text[i - 1].isspace() or text[i - 1] in "([—–")
+            and text[i + 1 : i + 2].isalpha()
+        ]
         pairs = _double_segments(text, doubles) if doubles else []
         if opens:
             closed = [(a, b) for a, b in pairs if b is not None]
@@ -409,9 +414,11 @@ def _after_name_word(text: str, space: int) -> bool:
     rules a name out; True only means the text around is worth reading.
     """
     end = space - 1 if space > 0 and text[space - 1] == "." else space
-    start = end
-    while start > 0 and (text[start - 1] in "’'-_" or text[start - 1].isalnum()):  # [\w’'\-]
-        start -= 1
+    start = text.rfind(" ", 0, end) + 1
+    if not (start > 0 and text[start:end].isalnum()):  # else a plain word after a space: it starts there
+        start = end
+        while start > 0 and (text[start - 1] in "’'-_" or text[start - 1].isalnum()):  # [\w’'\-]
+            start -= 1
     if start == end:
         return False
     word = text[start:end]
