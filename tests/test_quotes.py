@@ -415,3 +415,27 @@ def test_quotes_people_read_nearby_as_whole_article(text: str, k: int) -> None:
             mention = quotes._Mention(m.start(), m.end(), word, "pronoun")
             early = [(s, n) for s, n in speakers if s < m.start()]
             assert lazy().resolve_pronoun(mention, early) == whole().resolve_pronoun(mention, early)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_RUN_PIECES | _NAME_PIECES | st.sampled_from(["s", "’s", ",", ";", ":", "Jr.", "Dr."]),
+                         min_size=1, max_size=4).map("".join), max_size=6))
+def test_quotes_clean_name_matches_plain_form(tokens: list[str]) -> None:
+    # _clean_name_cached skips the possessive and punctuation strip for words that end in a letter.
+    import re
+
+    from storyline.steps import quotes
+
+    toks = [re.sub(r"[’']s?$", "", t).rstrip(",;:") for t in tokens]
+    toks = [t for t in toks if t]
+    norms = [quotes._norm(t) for t in toks]
+    first = 0
+    while first < len(toks) and (norms[first] in quotes._LEAD or norms[first] in quotes._HONORIFICS):
+        first += 1
+    for k in range(first, len(toks)):
+        if norms[k] in quotes._TITLES or norms[k].rstrip(".") in quotes._HONORIFICS:
+            first = k + 1
+    toks = toks[first:]
+    while toks and toks[-1].endswith(".") and len(toks[-1]) > 2 and quotes._norm(toks[-1]) not in {"jr.", "sr."}:
+        toks[-1] = toks[-1].rstrip(".")
+    assert quotes._clean_name_cached.__wrapped__(tuple(tokens)) == tuple(toks)

@@ -358,7 +358,9 @@ _LEAD_OR_HONORIFIC = _LEAD | _HONORIFICS
 
 @functools.lru_cache(maxsize=1 << 16)
 def _clean_name_cached(tokens: tuple[str, ...]) -> tuple[str, ...]:
-    toks = [t for t in (_strip_possessive(t).rstrip(",;:") for t in tokens) if t]
+    # Most words end in a letter: only those ending in ’ ' s , ; : or a newline can change.
+    toks = [t if t[-1:] not in "’'s,;:\n" else _strip_possessive(t).rstrip(",;:") for t in tokens]
+    toks = [t for t in toks if t]
     norms = [t.lower().rstrip(".,;:") for t in toks]  # _norm, inlined: this runs for every new run
     first = 0
     while first < len(toks) and norms[first] in _LEAD_OR_HONORIFIC:
