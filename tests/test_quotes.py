@@ -316,3 +316,126 @@ def test_quotes_step_rows_match_dict_rows_with_rejects(monkeypatch: pytest.Monke
                  for q in real(t, QuotesConfig(min_confidence=0.0))]
     assert len(rows) > len(texts)
     assert out.equals(pa.Table.from_pylist(rows, schema=with_reject(model.QUOTE)))
+
+
+_NAME_PIECES = st.sampled_from(
+    [" Ann Lee", " Bo Lee", " Lee", " Lee’s", " Lee's", "Mrs. ", "Mr. ", " he", " she", " said", ", ", ". ", "\n",
+     ": ", " van Dam", " Dam", " Jo-Lee", "al-Lee", "(", ")", " “", "”", " Tom", " President", " J. Lee", "’Lee", "U.S."]
+)
+
+
+def _plain_segments(text: str) -> list[tuple]:
+    """_segments as first written: each paragraph's marks found by its own regex passes."""
+    import re
+
+    from storyline.steps import quotes
+
+    out = []
+    for para, m in enumerate(re.finditer(r"[^\n]+", text)):
+        p0, p1 = m.span()
+        doubles = [d.start() for d in re.finditer(f"[{quotes._MARKS}]", text[:p1]) if d.start() >= p0]
+        opens = [o.start() for o in re.finditer(r"[‘']", text[:p1]) if o.start() >= p0]
+        pairs = quotes._double_segments(text, doubles)
+        closed = [(a, b) for a, b in pairs if b is not None]
+        pairs += quotes._single_segments(text, p0, p1, closed + [(a, p1) for a, b in pairs if b is None], opens)
+        for a, b in sorted(pairs):
+            s, e = a + 1, (b if b is not None else p1)
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
+            if s < e:
+                out.append((s, e, a, b, para))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES | _RUN_PIECES | _NAME_PIECES, max_size=80).map("".join))
+def test_quotes_scans_match_plain_forms(text: str) -> None:
+    # One-class-first _SENT_END, string-test _strip_possessive, split-based _split_run, marks found once,
+    # surname words by str.find, names read by line or stretch: each the same as its plain form.
+    import re
+
+    from storyline.steps import quotes
+
+    plain_end = re.compile(r"[.!?]+[\"”’»)\]]*(?=\s+[\"“‘'«(\[A-Z0-9])|\n")
+    for lo, hi in [(0, len(text)), (len(text) // 3, len(text) - 1)]:
+        assert [m.span() for m in quotes._SENT_END.finditer(text, lo, hi)] == [
+            m.span() for m in plain_end.finditer(text, lo, hi)
+        ]
+    for tok in text.split() + [text, text + "\n", "’s", "x’’", "a's\n"]:
+        assert quotes._strip_possessive(tok) == re.sub(r"[’']s?$", "", tok)
+    for m in quotes._NAME_RUN.finditer(text):
+        plain = []
+        toks: list[str] = []
+        for w in re.finditer(r"\S+", m.group()):
+            if not toks:
+                pos = m.start() + w.start()
+            toks.append(w.group())
+            if w.group().endswith(".") and not (
+                re.fullmatch(r"(?:[A-Z]\.)+", w.group()) or quotes._norm(w.group()).rstrip(".") in quotes._ABBREV
+            ):
+                plain.append((pos, toks))
+                toks = []
+        if toks:
+            plain.append((pos, toks))
+        assert list(quotes._split_run(m.start(), m.group())) == plain
+    assert [(g.start, g.end, g.open_at, g.close_at, g.para) for g in quotes._segments(text)] == _plain_segments(text)
+    names = quotes.person_names(text)
+    surnames = {n.split()[-1]: n for _, _, n in names}
+    capwords = [(m.start(), m.end(), m.group(1)) for m in quotes._CAPWORD.finditer(text)]
+    assert quotes._surname_words(text, surnames) == [c for c in capwords if any(text.startswith(s, c[0]) for s in surnames)]
+    lines = [m.span() for m in re.finditer(r"[^\n]+", text)]
+    assert [n for a, b in lines for n in quotes._names_in(text, a, b)] == names
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_NAME_PIECES | _PIECES, max_size=60).map("".join), st.integers(0, 3))
+def test_quotes_people_read_nearby_as_whole_article(text: str, k: int) -> None:
+    # _People answers from a few lines or stretches where it can; the answers are those of the
+    # whole-article search (full, gender, surnames computed first).
+    from storyline.steps import quotes
+
+    def lazy() -> quotes._People:
+        return quotes._People(text, quotes._paragraphs(text))
+
+    def whole() -> quotes._People:
+        people = lazy()
+        people.full, people.gender, people.surnames  # noqa: B018 - computed up front: the article-wide path
+        return people
+
+    speakers = [(s, n) for s, _, n in quotes.person_names(text)][k::2]
+    for m in quotes._WORD.finditer(text):
+        word = m.group()
+        assert lazy().has_surname(word) == whole().has_surname(word)
+        if word[0].isupper():
+            mention = quotes._Mention(m.start(), m.end(), word, "name")
+            assert lazy().resolve_name(mention) == whole().resolve_name(mention)
+        if word in ("he", "she"):
+            mention = quotes._Mention(m.start(), m.end(), word, "pronoun")
+            early = [(s, n) for s, n in speakers if s < m.start()]
+            assert lazy().resolve_pronoun(mention, early) == whole().resolve_pronoun(mention, early)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_RUN_PIECES | _NAME_PIECES | st.sampled_from(["s", "’s", ",", ";", ":", "Jr.", "Dr."]),
+                         min_size=1, max_size=4).map("".join), max_size=6))
+def test_quotes_clean_name_matches_plain_form(tokens: list[str]) -> None:
+    # _clean_name_cached skips the possessive and punctuation strip for words that end in a letter.
+    import re
+
+    from storyline.steps import quotes
+
+    toks = [re.sub(r"[’']s?$", "", t).rstrip(",;:") for t in tokens]
+    toks = [t for t in toks if t]
+    norms = [quotes._norm(t) for t in toks]
+    first = 0
+    while first < len(toks) and (norms[first] in quotes._LEAD or norms[first] in quotes._HONORIFICS):
+        first += 1
+    for k in range(first, len(toks)):
+        if norms[k] in quotes._TITLES or norms[k].rstrip(".") in quotes._HONORIFICS:
+            first = k + 1
+    toks = toks[first:]
+    while toks and toks[-1].endswith(".") and len(toks[-1]) > 2 and quotes._norm(toks[-1]) not in {"jr.", "sr."}:
+        toks[-1] = toks[-1].rstrip(".")
+    assert quotes._clean_name_cached.__wrapped__(tuple(tokens)) == tuple(toks)

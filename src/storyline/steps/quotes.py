@@ -18,6 +18,7 @@ takes the speaker of the quote it continues (split quotes, multi-paragraph quote
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import re
@@ -73,6 +74,7 @@ _INVERTIBLE = frozenset(
     countered quipped joked concluded suggested declared stated tweeted""".split()
 )
 _VERBS = _VERBS_ONLY | _INVERTIBLE
+_CUE_WORDS = _VERBS | {"according"}
 _AUX = frozenset(
     """has had have would will also later then previously recently once again earlier
     further repeatedly simply just often frequently since last reportedly""".split()
@@ -125,6 +127,7 @@ _LEAD = frozenset(
 _DETERMINERS = frozenset(
     "the a an its his her their our one another some many several two three both this that".split()
 )
+_LEAD_ONLY = _LEAD - _DETERMINERS
 _PARTICLES = frozenset("al al- bin ibn de del della la le van von der den da di du dos das y".split())
 _ABBREV = frozenset(
     """mr mrs ms dr prof sen rep gov lt col gen capt sgt adm rev st jr sr u.s u.k u.n no vs
@@ -140,16 +143,16 @@ _CAPTOK_REST = r"(?:\.(?:[A-Z]\.){0,2}|[\w’'\-]*\.?)"
 _CAPTOK = rf"(?:[A-Z]{_CAPTOK_REST})"
 _PARTTOK = r"(?:al|bin|ibn|de|del|la|le|van|von|der|da|di|du)"
 _NAME_RUN = re.compile(rf"[A-Z](?<![\w’'\-].){_CAPTOK_REST}(?:[ \t]+(?:{_PARTTOK}[ \t]+|al-)?{_CAPTOK})*")
-_SENT_END = re.compile(r"[.!?]+[\"”’»)\]]*(?=\s+[\"“‘'«(\[A-Z0-9])|\n")
+# A sentence end: ``[.!?]+[\"”’»)\]]*(?=\s+[\"“‘'«(\[A-Z0-9])|\n``, written to start with one character
+# class (the lookbehinds pick the branch) so that re skips ahead to the next candidate character.
+_SENT_END = re.compile(r"[\n.!?](?:(?<=\n)|(?<=[.!?])[.!?]*[\"”’»)\]]*(?=\s+[\"“‘'«(\[A-Z0-9]))")
 _LINE = re.compile(r"[^\n]+")
-_DOUBLE_MARK = re.compile(f"[{_MARKS}]")
 _OPEN_DOUBLE = re.compile(r"[\"“«„]")
 _ALNUM_RUN = re.compile(r"\w+")
 _WORD_CHARS = re.compile(r"\w")
 _LETTER_WORD = re.compile(r"[^\W\d_][\w’'\-]*")
 _PARENS = re.compile(r"\(([^()\n]{1,40})\)")
 _POSSESSIVE = re.compile(r"[’']s?$")
-_NONSPACE = re.compile(r"\S+")
 _INITIALS = re.compile(r"(?:[A-Z]\.)+")
 _INITIAL_END = re.compile(r"\b[A-Z]\.$|\b(?:Jr|Sr)\.$")
 _APPOSITION_GAP = re.compile(r"[,—–(]")
@@ -176,9 +179,9 @@ class _Seg:
     attr: tuple[str | None, str | None, int | None, int | None, str | None, float] | None = None
 
 
-def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
-    for m in _LINE.finditer(text):
-        yield m.start(), m.end()
+def _paragraphs(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each non-empty line."""
+    return [m.span() for m in _LINE.finditer(text)]
 
 
 def _role(text: str, i: int) -> str:
@@ -198,12 +201,11 @@ def _role(text: str, i: int) -> str:
     return "either"
 
 
-def _double_segments(text: str, p0: int, p1: int) -> list[tuple[int, int | None]]:
-    """``(open_at, close_at)`` pairs of double marks inside one paragraph."""
+def _double_segments(text: str, marks: list[int]) -> list[tuple[int, int | None]]:
+    """``(open_at, close_at)`` pairs of the double marks at ``marks`` (one paragraph's, in order)."""
     out: list[tuple[int, int | None]] = []
     opened: int | None = None
-    for mark in _DOUBLE_MARK.finditer(text, p0, p1):
-        i = mark.start()
+    for i in marks:
         ch = text[i]
         role = _role(text, i)
         if opened is None:
@@ -219,12 +221,16 @@ def _double_segments(text: str, p0: int, p1: int) -> list[tuple[int, int | None]
     return out
 
 
-_SINGLE_OPEN = re.compile(r"[‘']")
 _SINGLE_CLOSE = re.compile(r"[’']")
+_ANY_MARK = re.compile(f"[{_MARKS}‘']")  # double marks, and single marks that can open
 
 
-def _single_segments(text: str, p0: int, p1: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _single_segments(
+    text: str, p0: int, p1: int, taken: list[tuple[int, int]], opens: list[int]
+) -> list[tuple[int, int]]:
     """``(open_at, close_at)`` pairs of single marks outside double quotes, apostrophes excluded.
+
+    ``opens`` are the paragraph's ‘ and ' marks, in order.
 
     An opening mark follows a space and leads a letter (not "’90s", "’em" after a word); a closing
     mark follows a non-space and is not followed by a letter (not "don’t", but "workers’ " is
@@ -232,8 +238,7 @@ def _single_segments(text: str, p0: int, p1: int, taken: list[tuple[int, int]]) 
     """
     out: list[tuple[int, int]] = []
     pos = p0
-    for m in _SINGLE_OPEN.finditer(text, p0, p1):
-        i = m.start()
+    for i in opens:
         if i < pos or any(a <= i <= b for a, b in taken):
             continue
         before = text[i - 1] if i > p0 else " "
@@ -248,13 +253,35 @@ def _single_segments(text: str, p0: int, p1: int, taken: list[tuple[int, int]]) 
     return out
 
 
-def _segments(text: str) -> list[_Seg]:
-    """Every quoted segment, in text order (titles and one-word scare quotes included)."""
+def _segments(text: str, paras: list[tuple[int, int]] | None = None) -> list[_Seg]:
+    """Every quoted segment, in text order (titles and one-word scare quotes included).
+
+    ``paras`` is ``_paragraphs(text)`` when the caller has it already.
+    """
+    # Only paragraphs with a mark can hold a segment: find the marks once, skip the other paragraphs.
+    marks = [m.start() for m in _ANY_MARK.finditer(text)]
+    if not marks:
+        return []
+    paras = _paragraphs(text) if paras is None else paras
+    starts = [p0 for p0, _ in paras]
     segs: list[_Seg] = []
-    for para, (p0, p1) in enumerate(_paragraphs(text)):
-        pairs = _double_segments(text, p0, p1)
-        closed = [(a, b) for a, b in pairs if b is not None]
-        pairs += _single_segments(text, p0, p1, closed + [(a, p1) for a, b in pairs if b is None])
+    k = 0
+    while k < len(marks):
+        # A mark is not a newline, so it lies on a line: take that line's marks together.
+        para = bisect.bisect_right(starts, marks[k]) - 1
+        p0, p1 = paras[para]
+        here, k = k, bisect.bisect_left(marks, p1, k)
+        doubles = [i for i in marks[here:k] if text[i] in _MARKS]
+        # Single marks that can open (_single_segments skips the others: "don't", "’90s").
+        opens = [
+            i for i in marks[here:k]
+            if text[i] in "‘'" and (i == p0 or text[i - 1].isspace() or text[i - 1] in "([—–")
+            and text[i + 1 : i + 2].isalpha()
+        ]
+        pairs = _double_segments(text, doubles) if doubles else []
+        if opens:
+            closed = [(a, b) for a, b in pairs if b is not None]
+            pairs += _single_segments(text, p0, p1, closed + [(a, p1) for a, b in pairs if b is None], opens)
         for a, b in sorted(pairs):
             s, e = a + 1, (b if b is not None else p1)
             while s < e and text[s].isspace():
@@ -310,7 +337,15 @@ def _norm(tok: str) -> str:
 
 
 def _strip_possessive(tok: str) -> str:
-    return _POSSESSIVE.sub("", tok)
+    """``_POSSESSIVE.sub("", tok)``: a trailing ’, ', ’s or 's cut off (string tests, no regex call)."""
+    last = tok[-1:]
+    if last == "’" or last == "'":
+        return tok[:-1]
+    if last == "s" and tok[-2:-1] in ("’", "'"):
+        return tok[:-2]
+    if last == "\n":  # ``$`` also matches before a final newline
+        return _POSSESSIVE.sub("", tok)
+    return tok
 
 
 def _clean_name(tokens: list[str]) -> list[str]:
@@ -318,13 +353,17 @@ def _clean_name(tokens: list[str]) -> list[str]:
     return list(_clean_name_cached(tuple(tokens)))
 
 
+_LEAD_OR_HONORIFIC = _LEAD | _HONORIFICS
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _clean_name_cached(tokens: tuple[str, ...]) -> tuple[str, ...]:
-    toks = [_strip_possessive(t).rstrip(",;:") for t in tokens]
+    # Most words end in a letter: only those ending in ’ ' s , ; : or a newline can change.
+    toks = [t if t[-1:] not in "’'s,;:\n" else _strip_possessive(t).rstrip(",;:") for t in tokens]
     toks = [t for t in toks if t]
-    norms = [_norm(t) for t in toks]
+    norms = [t.lower().rstrip(".,;:") for t in toks]  # _norm, inlined: this runs for every new run
     first = 0
-    while first < len(toks) and (norms[first] in _LEAD or norms[first] in _HONORIFICS):
+    while first < len(toks) and norms[first] in _LEAD_OR_HONORIFIC:
         first += 1
     for k in range(first, len(toks)):
         if norms[k] in _TITLES or norms[k].rstrip(".") in _HONORIFICS:
@@ -335,13 +374,16 @@ def _clean_name_cached(tokens: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(toks)
 
 
-def _is_person_name(tokens: list[str]) -> bool:
+_NOT_NAME = _ORG_WORDS | _PLACES | _LEAD
+
+
+def _is_person_name(tokens: list[str] | tuple[str, ...]) -> bool:
     """A plausible personal name: capitalised words, no organisation or place words."""
     if not tokens or len(tokens) > 5 or (len(tokens) == 1 and "." in tokens[0]):
         return False
     for t in tokens:
-        low = _norm(t)
-        if low in _ORG_WORDS or low in _PLACES or low in _LEAD:
+        low = t.lower().rstrip(".,;:")
+        if low in _NOT_NAME:
             return False
         if t.isupper() and len(t) > 1 and "." not in t:
             return False  # acronyms: ISIS, NATO
@@ -357,8 +399,43 @@ def person_names(text: str) -> list[tuple[int, int, str]]:
         >>> person_names("Defense Secretary Tom Alder spoke.")
         [(18, 27, 'Tom Alder')]
     """
+    return _names_in(text, 0, len(text))
+
+
+# Characters that no capitalised run holds (a run is words, spaces and tabs): _NAME_RUN's matches in the
+# text between two of them are the matches of the whole text that lie there.
+_RUN_BREAKS = ",;:\"“”()"  # and newlines
+_RUN_PARTICLES = frozenset("al bin ibn de del la le van von der da di du".split())  # _PARTTOK's words
+
+
+def _after_name_word(text: str, space: int) -> bool:
+    """Whether the word before ``text[space]`` can be a word of a name that goes on after the space.
+
+    Words of a capitalised run start with a capital (a dotted "J.R." ends with one), are
+    particles ("van") or start with "al-"; a name's words are that run's words, whole. False
+    rules a name out; True only means the text around is worth reading.
+    """
+    end = space - 1 if space > 0 and text[space - 1] == "." else space
+    start = text.rfind(" ", 0, end) + 1
+    if not (start > 0 and text[start:end].isalnum()):  # else a plain word after a space: it starts there
+        start = end
+        while start > 0 and (text[start - 1] in "’'-_" or text[start - 1].isalnum()):  # [\w’'\-]
+            start -= 1
+    if start == end:
+        return False
+    word = text[start:end]
+    return "A" <= word[0] <= "Z" or word in _RUN_PARTICLES or word.startswith("al-")
+
+
+def _names_in(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
+    """:func:`person_names` of ``text[lo:hi]``, with offsets in ``text``.
+
+    With ``lo``/``hi`` at line ends (or next to any character a run cannot hold: _RUN_BREAKS) this
+    is exactly the part of ``person_names(text)`` in between: no run of capitalised words crosses
+    such a character, so the scan starts afresh after each.
+    """
     out = []
-    for m in _NAME_RUN.finditer(text):
+    for m in _NAME_RUN.finditer(text, lo, hi):
         run = m.group()
         if " " not in run and "\t" not in run:
             continue  # one word, and cleaning never adds words
@@ -376,9 +453,11 @@ def _run_names(run: str) -> tuple[tuple[int, str, str], ...]:
     Only depends on the run's own text, so it is cached: runs ("White House", "Jim Mattis") repeat.
     """
     out = []
-    for offset, toks in _split_run(0, run):
+    # A run with no full stop is one piece (most runs): no need for _split_run's generator.
+    pieces = [(len(run) - len(run.lstrip()), run.split())] if "." not in run else _split_run(0, run)
+    for offset, toks in pieces:
         if len(toks) >= 2:
-            name = _clean_name(toks)
+            name = _clean_name_cached.__wrapped__(tuple(toks))  # runs are cached already: skip a second cache
             if len(name) >= 2 and _is_person_name(name):
                 out.append((offset, name[0], " ".join(name)))
     return tuple(out)
@@ -386,13 +465,20 @@ def _run_names(run: str) -> tuple[tuple[int, str, str], ...]:
 
 def _split_run(start: int, run: str) -> Iterator[tuple[int, list[str]]]:
     """Cut a run of capitalised words where a word ends a sentence ("Okafor. Photo")."""
+    words = run.split()  # the \S+ matches: re's \s and str.split both go by str.isspace
+    if "." not in run:
+        # Nothing to cut (most runs): one piece, from the run's first word.
+        if words:
+            yield start + len(run) - len(run.lstrip()), words
+        return
     toks: list[str] = []
-    pos = start
-    for m in _NONSPACE.finditer(run):
+    pos = at = 0
+    for w in words:
+        at = run.index(w, at)  # only whitespace lies between words, so this is where w starts
         if not toks:
-            pos = start + m.start()
-        toks.append(m.group())
-        w = m.group()
+            pos = start + at
+        toks.append(w)
+        at += len(w)
         if w.endswith(".") and not (_INITIALS.fullmatch(w) or _norm(w).rstrip(".") in _ABBREV):
             yield pos, toks
             toks = []
@@ -415,14 +501,17 @@ def full_name(mention: str, known_names: Iterable[str]) -> str | None:
         >>> full_name("Okafor", ["Tom Alder", "Grace Okafor"])
         'Grace Okafor'
     """
-    toks = _clean_name(mention.split())
+    toks = _clean_name_cached(tuple(mention.split()))
     if not toks:
         return None
+    last, n = toks[-1], len(toks)
     for name in known_names:
+        if last not in name:
+            continue  # cannot end with the mention's words; skips the split of most names
         parts = name.split()
-        if len(parts) > len(toks) and parts[-len(toks) :] == toks:
+        if len(parts) > n and tuple(parts[-n:]) == toks:
             return name
-    return " ".join(toks) if len(toks) >= 2 else None
+    return " ".join(toks) if n >= 2 else None
 
 
 # --- attribution ------------------------------------------------------------------------------
@@ -453,7 +542,7 @@ def _mention_of(text: str, toks: list[tuple[int, int, str]]) -> _Mention | None:
     if len(toks) == 1 and _norm(toks[0][2]) in _PRONOUNS:
         return _make_mention(text, toks[0][0], toks[0][1], "pronoun")
     k = 0
-    while k < len(toks) - 1 and _norm(toks[k][2]) in _LEAD - _DETERMINERS:
+    while k < len(toks) - 1 and _norm(toks[k][2]) in _LEAD_ONLY:
         k += 1
     toks = toks[k:]
     words = [t[2] for t in toks]
@@ -586,6 +675,10 @@ def _after(text: str, masked: str, g: _Seg, p1: int) -> Attr | None:
     hi = _sentence_end(masked, lo + 1, p1)
     nxt = _OPEN_DOUBLE.search(masked, lo, hi)
     hi = nxt.start() if nxt else hi
+    # Only a reporting verb or "according" among the first 28 words can give a cue: look at the
+    # words alone first (findall), and read offsets only for a sentence that has one.
+    if not any(w.lower().rstrip(".,:;") in _CUE_WORDS for w in _WORD.findall(masked, lo, hi)[:28]):
+        return None
     toks = _tokens(masked, lo, hi)
     for i, (s, e, w) in enumerate(toks[:28]):
         low = w.lower().rstrip(".,:;")
@@ -622,14 +715,21 @@ def _until_clause(toks: list[tuple[int, int, str]], masked: str) -> list[tuple[i
     return out
 
 
-def _before(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
-    """``Okafor said: "..."``, ``He told reporters that "..."``, ``According to X, "..."``."""
-    lo = _sentence_start(masked, g.open_at, p0)
-    toks = _tokens(masked, lo, g.open_at)
+def _before(
+    text: str, masked: str, g: _Seg, p0: int, toks: list[tuple[int, int, str]], norms: list[str]
+) -> Attr | None:
+    """``Okafor said: "..."``, ``He told reporters that "..."``, ``According to X, "..."``.
+
+    ``toks`` are the words of the sentence before the opening mark (:func:`_lead_tokens`), ``norms``
+    their :func:`_norm`.
+    """
     lead_in = masked[:p0].rstrip() if not toks else ""
     if not toks and lead_in.endswith(":"):
         # 'In a statement, the group said:' closes the paragraph before a paragraph-long quote.
         toks = _tokens(masked, _sentence_start(masked, len(lead_in), lead_in.rfind("\n") + 1), len(lead_in))
+        norms = [w.lower().rstrip(".,:;") for _, _, w in toks]
+    if _CUE_WORDS.isdisjoint(norms):
+        return None  # no reporting verb and no "according": the loop below finds nothing
     for i in range(len(toks) - 1, -1, -1):
         s, e, w = toks[i]
         low = w.lower().rstrip(".,:;")
@@ -652,25 +752,134 @@ def _before(text: str, masked: str, g: _Seg, p0: int) -> Attr | None:
 # --- resolution -------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
 class _People:
-    """Persons named in one article, for surname and pronoun resolution."""
+    """Persons named in one article, for surname and pronoun resolution.
 
-    full: list[tuple[int, int, str]]
-    gender: dict[str, str] = field(default_factory=dict)
+    Each part is found on first use, and line by line where that gives the same answer: many
+    articles attribute no quote by a bare surname or a pronoun, and most that do resolve it from
+    a few lines, so the article-wide name search (:attr:`named`, :attr:`full`) runs only when
+    needed. Names never cross a line (:func:`_names_in`).
+    """
+
+    def __init__(self, text: str, lines: list[tuple[int, int]]) -> None:
+        self.text = text
+        self.lines = lines  # _paragraphs(text)
+        self._ending: dict[str, list[tuple[int, int, str]]] = {}  # word -> _named_ending(word)
+        self._lines: dict[int, list[tuple[int, int, str]]] = {}  # line start -> full names on that line
+        self._stretches: dict[int, list[tuple[int, int, str]]] = {}  # the same, between _RUN_BREAKS
+
+    @functools.cached_property
+    def named(self) -> list[tuple[int, int, str]]:
+        """Full names, as :func:`person_names` finds them."""
+        return person_names(self.text)
+
+    @functools.cached_property
+    def surnames(self) -> frozenset[str]:
+        """Last words of the full names (a surname-only mention in :attr:`full` stands for one of them)."""
+        return frozenset(n.split()[-1] for _, _, n in self.named)
+
+    @functools.cached_property
+    def full(self) -> list[tuple[int, int, str]]:
+        """Every mention of a named person, surname-only ones included, in text order."""
+        named = self.named
+        names = [n for _, _, n in named]
+        # Surname-only mentions count as mentions of the full name, for pronoun resolution.
+        surnames = {n.split()[-1]: n for n in names}
+        extra = []
+        inside = _Spans(named)
+        resolved: dict[str, str] = {}  # word -> the full name it stands for, in this article
+        for start, end, word in _surname_words(self.text, surnames) if surnames else ():
+            name = surnames.get(_strip_possessive(word) if word[-1] in "s’'" else word)
+            if name and not inside.cover(start):
+                if word not in resolved:
+                    resolved[word] = full_name(word, names) or name
+                extra.append((start, end, resolved[word]))
+        return sorted(named + extra)
+
+    @functools.cached_property
+    def gender(self) -> dict[str, str]:
+        """Gender of full names that follow an honorific ("Mrs. Petra Novak")."""
+        gender: dict[str, str] = {}
+        for s, _, name in self.named:
+            hon = _HON_BEFORE.search(self.text[max(0, s - 8) : s])
+            if hon:
+                gender.setdefault(name, "f" if hon.group(1).lower() in _FEMALE_HON else "m")
+        return gender
 
     def resolve_name(self, mention: _Mention) -> str:
         toks = _clean_name(mention.text.split())
         if len(toks) >= 2:
             return " ".join(toks)
+        if "full" not in self.__dict__ and toks:
+            # Known names that end with the mention: with at most one, the order of mentions (which
+            # needs every surname mention in the article) cannot change the answer.
+            ending = set(self._names_ending(toks[-1]))
+            if len(ending) <= 1:
+                return ending.pop() if ending else toks[-1]
+            # Several: the latest mention of one of them before this one, when it is nearby.
+            for name in self._nearby(mention.start, []):
+                if name in ending:
+                    return name
         before = [n for s, _, n in reversed(self.full) if s < mention.start]
         after = [n for s, _, n in self.full if s >= mention.start]
         return full_name(mention.text, before + after) or " ".join(toks)
+
+    def has_surname(self, word: str) -> bool:
+        """``word in self.surnames``, without naming the whole article when it is not done yet."""
+        if "named" in self.__dict__:
+            return word in self.surnames
+        return bool(self._names_ending(word))
+
+    def _names_ending(self, word: str) -> list[str]:
+        """The full names whose last word is ``word``, in text order."""
+        return [n for _, _, n in self._named_ending(word) if n.split()[-1] == word]
+
+    def _named_ending(self, word: str) -> list[tuple[int, int, str]]:
+        """The full names around each place where ``" " + word`` occurs: every name whose last word is ``word``.
+
+        A name is kept only where the text spells it with single spaces, so a name ending with
+        ``word`` puts ``" " + word`` in the text, after another word of the name
+        (:func:`_after_name_word`). A name lies inside a capitalised run, which holds no newline
+        or clause punctuation: :func:`_names_in` reads just the stretch between those around each
+        such place.
+        """
+        if "named" in self.__dict__:
+            return self.named
+        found = self._ending.get(word)
+        if found is None:
+            text, needle, found, end = self.text, " " + word, [], -1
+            at = text.find(needle)
+            while at >= 0:
+                if at >= end and _after_name_word(text, at):  # a stretch not read for this word
+                    line_start = text.rfind("\n", 0, at) + 1
+                    end = text.find("\n", at)
+                    end = len(text) if end < 0 else end
+                    start = max(line_start, max(text.rfind(c, line_start, at) for c in _RUN_BREAKS) + 1)
+                    end = min([e for e in (text.find(c, at, end) for c in _RUN_BREAKS) if e >= 0], default=end)
+                    names = self._stretches.get(start)
+                    if names is None:
+                        names = self._stretches[start] = _names_in(text, start, end)
+                    found += names
+                at = text.find(needle, at + 1)
+            self._ending[word] = found
+        return found
+
+    def _line_names(self, start: int, end: int) -> list[tuple[int, int, str]]:
+        """``_names_in`` one line (``start``, ``end``: the line's bounds), once."""
+        names = self._lines.get(start)
+        if names is None:
+            names = self._lines[start] = _names_in(self.text, start, end)
+        return names
 
     def resolve_pronoun(self, mention: _Mention, speakers: list[tuple[int, str]]) -> str | None:
         want = _PRONOUNS.get(mention.text.lower())
         if want not in ("m", "f"):
             return None
+        if "full" not in self.__dict__:
+            for name in self._nearby(mention.start, speakers):
+                g = self._gender_of(name)
+                if g is None or g == want:
+                    return name
         cands = [(s, n) for s, _, n in self.full if s < mention.start] + [
             (s, n) for s, n in speakers if s < mention.start
         ]
@@ -680,28 +889,106 @@ class _People:
                 return name
         return None
 
+    def _nearby(self, at: int, speakers: list[tuple[int, str]], back: int = 3) -> Iterator[str]:
+        """Names of the mentions in :attr:`full` and of ``speakers`` before ``at``, latest first (ties: by
+        name, descending), on ``at``'s line and the ``back - 1`` lines before it.
 
-def _people(text: str) -> _People:
-    full = person_names(text)
-    names = [n for _, _, n in full]
-    # Surname-only mentions count as mentions of the full name, for pronoun resolution.
-    surnames = {n.split()[-1]: n for n in names}
-    extra = []
-    inside = {i for s, e, _ in full for i in range(s, e)}
-    resolved: dict[str, str] = {}  # word -> the full name it stands for, in this article
-    for m in _CAPWORD.finditer(text) if surnames else ():
-        word = m.group(1)
-        name = surnames.get(_strip_possessive(word) if word[-1] in "s’'" else word)
-        if name and m.start() not in inside:
-            if word not in resolved:
-                resolved[word] = full_name(word, names) or name
-            extra.append((m.start(), m.end(), resolved[word]))
-    people = _People(sorted(full + extra))
-    for s, _, name in full:
-        hon = _HON_BEFORE.search(text[max(0, s - 8) : s])
-        if hon:
-            people.gender.setdefault(name, "f" if hon.group(1).lower() in _FEMALE_HON else "m")
-    return people
+        Lines are read one by one, latest first: a line's mentions all come after those of the lines
+        before it. A full name or a speaker is known; a capitalised word outside full names is a
+        surname-only mention when it is the last word of a full name, looked up only when reached.
+        """
+        starts = [s for s, _ in self.lines]
+        line = bisect.bisect_right(starts, at) - 1
+        for p0, p1 in self.lines[max(line - back + 1, 0) : line + 1][::-1]:
+            hi = min(p1, at)
+            named = self._line_names(p0, p1)
+            inside = _Spans(named)
+            at_start: dict[int, list[str | re.Match[str]]] = {}
+            for s, _, n in named:
+                if s < hi:
+                    at_start.setdefault(s, []).append(n)
+            for s, n in speakers:
+                if p0 <= s < hi:
+                    at_start.setdefault(s, []).append(n)
+            for m in _CAPWORD.finditer(self.text, p0, p1):  # to the line's end, as in the whole text
+                if m.start() >= hi:
+                    break
+                if not inside.cover(m.start()):
+                    at_start.setdefault(m.start(), []).append(m)
+            for s in sorted(at_start, reverse=True):
+                names = [c if isinstance(c, str) else self._surname_mention(c.group(1)) for c in at_start[s]]
+                yield from sorted((n for n in names if n), reverse=True)
+
+    def _surname_mention(self, word: str) -> str | None:
+        """The full name a capitalised word outside full names stands for in :attr:`full`, if any.
+
+        It is the last word of full names: the first of them, or the last one when the word is a
+        title (then ``full_name`` gives None).
+        """
+        ending = self._names_ending(_strip_possessive(word) if word[-1] in "s’'" else word)
+        return (full_name(word, ending) or ending[-1]) if ending else None
+
+    def _gender_of(self, name: str) -> str | None:
+        """``self.gender.get(name)``: set by the first mention of the full name after an honorific."""
+        if "named" in self.__dict__:
+            return self.gender.get(name)
+        for s, _, n in self._named_ending(name.split()[-1]):
+            if n == name:
+                hon = _HON_BEFORE.search(self.text[max(0, s - 8) : s])
+                if hon:
+                    return "f" if hon.group(1).lower() in _FEMALE_HON else "m"
+        return None
+
+
+def _surname_words(text: str, surnames: dict[str, str]) -> list[tuple[int, int, str]]:
+    """The ``_CAPWORD`` matches of ``text`` where a known surname starts, as ``(start, end, word)``.
+
+    Same as filtering ``_CAPWORD.finditer(text)``, without matching every capitalised word of the
+    article: ``str.find`` jumps to each surname and :func:`_capword_at` reads the word there.
+    """
+    starts = set()
+    for surname in surnames:
+        at = text.find(surname)
+        while at >= 0:
+            starts.add(at)
+            at = text.find(surname, at + 1)
+    out = []
+    for at in sorted(starts):
+        m = _capword_at(text, at)
+        if m:
+            out.append((at, m.end(), m.group(1)))
+    return out
+
+
+def _capword_at(text: str, at: int) -> re.Match[str] | None:
+    """The match of ``_CAPWORD.finditer(text)`` that starts at ``at``, if there is one.
+
+    A match is a capital and word characters, apostrophes or hyphens, so one never straddles the
+    start of a run of those characters: finditer from that start sees what finditer from 0 sees.
+    Most words start their run (the character before is a space or punctuation).
+    """
+    if at == 0 or text[at - 1] not in "’'-":
+        return _CAPWORD.match(text, at)  # the common case; after a word character, no match at all
+    lo = at
+    while lo > 0 and (text[lo - 1] in "’'-_" or text[lo - 1].isalnum()):  # [\w’'\-]
+        lo -= 1
+    for m in _CAPWORD.finditer(text, lo):
+        if m.start() >= at:
+            return m if m.start() == at else None
+    return None
+
+
+class _Spans:
+    """Which offsets lie inside some span, by bisection (no set of every covered offset)."""
+
+    def __init__(self, spans: list[tuple[int, int, str]]) -> None:
+        ordered = sorted((s, e) for s, e, _ in spans)
+        self.starts = [s for s, _ in ordered]
+        self.reach = list(itertools.accumulate((e for _, e in ordered), max))  # furthest end so far
+
+    def cover(self, at: int) -> bool:
+        k = bisect.bisect_right(self.starts, at) - 1
+        return k >= 0 and self.reach[k] > at
 
 
 def _resolve(mention: _Mention, people: _People, speakers: list[tuple[int, str]]) -> str | None:
@@ -715,46 +1002,62 @@ def _resolve(mention: _Mention, people: _People, speakers: list[tuple[int, str]]
 # --- grouping ---------------------------------------------------------------------------------
 
 
-def _own_attr(text: str, masked: str, g: _Seg, para: tuple[int, int], surnames: frozenset[str]) -> Attr | None:
+def _own_attr(text: str, masked: str, g: _Seg, para: tuple[int, int], people: _People) -> Attr | None:
     """The cue in the quote's own sentence, trying the likelier side first."""
     inner = text[g.start : g.end].rstrip()
     after_mark = text[g.close_at + 1 : g.close_at + 2] if g.close_at is not None else ""
     trailing = (inner[-1:] in (",", "?", "!", "—", "-")) or after_mark == ","
-    first, second = (_after, _before) if trailing else (_before, _after)
-    a = first(text, masked, g, para[1] if first is _after else para[0])
-    a = a or second(text, masked, g, para[1] if second is _after else para[0])
-    return a or _sentence_subject(text, masked, g, para[0], surnames)
+    if trailing:
+        a = _after(text, masked, g, para[1])
+        if a:
+            return a
+    # _before and _sentence_subject read the same words: tokenise the lead-in once, normalise it once.
+    lead = _lead_tokens(masked, g, para[0])
+    norms = [w.lower().rstrip(".,:;") for _, _, w in lead]  # _norm of each word
+    a = _before(text, masked, g, para[0], lead, norms) or (None if trailing else _after(text, masked, g, para[1]))
+    return a or _sentence_subject(text, masked, lead, norms, people)
+
+
+def _lead_tokens(masked: str, g: _Seg, p0: int) -> list[tuple[int, int, str]]:
+    """The words of the quote's sentence before its opening mark."""
+    return _tokens(masked, _sentence_start(masked, g.open_at, p0), g.open_at)
 
 
 _PASSIVE = frozenset("was were is are been being be get got gets".split())
 _NOT_CUES = frozenset("who which whose whom that and or but nor is was were are".split())
 
 
-def _sentence_subject(text: str, masked: str, g: _Seg, p0: int, surnames: frozenset[str]) -> Attr | None:
-    """No reporting verb: the named subject of the sentence that leads into the quote.
+def _sentence_subject(
+    text: str, masked: str, toks: list[tuple[int, int, str]], norms: list[str], people: _People
+) -> Attr | None:
+    """No reporting verb: the named subject of the sentence that leads into the quote (its words ``toks``,
+    their :func:`_norm` ``norms``).
 
     ``He pledged to be "the greatest..."`` or ``Earlier, Clinton shared her anxiety: "..."``.
     """
-    lo = _sentence_start(masked, g.open_at, p0)
-    toks = _tokens(masked, lo, g.open_at)
-    starts = {0} | {i + 1 for i, t in enumerate(toks) if _CLAUSE_PUNCT.search(masked, t[1], t[1] + 2)}
+    if not toks:
+        return None
+    # Clauses start after a word followed (within two characters) by , : ; or —: find those once.
+    punct = {m.start() for m in _CLAUSE_PUNCT.finditer(masked, toks[0][1], toks[-1][1] + 2)}
+    starts = {0} | {i + 1 for i, t in enumerate(toks) if t[1] in punct or t[1] + 1 in punct} if punct else {0}
     for i in sorted(starts):
-        while i < len(toks) and _norm(toks[i][2]) in _LEAD - _DETERMINERS:
+        while i < len(toks) and norms[i] in _LEAD_ONLY:
             i += 1
         j = i
-        while j < len(toks) and _norm(toks[j][2]) not in _PRONOUNS and (
-            _capish(toks[j][2]) or (toks[j][2] == "of" and j + 1 < len(toks) and toks[j + 1][2][0].isupper())
+        while j < len(toks) and norms[j] not in _PRONOUNS and (
+            toks[j][2][0].isupper() or norms[j] in _PARTICLES  # _capish
+            or (toks[j][2] == "of" and j + 1 < len(toks) and toks[j + 1][2][0].isupper())
         ):
             j += 1  # "Former Secretary of State Madeleine Albright"
-        if j == i and i < len(toks) and _norm(toks[i][2]) in ("he", "she"):
+        if j == i and i < len(toks) and norms[i] in ("he", "she"):
             j = i + 1
-        if i == j or j >= len(toks) or not toks[j][2][0].islower() or _norm(toks[j][2]) in _PREPOSITIONS:
+        if i == j or j >= len(toks) or not toks[j][2][0].islower() or norms[j] in _PREPOSITIONS:
             continue
-        if _norm(toks[j][2]) in _NOT_CUES:
+        if norms[j] in _NOT_CUES:
             continue
         m = _mention_of(text, toks[i:j])
         # Without a cue, a lone capitalised word is too weak ("Security situation in ...").
-        if m and (m.kind == "pronoun" or (m.kind == "name" and (" " in m.text or m.text in surnames))):
+        if m and (m.kind == "pronoun" or (m.kind == "name" and (" " in m.text or people.has_surname(m.text)))):
             return m, toks[j][2].rstrip(".,:;"), 0.55
     return None
 
@@ -821,11 +1124,12 @@ def find_quotes(text: str, cfg: QuotesConfig, *, min_confidence: float | None = 
         min_confidence = cfg.min_confidence
     if not text or not isinstance(text, str):
         return []
-    every = _segments(text)
+    paras = _paragraphs(text)
+    every = _segments(text, paras)
     segs = [g for g in every if _is_quote(text, g, cfg.min_quote_words)]
     if not segs:
         return []
-    _attribute(text, segs, _mask(text, every))
+    _attribute(text, segs, _mask(text, every), paras)
     out = []
     for g in segs:
         attr = g.attr or (None, None, None, None, None, 0.3)
@@ -834,14 +1138,12 @@ def find_quotes(text: str, cfg: QuotesConfig, *, min_confidence: float | None = 
     return out
 
 
-def _attribute(text: str, segs: list[_Seg], masked: str) -> None:
-    """Set ``attr`` of every segment that has a speaker of its own or continues one that has."""
-    paras = list(_paragraphs(text))
-    people = _people(masked)
-    surnames = frozenset(n.split()[-1] for _, _, n in people.full)
+def _attribute(text: str, segs: list[_Seg], masked: str, paras: list[tuple[int, int]]) -> None:
+    """Set ``attr`` of every segment that has a speaker of its own or continues one that has (``paras``: its lines)."""
+    people = _People(masked, paras)  # masking keeps every newline: the text's lines are the mask's
     speakers: list[tuple[int, str]] = []
     for g in segs:
-        found = _own_attr(text, masked, g, paras[g.para], surnames)
+        found = _own_attr(text, masked, g, paras[g.para], people)
         if found is None:
             continue
         mention, cue, conf = found
