@@ -18,6 +18,7 @@ applied last, on every run (:mod:`storyline.corrections`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -630,6 +631,21 @@ def _interleaved(terms: np.ndarray, weights: np.ndarray, size: int = 0) -> tuple
     return buf[0::2], buf.view(np.float32)[1::2]
 
 
+def _root(a: np.ndarray) -> np.ndarray:
+    """The array that owns the memory of the view ``a``."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _take(spare: dict[str, np.ndarray], name: str, size: int, dtype: type) -> np.ndarray:
+    """``size`` entries of ``dtype`` (contents undefined): of ``spare[name]`` when it is large enough."""
+    a = spare.get(name)
+    if a is None or a.dtype != dtype or a.size < size:
+        a = np.empty(size + size // 4, dtype)
+    return a[:size]
+
+
 def _grow(a: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
     """``a`` with room for ``size`` entries (doubling; new entries ``fill``)."""
     if size <= a.size:
@@ -669,8 +685,9 @@ class _Postings:
         self.post_doc, self.post_w = np.zeros(0, np.int32), np.zeros(0, np.float32)
         self.indexed = 0  # documents in the inverted index
         # the unindexed tail: per term, its entries chained in insertion order, and their count
-        self.head, self.tail = np.full(n_features, -1, np.int64), np.full(n_features, -1, np.int64)
-        self.nxt, self.count = np.zeros(4096, np.int64), np.zeros(n_features, np.int64)
+        self.head, self.tail = np.full(n_features, -1, np.int32), np.full(n_features, -1, np.int32)
+        self.nxt, self.count = np.zeros(4096, np.int32), np.zeros(n_features, np.int32)
+        self._spare: dict[str, np.ndarray] = {}  # the arrays of the index before the last rebuild
         # accumulators of story_dots, zero between calls: per doc and per story slot, marks as bitmaps
         self.dacc, self.dbits = np.zeros(1024), np.zeros(1024 // 64, np.uint64)
         self.sacc, self.sbest, self.sbits = np.zeros(1024), np.zeros(1024, np.float32), np.zeros(1024 // 64, np.uint64)
@@ -822,16 +839,24 @@ class _Postings:
         kept[keep] = True
         # room for the documents added until the next rebuild: growing copies the whole store
         size = n + n // REBUILD_SHARE + 4096
-        fw_terms, fw_w = _interleaved(np.zeros(0, np.int32), np.zeros(0, np.float32), size)
-        fw_doc, indptr = np.zeros(size, np.int32), np.zeros(len(self.df) + 1, np.int64)
-        post_doc, post_w = np.empty(n, np.int32), np.empty(n, np.float32)
+        # The new arrays reuse those of the index before the last one (fresh memory costs a page
+        # fault per page); every entry is written before it is read.
+        spare = self._spare
+        buf = _take(spare, "fw", 2 * size, np.int32)
+        fw_terms, fw_w = buf[0::2], buf.view(np.float32)[1::2]
+        fw_doc, nxt = _take(spare, "fw_doc", size, np.int32), _take(spare, "nxt", size, np.int32)
+        indptr = _take(spare, "indptr", len(self.df) + 1, np.int64)
+        indptr[0] = 0
+        post_doc, post_w = _take(spare, "post_doc", n, np.int32), _take(spare, "post_w", n, np.float32)
         _reindex(keep, kept, self.doc_off, self.doc_len, self.fw_terms, self.fw_w, self.fw_doc, self.fw_base,
                  self.fw_n, self.indptr, self.post_doc, self.post_w, self.head, self.tail, self.nxt, self.count,
                  fw_terms, fw_w, fw_doc, indptr, post_doc, post_w)
         dropped = self.stored(self.doc_len.size)
         self.doc_len[dropped], self.doc_off[dropped] = 0, -1  # evicted
         self.doc_len[keep], self.doc_off[keep] = lens, np.cumsum(lens) - lens
-        self.fw_terms, self.fw_w, self.fw_doc, self.nxt = fw_terms, fw_w, fw_doc, np.zeros(size, np.int64)
+        self._spare = {"fw": _root(self.fw_terms), "fw_doc": _root(self.fw_doc), "nxt": _root(self.nxt),
+                       "indptr": _root(self.indptr), "post_doc": _root(self.post_doc), "post_w": _root(self.post_w)}
+        self.fw_terms, self.fw_w, self.fw_doc, self.nxt = fw_terms, fw_w, fw_doc, nxt
         self.fw_n = self.fw_base = n
         self.indptr, self.post_doc, self.post_w = indptr, post_doc, post_w
         self.indexed = keep.size
@@ -880,6 +905,9 @@ class StoryIndex:
         self._set: tuple[Doc, np.ndarray] | None = None
         self._query: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.float32))
         self.rare_scratch = np.zeros(n_features, np.float32)  # the rare_body query, by term
+        # the last body vector weighed and its IDF; the last rare query's vector and it times the IDF
+        self._body_idf: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        self._weighted: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self._unindexed = 0  # documents added since the last rebuild
 
     def count_df(self, docs: Iterable[Doc]) -> None:
@@ -899,7 +927,12 @@ class StoryIndex:
 
     def weigh(self, doc: Doc) -> list[tuple[np.ndarray, np.ndarray]]:
         """The doc's unit TF-IDF vectors under the current IDF, one per representation."""
-        return [(idx, rep.weigh(idx, tf)) for rep, (idx, tf) in zip(self.reps, doc.tf)]
+        vecs = [(idx, rep.weigh(idx, tf)) for rep, (idx, tf) in zip(self.reps[1:], doc.tf[1:])]
+        idx, tf = doc.tf[0]
+        idf = self.reps[0].idf(idx)
+        w = _unit(tf * idf)
+        self._body_idf = (w, idf)  # the rare_body feature weighs the same vector by IDF again
+        return [(idx, w), *vecs]
 
     def candidates(self, doc: Doc, vecs: list[tuple[np.ndarray, np.ndarray]],
                    set_features: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -923,8 +956,10 @@ class StoryIndex:
         idx, w = vec
         if not idx.size:
             return w
-        idf = self.reps[0].idf(idx)
-        return _unit(w * idf) * idf
+        idf = self._body_idf[1] if self._body_idf[0] is w else self.reps[0].idf(idx)
+        wi = w * idf
+        self._weighted = (w, wi)
+        return _unit(wi) * idf
 
     def lazy_features(self, doc: Doc, slots: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """:meth:`set_features_many` of the stories ``slots[rows]``, from the last :meth:`candidates`
@@ -933,9 +968,10 @@ class StoryIndex:
             return self.set_features_many(doc, np.asarray(slots)[rows])
         out = np.zeros((rows.size, 3))
         out[:, 1:] = self._set[1][rows]
-        if doc.figures:
+        if doc.figures:  # most stories share no figure: isdisjoint stops early and builds no set
             figs, stories = doc.figures, self.stories
-            out[:, 0] = np.minimum(1.0, np.array([len(figs & stories[s].figures) for s in slots[rows].tolist()]) / 3.0)
+            shared = [0 if figs.isdisjoint(f) else len(figs & f) for f in (stories[s].figures for s in slots[rows].tolist())]
+            out[:, 0] = np.minimum(1.0, np.array(shared) / 3.0)
         return out
 
     def set_features(self, doc: Doc, slot: int) -> tuple[float, float, float]:
@@ -1002,8 +1038,10 @@ class StoryIndex:
             self.doc_story = np.resize(self.doc_story, 2 * self.n_docs)
         self.doc_story[self.n_docs] = slot
         dots = self._dots_with(slot)
+        body = self.reps[0]  # w times the IDF of the rare query, if the IDF cannot have changed since
+        weighted = self._weighted[1] if body.frozen and self._weighted[0] is vecs[0][1] else None
         for k, (rep, (idx, w)) in enumerate(zip(self.reps, vecs)):
-            rep.add(self.n_docs, slot, idx, w, dots[k])
+            rep.add(self.n_docs, slot, idx, w, dots[k], weighted if k == 0 else None)
         self._dots = self._set = None
         self.n_docs += 1
         story = self.stories[slot]
@@ -1190,20 +1228,29 @@ def _decide(doc: Doc, slots: list[int], x: np.ndarray, index: StoryIndex, assign
     return story_id, 1.0, "new"
 
 
+@functools.lru_cache(maxsize=16)
+def _lazy_bounds(weights: tuple[float, ...], bias: float, threshold: float) -> tuple[np.ndarray, float, float]:
+    """The weights as an array, the most the set features can add to the score, and the score a
+    story must reach to merge (the same for every article: worked out once)."""
+    w = np.asarray(weights, np.float64)
+    w.flags.writeable = False
+    lazy_max = np.clip(w[LAZY:], 0, None).sum()
+    floor = np.log(threshold / (1.0 - threshold)) - bias if 0.0 < threshold < 1.0 else -np.inf
+    return w, lazy_max, floor
+
+
 def _best(doc: Doc, slots: np.ndarray, x: np.ndarray, index: StoryIndex, weights: tuple[float, ...],
           bias: float, threshold: float = 0.0) -> tuple[int, float]:
     """The most probable story; the set features are only computed for stories that could still
     win, and (given ``threshold``) still reach the merge threshold: the others cannot change the decision."""
-    w = np.asarray(weights, np.float64)
+    w, lazy_max, floor = _lazy_bounds(weights, bias, threshold)
     partial = x[:, :LAZY] @ w[:LAZY]
-    lazy_max = np.clip(w[LAZY:], 0, None).sum()
-    floor = np.log(threshold / (1.0 - threshold)) - bias if 0.0 < threshold < 1.0 else -np.inf
     sel = np.flatnonzero((partial >= partial.max() - lazy_max) & (partial + lazy_max >= floor))
     if sel.size > MAX_LAZY:  # a dense stream: only the strongest contenders get the set features
         sel = np.sort(sel[np.argsort(-partial[sel], kind="stable")[:MAX_LAZY]])
     if sel.size:
         x[sel, LAZY:] = index.lazy_features(doc, slots, sel)
-    p = merge_probability(x, weights, bias)
+    p = merge_probability(x, w, bias)  # type: ignore[arg-type]
     best = int(np.argmax(p))
     return int(slots[best]), float(p[best])
 
