@@ -19,6 +19,7 @@ applied last, on every run (:mod:`storyline.corrections`).
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -862,6 +863,9 @@ class _Postings:
         self.indexed = keep.size
 
 
+_FIGURES = operator.attrgetter("figures")
+
+
 @dataclass
 class _Story:
     slot: int
@@ -969,8 +973,9 @@ class StoryIndex:
         out = np.zeros((rows.size, 3))
         out[:, 1:] = self._set[1][rows]
         if doc.figures:  # most stories share no figure: isdisjoint stops early and builds no set
-            figs, stories = doc.figures, self.stories
-            shared = [0 if figs.isdisjoint(f) else len(figs & f) for f in (stories[s].figures for s in slots[rows].tolist())]
+            figs = doc.figures
+            sets = list(map(_FIGURES, map(self.stories.__getitem__, slots[rows].tolist())))
+            shared = [0 if apart else len(figs & f) for apart, f in zip(map(figs.isdisjoint, sets), sets)]
             out[:, 0] = np.minimum(1.0, np.array(shared) / 3.0)
         return out
 
