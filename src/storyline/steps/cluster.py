@@ -532,9 +532,8 @@ _DACC, _DBITS, _SACC, _SBEST, _SBITS, _NORM2, _SCRATCH, _QBITS = range(11, 19)
 
 @numba.njit(cache=True, nogil=True)
 def _score(reps: tuple, queries: tuple, rare_w: np.ndarray, rare_scratch: np.ndarray, rare_scale: np.ndarray,
-           story_head: np.ndarray,
-           doc_next: np.ndarray, doc_story: np.ndarray, first: np.ndarray, last: np.ndarray, sizes: np.ndarray,
-           day: int, dated: bool, window: int, budget: int, max_candidates: int,
+           story_head: np.ndarray, doc_next: np.ndarray, doc_story: np.ndarray, first: np.ndarray, last: np.ndarray,
+           sizes: np.ndarray, day: int, dated: bool, window: int, budget: int, max_candidates: int,
            want_set: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:meth:`StoryIndex.candidates` in one pass: the active stories sharing a body word or a name
     with the query (``queries``: (terms, unit weights) per representation) within ``window`` days,
@@ -663,7 +662,7 @@ class _Postings:
     ``q . member`` over its members: scoring goes through member postings and sums per story.
     The active documents' vectors sit in a forward store (``fw_*``, by document); the inverted
     index covers its head, and the documents added since the last rebuild are reached through
-    per-term chains. A rebuild (sorting the whole index) waits until the unindexed tail is a
+    per-term chains. A rebuild (rewriting the whole index) waits until the unindexed tail is a
     fixed share of the index, so its cost per posting stays constant however dense the window.
     """
 
@@ -818,7 +817,7 @@ class _Postings:
             self.n_docs += 1
         self._room(doc + 1, story + 1)
         n, m = self.fw_n, idx.size
-        if m and self.rare:  # with the IDF of its arrival (fixed in a run that counts the archive first, as Cluster does)
+        if m and self.rare:  # with the IDF of its arrival (fixed when the archive is counted first, as in Cluster)
             wi = w * self.idf(idx) if weighted is None else weighted
             self.rare_scale[doc] = 1.0 / max(float(np.sqrt(np.sum(wi ** 2))), 1e-30)
         if n + m > min(self.fw_terms.size, self.fw_doc.size, self.nxt.size):
