@@ -354,3 +354,48 @@ def test_cluster_slices_stitch_into_the_stories_of_one_stream():
     story = dict(zip(one["article_id"].to_pylist(), one["story_id"].to_pylist()))
     assert story["a9"] == story["a0"] == model.stable_id("story", "a0")
     assert Cluster(sliced)(arts, edges).drop(["score"]).equals(one.drop(["score"]))
+
+
+def test_cluster_rebuilds_that_evict_keep_the_postings_of_the_held_documents():
+    rng = np.random.default_rng(2)
+    rep = cluster._Postings(256)
+    doc_story = np.repeat(np.arange(40), 4).astype(np.int64)
+    held: list[int] = []
+    for d in range(doc_story.size):
+        idx = np.unique(rng.integers(0, 256, int(rng.integers(0, 15)))).astype(np.int64)
+        rep.add(d, int(doc_story[d]), idx, rng.random(idx.size).astype(np.float32), 0.0)
+        held.append(d)
+        if d % 23 == 22:  # evict a random part, fold the rest (and the buffer) into the index
+            held = [h for h in held if rng.random() < 0.7]
+            rep.rebuild(held)
+        q = np.unique(rng.integers(0, 256, 25)).astype(np.int64)
+        w = rng.random(q.size).astype(np.float32)
+        for per_doc in (True, False):
+            got = rep.story_dots(q, w, doc_story, per_doc)[:3]
+            want = rep.story_dots_reference(q, w, doc_story, per_doc)
+            assert all(g.dtype == x.dtype and np.array_equal(g, x) for g, x in zip(got, want)), (d, per_doc)
+
+
+@pytest.mark.parametrize("skim", [False, True])
+def test_cluster_fused_candidates_give_the_features_of_the_separate_kernels(monkeypatch, skim):
+    texts = [EVENT_A, EVENT_A2, EVENT_B, EVENT_A + " " + EVENT_B, EVENT_A2 + " Szentendre 8.9", EVENT_B + " 13.75"]
+    docs = cluster.featurize(make_articles(*texts).to_pylist())
+    index = cluster.StoryIndex()
+    index.count_df(docs)
+    for k, d in enumerate(docs[:-1]):
+        index.weigh_and_add(d, index.open(f"s{k % 3}", d.day) if k < 3 else k % 3)
+    if skim:  # common terms over the budget: the member scans give the sums, the candidates are cut
+        monkeypatch.setattr(cluster, "MAX_POSTINGS", 6)
+        monkeypatch.setattr(cluster, "MAX_CANDIDATES", 1)
+    doc = docs[-1]
+    vecs = index.weigh(doc)
+    slots, x = index.candidates(doc, vecs, set_features=True)
+    assert slots.size and np.array_equal(index.candidates(doc, vecs)[1], x)
+    slots, x = index.candidates(doc, vecs, set_features=True)
+    rows = np.arange(slots.size)
+    assert np.array_equal(index.lazy_features(doc, slots, rows), index.set_features_many(doc, slots))
+    monkeypatch.undo()
+    full_slots, full_x = index.candidates(doc, vecs)
+    at = np.searchsorted(full_slots, slots)
+    assert np.array_equal(full_slots[at], slots)
+    assert np.allclose(full_x[at], x, rtol=1e-6, atol=1e-9)  # exact dots, summed in another order

@@ -18,6 +18,8 @@ applied last, on every run (:mod:`storyline.corrections`).
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -240,12 +242,80 @@ def read_df(table: pa.Table) -> DF:
     return counts, n
 
 
+# Marks are bitmaps read back in ascending order: the lowest set bit of a word in O(1) (de Bruijn),
+# so touched documents and stories come out sorted without a sort.
+_DEBRUIJN = 0x03F79D71B4CB0A89
+_BIT_AT = np.zeros(64, np.int64)
+for _i in range(64):
+    _BIT_AT[((_DEBRUIJN << _i) & (2**64 - 1)) >> 58] = _i
+_ONE = np.uint64(1)
+_NONE = 2**62  # an empty range of marks: (_NONE, -1)
+
+
 @numba.njit(cache=True, nogil=True)
-def _chain(head: np.ndarray, tail: np.ndarray, nxt: np.ndarray, count: np.ndarray, terms: np.ndarray,
-           start: int) -> None:
-    """Link entries ``start + i`` (term ``terms[i]``) to the end of their term's chain."""
-    for i in range(terms.size):
-        e, t = start + i, terms[i]
+def _low_bit(word: np.uint64) -> tuple[np.uint64, int]:
+    """The lowest set bit of ``word`` (as a word) and its position."""
+    low = word & (~word + _ONE)
+    return low, _BIT_AT[(low * np.uint64(_DEBRUIJN)) >> np.uint64(58)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _set_bit(bits: np.ndarray, i: int) -> None:
+    bits[i >> 6] |= _ONE << np.uint64(i & 63)
+
+
+@numba.njit(cache=True, nogil=True)
+def _reindex(keep: np.ndarray, kept: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray, fw_terms: np.ndarray,
+             fw_w: np.ndarray, fw_doc: np.ndarray, fw_base: int, fw_n: int, indptr: np.ndarray, post_doc: np.ndarray,
+             post_w: np.ndarray, head: np.ndarray, tail: np.ndarray, nxt: np.ndarray, count: np.ndarray,
+             new_terms: np.ndarray, new_w: np.ndarray, new_doc: np.ndarray, new_indptr: np.ndarray,
+             new_post_doc: np.ndarray, new_post_w: np.ndarray) -> None:
+    """The forward store of the documents ``keep`` (ascending; ``kept``: the same as a mask by doc)
+    and the inverted index over it, as a counting sort of the new store would give them: each term's
+    indexed postings of kept documents, then its buffer chain's (later documents), both in document
+    order. A merge reads each posting once in order instead of scattering every entry; the chains
+    are emptied."""
+    at = 0
+    for d in keep:
+        for p in range(doc_off[d], doc_off[d] + doc_len[d]):
+            new_terms[at], new_w[at], new_doc[at] = fw_terms[p], fw_w[p], d
+            at += 1
+    at = 0
+    for t in range(new_indptr.size - 1):
+        for p in range(indptr[t], indptr[t + 1]):
+            if kept[post_doc[p]]:
+                new_post_doc[at], new_post_w[at] = post_doc[p], post_w[p]
+                at += 1
+        e = head[t]
+        while e >= 0:
+            if kept[fw_doc[e]]:
+                new_post_doc[at], new_post_w[at] = fw_doc[e], fw_w[e]
+                at += 1
+            e = nxt[e]
+        new_indptr[t + 1] = at
+    for e in range(fw_base, fw_n):
+        t = fw_terms[e]
+        head[t], tail[t], count[t] = -1, -1, 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _insert(norm2: np.ndarray, story_head: np.ndarray, story_tail: np.ndarray, doc_next: np.ndarray,
+            doc_off: np.ndarray, doc_len: np.ndarray, fw_terms: np.ndarray, fw_w: np.ndarray, fw_doc: np.ndarray,
+            head: np.ndarray, tail: np.ndarray, nxt: np.ndarray, count: np.ndarray, fw_n: int, doc: int, story: int,
+            idx: np.ndarray, w: np.ndarray, ww: float, dot_story: float) -> int:
+    """Append document ``doc`` (``ww``: its squared norm) to ``story``'s members and its entries to the
+    forward store at ``fw_n``, each at the end of its term's chain; returns the new end of the store."""
+    norm2[story] = norm2[story] + 2.0 * dot_story + ww
+    doc_next[doc] = -1
+    if story_tail[story] < 0:
+        story_head[story] = doc
+    else:
+        doc_next[story_tail[story]] = doc
+    story_tail[story] = doc
+    doc_off[doc], doc_len[doc] = fw_n, idx.size
+    for i in range(idx.size):
+        e, t = fw_n + i, idx[i]
+        fw_terms[e], fw_w[e], fw_doc[e] = t, w[i], doc
         nxt[e] = -1
         if tail[t] < 0:
             head[t] = e
@@ -253,63 +323,54 @@ def _chain(head: np.ndarray, tail: np.ndarray, nxt: np.ndarray, count: np.ndarra
             nxt[tail[t]] = e
         tail[t] = e
         count[t] += 1
+    return fw_n + idx.size
 
 
 @numba.njit(cache=True, nogil=True)
-def _postings(terms: np.ndarray, docs: np.ndarray, weights: np.ndarray,
-              n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The inverted index of forward entries: (indptr by term, docs, weights), each term's entries
-    in forward order (a counting sort: a stable argsort's result in linear time)."""
-    indptr = np.zeros(n_features + 1, np.int64)
-    for t in terms:
-        indptr[t + 1] += 1
-    for t in range(n_features):
-        indptr[t + 1] += indptr[t]
-    fill = indptr[:-1].copy()
-    post_doc, post_w = np.empty(terms.size, np.int32), np.empty(terms.size, np.float32)
-    for i in range(terms.size):
-        p = fill[terms[i]]
-        post_doc[p], post_w[p] = docs[i], weights[i]
-        fill[terms[i]] = p + 1
-    return indptr, post_doc, post_w
-
-
-@numba.njit(cache=True, nogil=True)
-def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, head: np.ndarray, nxt: np.ndarray,
+def _story_pass(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, head: np.ndarray, nxt: np.ndarray,
                 fw_doc: np.ndarray, fw_w: np.ndarray, count: np.ndarray, idx: np.ndarray, w: np.ndarray,
-                doc_story: np.ndarray, per_doc: bool, budget: int, dacc: np.ndarray, dmark: np.ndarray,
-                sacc: np.ndarray, sbest: np.ndarray,
-                smark: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Per story slot sharing a term with the query ``(idx, w)``: the sum of its members' dots and
-    (``per_doc``) the best member dot. Each term's indexed postings are read, then its buffer chain;
-    at most ``budget`` postings are read, rarest terms first (see :data:`MAX_POSTINGS`); the flag
-    says whether every term was.
+                doc_story: np.ndarray, per_doc: bool, budget: int, dacc: np.ndarray, dbits: np.ndarray,
+                sacc: np.ndarray, sbest: np.ndarray, sbits: np.ndarray) -> tuple[bool, int, int]:
+    """Add the query ``(idx, w)``'s member dots to the story accumulators: per story slot sharing a
+    term with it, the sum of its members' dots into ``sacc`` and (``per_doc``) the best member dot
+    into ``sbest``, the slot marked in ``sbits``. Each term's indexed postings are read, then its
+    buffer chain; at most ``budget`` postings are read, rarest terms first (see :data:`MAX_POSTINGS`).
+    Returns (every term read, lowest and highest slot marked).
 
-    Work follows the postings read, never the window: the per-doc and per-story accumulators are
-    kept zeroed between calls and only the touched entries are visited. Products are float32 and
-    sums float64, in the order of :meth:`_Postings.story_dots_reference`: the results are bit-identical.
+    Work follows the postings read, never the window: the accumulators are zero between calls and
+    only the touched entries are visited. Products are float32 and sums float64, in the order of
+    :meth:`_Postings.story_dots_reference`: the results are bit-identical.
     """
     counts = np.empty(idx.size, np.int64)
+    total = 0
     for t in range(idx.size):
         counts[t] = indptr[idx[t] + 1] - indptr[idx[t]] + count[idx[t]]
-    read = np.ones(idx.size, np.bool_)
-    total = counts.sum()
-    if total > budget:
+        total += counts[t]
+    complete = total <= budget
+    read = np.full(idx.size, complete)
+    if not complete:  # rarest first, ties in query order (a stable sort's): terms over the budget never fit
+        keys = np.empty(idx.size, np.int64)
+        n = 0
+        for t in range(idx.size):
+            if counts[t] <= budget:
+                keys[n] = counts[t] * idx.size + t
+                n += 1
+        keys = np.sort(keys[:n])
         total = 0
-        for t in np.argsort(counts, kind="mergesort"):
+        for key in keys:
+            t = key % idx.size
             if total + counts[t] > budget:
-                read[t] = False
-            else:
-                total += counts[t]
-    touched = np.empty(total, np.int64)  # docs (per_doc) or story slots first reached, in order
-    nt = 0
+                break
+            read[t] = True
+            total += counts[t]
+    lo, hi = _NONE, -1  # touched docs (per_doc) or story slots
     for t in range(idx.size):
-        term, wt = idx[t], w[t]
         if not read[t]:
             continue
-        p, e = indptr[term], head[term]
-        while p < indptr[term + 1] or e >= 0:
-            if p < indptr[term + 1]:
+        term, wt = idx[t], w[t]
+        p, end, e = indptr[term], indptr[term + 1], head[term]
+        while p < end or e >= 0:
+            if p < end:
                 d, v = post_doc[p], post_w[p] * wt
                 p += 1
             else:
@@ -318,128 +379,271 @@ def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, he
             key = d if per_doc else doc_story[d]
             if per_doc:
                 dacc[key] += v
-                if not dmark[key]:
-                    dmark[key] = True
-                    touched[nt] = key
-                    nt += 1
+                _set_bit(dbits, key)
             else:
                 sacc[key] += v
-                if not smark[key]:
-                    smark[key] = True
-                    touched[nt] = key
-                    nt += 1
-    if per_doc:  # member sums rounded to float32, then summed per story in doc order
-        docs = np.sort(touched[:nt])
-        nt = 0
-        for d in docs:
-            v = np.float32(dacc[d])
-            dacc[d], dmark[d] = 0.0, False
-            s = doc_story[d]
-            sacc[s] += v
-            sbest[s] = max(sbest[s], v)
-            if not smark[s]:
-                smark[s] = True
-                touched[nt] = s
-                nt += 1
-    slots = np.sort(touched[:nt])
-    sums, best = np.empty(nt), np.empty(nt, np.float32)
-    for i in range(nt):
-        s = slots[i]
-        sums[i], best[i] = sacc[s], sbest[s]
-        sacc[s], sbest[s], smark[s] = 0.0, 0.0, False
-    return slots, sums, best, total == counts.sum()
+                _set_bit(sbits, key)
+            lo, hi = min(lo, key), max(hi, key)
+    if per_doc and hi >= 0:  # member sums rounded to float32, then summed per story in doc order
+        dlo, dhi, lo, hi = lo, hi, _NONE, -1
+        for i in range(dlo >> 6, (dhi >> 6) + 1):
+            word = dbits[i]
+            dbits[i] = 0
+            while word:
+                low, b = _low_bit(word)
+                word ^= low
+                d = (i << 6) + b
+                v = np.float32(dacc[d])
+                dacc[d] = 0.0
+                s = doc_story[d]
+                sacc[s] += v
+                sbest[s] = max(sbest[s], v)
+                _set_bit(sbits, s)
+                lo, hi = min(lo, s), max(hi, s)
+    return complete, lo, hi
 
 
 @numba.njit(cache=True, nogil=True)
-def _member_dots(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray,
-                 fw_terms: np.ndarray, fw_w: np.ndarray, scratch: np.ndarray, slots: np.ndarray,
-                 per_doc: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Per story in ``slots``: the sum of its members' dots with the query held in ``scratch``, and
-    (``per_doc``) the best one, read from the members' own vectors (in doc order), every term counted."""
-    sums = np.zeros(slots.size)
-    best = np.zeros(slots.size, np.float32)
+def _marked(sbits: np.ndarray, lo: int, hi: int, other: np.ndarray, olo: int, ohi: int) -> np.ndarray:
+    """The slots marked in ``sbits`` (between ``lo`` and ``hi``) or in ``other``, ascending."""
+    first, last = min(lo, olo) >> 6, max(hi, ohi) >> 6
+    n = 0
+    for i in range(first, last + 1):
+        word = (sbits[i] if i < sbits.size else np.uint64(0)) | (other[i] if i < other.size else np.uint64(0))
+        while word:
+            word &= word - _ONE
+            n += 1
+    out = np.empty(n, np.int64)
+    n = 0
+    for i in range(first, last + 1):
+        word = (sbits[i] if i < sbits.size else np.uint64(0)) | (other[i] if i < other.size else np.uint64(0))
+        while word:
+            low, b = _low_bit(word)
+            word ^= low
+            out[n] = (i << 6) + b
+            n += 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _clear(sacc: np.ndarray, sbest: np.ndarray, sbits: np.ndarray, lo: int, hi: int) -> None:
+    """Zero the story accumulators marked between ``lo`` and ``hi``."""
+    if hi < 0:
+        return
+    for i in range(lo >> 6, (hi >> 6) + 1):
+        word = sbits[i]
+        sbits[i] = 0
+        while word:
+            low, b = _low_bit(word)
+            word ^= low
+            s = (i << 6) + b
+            sacc[s], sbest[s] = 0.0, 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _story_dots(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, head: np.ndarray, nxt: np.ndarray,
+                fw_doc: np.ndarray, fw_w: np.ndarray, count: np.ndarray, idx: np.ndarray, w: np.ndarray,
+                doc_story: np.ndarray, per_doc: bool, budget: int, dacc: np.ndarray, dbits: np.ndarray,
+                sacc: np.ndarray, sbest: np.ndarray,
+                sbits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """:func:`_story_pass` as arrays: (story slots reached, ascending; their sums; their best member
+    dots; complete), the accumulators zeroed again."""
+    complete, lo, hi = _story_pass(indptr, post_doc, post_w, head, nxt, fw_doc, fw_w, count, idx, w, doc_story,
+                                   per_doc, budget, dacc, dbits, sacc, sbest, sbits)
+    slots = _marked(sbits, lo, hi, sbits[:0], _NONE, -1)
+    sums, best = np.empty(slots.size), np.empty(slots.size, np.float32)
+    for i in range(slots.size):
+        sums[i], best[i] = sacc[slots[i]], sbest[slots[i]]
+    _clear(sacc, sbest, sbits, lo, hi)
+    return slots, sums, best, complete
+
+
+@numba.njit(cache=True, nogil=True)
+def _hold(scratch: np.ndarray, idx: np.ndarray, w: np.ndarray, on: bool) -> None:
+    """Hold the weights ``w`` of the terms ``idx`` in ``scratch`` (or zero them again)."""
+    for i in range(idx.size):
+        scratch[idx[i]] = w[i] if on else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _load_query(qbits: np.ndarray, scratch: np.ndarray, idx: np.ndarray, w: np.ndarray, on: bool) -> None:
+    """Hold the query ``(idx, w)`` in ``scratch`` and its terms in the bitmap ``qbits`` (or take it out)."""
+    for i in range(idx.size):
+        t = idx[i]
+        if on:
+            _set_bit(qbits, t)
+            scratch[t] = w[i]
+        else:
+            qbits[t >> 6] = 0
+            scratch[t] = 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray,
+          fw_terms: np.ndarray, fw_w: np.ndarray, qbits: np.ndarray, scratch: np.ndarray, slots: np.ndarray,
+          dots: int, sums: np.ndarray, best: np.ndarray, means: int, scratch2: np.ndarray, scale: np.ndarray,
+          n_query: int, out: np.ndarray) -> None:
+    """One pass over the members' own vectors (in doc order; terms in stored order) of the stories
+    ``slots``, the query held in ``scratch`` and its terms in ``qbits`` (see :func:`_load_query`).
+
+    ``dots`` 1: per story the sum of its members' dots with the query into ``sums`` and the best
+    into ``best`` (each rounded to float32); 2: the plain sum of the products. ``means`` 1: into
+    ``out`` the mean over its members (evicted ones, offset -1, not counted) of the overlap
+    coefficient of their terms with the query's (``n_query`` terms); 2: the mean over its held
+    members of ``scale[d]`` times their dot with ``scratch2``. A member term outside the query
+    adds an exact 0 in every sum: the bitmap skips it without touching the scratch vectors.
+    """
     for r in range(slots.size):
+        total, members = 0.0, 0
         d = story_head[slots[r]] if slots[r] < story_head.size else -1
         while d >= 0:
-            p0, p1 = doc_off[d], doc_off[d] + doc_len[d]
-            if per_doc:
-                acc = 0.0
-                for p in range(p0, p1):
-                    acc += scratch[fw_terms[p]] * fw_w[p]
+            off, m = doc_off[d], doc_len[d]
+            acc, acc2, shared = 0.0, 0.0, 0.0
+            for p in range(off, off + m):
+                t = fw_terms[p]
+                if (qbits[t >> 6] >> np.uint64(t & 63)) & _ONE:
+                    if dots == 1:
+                        acc += scratch[t] * fw_w[p]
+                    elif dots == 2:
+                        sums[r] += scratch[t] * fw_w[p]
+                    if means == 1:
+                        shared += 1.0
+                    elif means == 2:
+                        acc2 += scratch2[t] * fw_w[p]
+            if dots == 1:
                 v = np.float32(acc)
                 sums[r] += v
                 best[r] = max(best[r], v)
-            else:
-                for p in range(p0, p1):
-                    sums[r] += scratch[fw_terms[p]] * fw_w[p]
-            d = doc_next[d]
-    return sums, best
-
-
-@numba.njit(cache=True, nogil=True)
-def _name_overlap(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray,
-                  fw_terms: np.ndarray, mark: np.ndarray, n_query: int, slots: np.ndarray) -> np.ndarray:
-    """Per story: the mean over its members of the overlap coefficient of their terms with the
-    query's (``mark``: 1 at the query's terms); evicted members (offset -1) are not counted."""
-    out = np.zeros(slots.size)
-    for r in range(slots.size):
-        total, members = 0.0, 0
-        d = story_head[slots[r]] if slots[r] < story_head.size else -1
-        while d >= 0:
-            if doc_off[d] >= 0:
-                shared = 0.0
-                for p in range(doc_off[d], doc_off[d] + doc_len[d]):
-                    shared += mark[fw_terms[p]]
-                total += shared / max(1, min(n_query, doc_len[d]))
+            if means == 1 and off >= 0:
+                total += shared / max(1, min(n_query, m))
+                members += 1
+            elif means == 2 and m > 0:
+                total += acc2 * scale[d]
                 members += 1
             d = doc_next[d]
-        out[r] = total / members if members else 0.0
-    return out
+        if means:
+            out[r] = total / members if members else 0.0
+
+
+# A representation's arrays as the scoring kernel reads them (see _Postings.arrays).
+_INDPTR, _POST_DOC, _POST_W, _HEAD, _NXT, _FW_DOC, _FW_W, _COUNT, _FW_TERMS, _DOC_OFF, _DOC_LEN = range(11)
+_DACC, _DBITS, _SACC, _SBEST, _SBITS, _NORM2, _SCRATCH, _QBITS = range(11, 19)
 
 
 @numba.njit(cache=True, nogil=True)
-def _scaled_means(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray,
-                  fw_terms: np.ndarray, fw_w: np.ndarray, scratch: np.ndarray, scale: np.ndarray,
-                  slots: np.ndarray) -> np.ndarray:
-    """Per story: the mean over its members with a vector of ``scale[d]`` times their dot with ``scratch``."""
-    out = np.zeros(slots.size)
-    for r in range(slots.size):
-        total, members = 0.0, 0
-        d = story_head[slots[r]] if slots[r] < story_head.size else -1
-        while d >= 0:
-            if doc_len[d] > 0:
-                acc = 0.0
-                for p in range(doc_off[d], doc_off[d] + doc_len[d]):
-                    acc += scratch[fw_terms[p]] * fw_w[p]
-                total += acc * scale[d]
-                members += 1
-            d = doc_next[d]
-        out[r] = total / members if members else 0.0
-    return out
+def _score(reps: tuple, queries: tuple, rare_w: np.ndarray, rare_scratch: np.ndarray, rare_scale: np.ndarray,
+           story_head: np.ndarray, doc_next: np.ndarray, doc_story: np.ndarray, first: np.ndarray, last: np.ndarray,
+           sizes: np.ndarray, day: int, dated: bool, window: int, budget: int, max_candidates: int,
+           want_set: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`StoryIndex.candidates` in one pass: the active stories sharing a body word or a name
+    with the query (``queries``: (terms, unit weights) per representation) within ``window`` days,
+    their feature rows (:data:`FEATURES`, the set-based ones left 0), their dots with the query per
+    representation and (``want_set``) their name overlap and rare-word mean (:meth:`StoryIndex.set_features`).
 
-
-@numba.njit(cache=True, nogil=True)
-def _similarities(x: np.ndarray, col: np.ndarray, k: int, slots: np.ndarray, uniq: np.ndarray, dot: np.ndarray,
-                  best: np.ndarray, norm2: np.ndarray, sizes: np.ndarray) -> None:
-    """Representation ``k``'s feature columns for the (sorted) story ``slots`` from the sums of the
-    (sorted) stories ``uniq`` reached: dot with the centroid into ``col``, cosine into ``x[:, k]``;
-    for the body also the best member and (average linkage: a chained, drifting story has a low
-    mean member cosine) the mean member dot."""
-    j = 0
-    for r in range(slots.size):
+    The set features are read in the same pass over the members' vectors as the exact dots, for
+    every candidate: by then the members are in cache, and most candidates get them anyway.
+    """
+    complete, lo, hi = np.ones(3, np.bool_), np.full(3, _NONE), np.full(3, -1)
+    for k in range(3):
+        a = reps[k]
+        idx, w = queries[k]
+        complete[k], lo[k], hi[k] = _story_pass(a[_INDPTR], a[_POST_DOC], a[_POST_W], a[_HEAD], a[_NXT], a[_FW_DOC],
+                                                a[_FW_W], a[_COUNT], idx, w, doc_story, k == 0, budget, a[_DACC],
+                                                a[_DBITS], a[_SACC], a[_SBEST], a[_SBITS])
+    body, title, names = reps[0], reps[1], reps[2]
+    found = _marked(body[_SBITS], lo[0], hi[0], names[_SBITS], lo[2], hi[2])
+    slots, gaps = np.empty(found.size, np.int64), np.zeros(found.size, np.int64)
+    n = 0
+    for s in found:
+        gap = 0
+        if dated:
+            if first[s] != NO_DAY:
+                gap = max(max(first[s] - day, day - last[s]), 0)
+            if gap > window:
+                continue
+        slots[n], gaps[n] = s, gap
+        n += 1
+    slots, gaps = slots[:n], gaps[:n]
+    exact = complete[0] and complete[1] and complete[2]
+    if not exact and n > max_candidates:
+        # Common terms were skipped: the stories reached through the others, best first, get
+        # exact sums from their members' vectors (ties by position, as a stable sort would pick).
+        partial = np.empty(n)
+        for r in range(n):
+            partial[r] = 0.0 + body[_SACC][slots[r]] + names[_SACC][slots[r]]
+        kth = np.partition(partial, n - max_candidates)[n - max_candidates]
+        room = max_candidates  # ties taken: the room the larger ones leave
+        for r in range(n):
+            if partial[r] > kth:
+                room -= 1
+        m = 0
+        for r in range(n):
+            tie = partial[r] == kth and room > 0
+            if partial[r] > kth or tie:
+                room -= 1 if tie else 0
+                slots[m], gaps[m] = slots[r], gaps[r]
+                m += 1
+        n = m
+        slots, gaps = slots[:n], gaps[:n]
+    sums, best = np.zeros((3, n)), np.zeros(n, np.float32)
+    setf = np.zeros((n, 2))
+    for k in range(3):
+        a = reps[k]
+        idx, w = queries[k]
+        dots = 0 if complete[k] else (1 if k == 0 else 2)
+        means = (2 if k == 0 else 1 if k == 2 else 0) if want_set else 0
+        if complete[k]:
+            for r in range(n):
+                sums[k, r] = a[_SACC][slots[r]]
+                if k == 0:
+                    best[r] = a[_SBEST][slots[r]]
+        _clear(a[_SACC], a[_SBEST], a[_SBITS], lo[k], hi[k])
+        if not dots and not means:
+            continue
+        _load_query(a[_QBITS], a[_SCRATCH], idx, w, True)
+        if means == 2:
+            _hold(rare_scratch, idx, rare_w, True)
+        _scan(story_head, doc_next, a[_DOC_OFF], a[_DOC_LEN], a[_FW_TERMS], a[_FW_W], a[_QBITS], a[_SCRATCH], slots,
+              dots, sums[k], best, means, rare_scratch, rare_scale, idx.size, setf[:, 0 if k == 2 else 1])
+        _load_query(a[_QBITS], a[_SCRATCH], idx, w, False)
+        if means == 2:
+            _hold(rare_scratch, idx, rare_w, False)
+    x = np.zeros((n, 9))
+    for r in range(n):
         s = slots[r]
-        while j < uniq.size and uniq[j] < s:
-            j += 1
-        v = 0.0
-        if j < uniq.size and uniq[j] == s:
-            v = dot[j]
-            if k == 0:
-                x[r, 3] = best[j]
-        col[r] = v
-        n = norm2[s] if s < norm2.size else 0.0
-        x[r, k] = v / np.sqrt(n) if n > 0 else 0.0
-        if k == 0:
-            x[r, 4] = v / max(1, sizes[s])
+        x[r, 5] = min(gaps[r], 7) / 7.0
+        for k in range(3):
+            norm2 = reps[k][_NORM2]
+            nn = norm2[s] if s < norm2.size else 0.0
+            x[r, k] = sums[k, r] / np.sqrt(nn) if nn > 0 else 0.0
+        x[r, 3] = best[r]
+        x[r, 4] = sums[0, r] / max(1, sizes[s])
+    return slots, x, sums, setf
+
+
+def _interleaved(terms: np.ndarray, weights: np.ndarray, size: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``terms`` (int32) and ``weights`` (float32) as views of one buffer with room for ``size``
+    entries, term and weight side by side: a member scan finds the weight of a matching term in the
+    cache line it just read. (At least 16 entries: the views are never contiguous, one kernel type.)"""
+    buf = np.zeros(2 * max(size, terms.size, 16), np.int32)
+    buf[0:2 * terms.size:2] = terms
+    buf.view(np.float32)[1:2 * terms.size:2] = weights
+    return buf[0::2], buf.view(np.float32)[1::2]
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    """The array that owns the memory of the view ``a``."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _take(spare: dict[str, np.ndarray], name: str, size: int, dtype: type) -> np.ndarray:
+    """``size`` entries of ``dtype`` (contents undefined): of ``spare[name]`` when it is large enough."""
+    a = spare.get(name)
+    if a is None or a.dtype != dtype or a.size < size:
+        a = np.empty(size + size // 4, dtype)
+    return a[:size]
 
 
 def _grow(a: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
@@ -458,7 +662,7 @@ class _Postings:
     ``q . member`` over its members: scoring goes through member postings and sums per story.
     The active documents' vectors sit in a forward store (``fw_*``, by document); the inverted
     index covers its head, and the documents added since the last rebuild are reached through
-    per-term chains. A rebuild (sorting the whole index) waits until the unindexed tail is a
+    per-term chains. A rebuild (rewriting the whole index) waits until the unindexed tail is a
     fixed share of the index, so its cost per posting stays constant however dense the window.
     """
 
@@ -471,7 +675,7 @@ class _Postings:
         self._idf: np.ndarray | None = None  # the frozen IDF of every term
         self.norm2 = np.zeros(1024)  # story slot -> |centroid|^2
         # forward store: the active documents' unit vectors; doc -> (offset, length); length 0 = none
-        self.fw_terms, self.fw_w = np.zeros(4096, np.int32), np.zeros(4096, np.float32)
+        self.fw_terms, self.fw_w = _interleaved(np.zeros(4096, np.int32), np.zeros(4096, np.float32))
         self.fw_doc, self.fw_n, self.fw_base = np.zeros(4096, np.int32), 0, 0  # entries from fw_base: unindexed
         self.doc_off, self.doc_len = np.zeros(1024, np.int64), np.zeros(1024, np.int32)
         self.doc_next = np.full(1024, -1, np.int64)  # members of a story, chained in doc order
@@ -481,12 +685,14 @@ class _Postings:
         self.post_doc, self.post_w = np.zeros(0, np.int32), np.zeros(0, np.float32)
         self.indexed = 0  # documents in the inverted index
         # the unindexed tail: per term, its entries chained in insertion order, and their count
-        self.head, self.tail = np.full(n_features, -1, np.int64), np.full(n_features, -1, np.int64)
-        self.nxt, self.count = np.zeros(4096, np.int64), np.zeros(n_features, np.int64)
-        # accumulators of story_dots, zero between calls
-        self.dacc, self.dmark = np.zeros(1024), np.zeros(1024, np.bool_)
-        self.sacc, self.sbest, self.smark = np.zeros(1024), np.zeros(1024, np.float32), np.zeros(1024, np.bool_)
-        self.scratch = np.zeros(n_features, np.float32)
+        self.head, self.tail = np.full(n_features, -1, np.int32), np.full(n_features, -1, np.int32)
+        self.nxt, self.count = np.zeros(4096, np.int32), np.zeros(n_features, np.int32)
+        self._spare: dict[str, np.ndarray] = {}  # the arrays of the index before the last rebuild
+        # accumulators of story_dots, zero between calls: per doc and per story slot, marks as bitmaps
+        self.dacc, self.dbits = np.zeros(1024), np.zeros(1024 // 64, np.uint64)
+        self.sacc, self.sbest, self.sbits = np.zeros(1024), np.zeros(1024, np.float32), np.zeros(1024 // 64, np.uint64)
+        # the query of a pass over member vectors: weights by term, and its terms as a bitmap (fits in cache)
+        self.scratch, self.qbits = np.zeros(n_features, np.float32), np.zeros(n_features // 64 + 1, np.uint64)
         self.rare = rare  # keep rare_scale: doc -> 1 / |its unit vector times the IDF| (the rare_body feature)
         self.rare_scale = np.zeros(1024)
 
@@ -521,6 +727,12 @@ class _Postings:
         """The documents (of the first ``n_docs``) whose vectors are held."""
         return np.flatnonzero(self.doc_len[:n_docs] > 0)
 
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays :func:`_score` reads, in the order of its ``_INDPTR``... constants."""
+        return (self.indptr, self.post_doc, self.post_w, self.head, self.nxt, self.fw_doc, self.fw_w, self.count,
+                self.fw_terms, self.doc_off, self.doc_len, self.dacc, self.dbits, self.sacc, self.sbest, self.sbits,
+                self.norm2, self.scratch, self.qbits)
+
     def story_dots(self, idx: np.ndarray, w: np.ndarray, doc_story: np.ndarray, per_doc: bool,
                    max_postings: int = 2**62) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """(story slots, sum of member dots, best member dot if ``per_doc``, complete) of the active
@@ -532,8 +744,8 @@ class _Postings:
         if not idx.size:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32), True
         return _story_dots(self.indptr, self.post_doc, self.post_w, self.head, self.nxt, self.fw_doc, self.fw_w,
-                           self.count, idx, w, doc_story, per_doc, max_postings, self.dacc, self.dmark, self.sacc,
-                           self.sbest, self.smark)
+                           self.count, idx, w, doc_story, per_doc, max_postings, self.dacc, self.dbits, self.sacc,
+                           self.sbest, self.sbits)
 
     def member_dots(self, idx: np.ndarray, w: np.ndarray, slots: np.ndarray, doc_story: np.ndarray,
                     per_doc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -541,12 +753,13 @@ class _Postings:
         vectors instead of the postings: every term counts, however common."""
         if not slots.size or not idx.size:
             return slots, np.zeros(slots.size), np.zeros(slots.size, np.float32)
-        self.scratch[idx] = w
+        sums, best = np.zeros(slots.size), np.zeros(slots.size, np.float32)
+        _load_query(self.qbits, self.scratch, idx, w, True)
         try:
-            sums, best = _member_dots(self.story_head, self.doc_next, self.doc_off, self.doc_len, self.fw_terms,
-                                      self.fw_w, self.scratch, slots, per_doc)
+            _scan(self.story_head, self.doc_next, self.doc_off, self.doc_len, self.fw_terms, self.fw_w, self.qbits,
+                  self.scratch, slots, 1 if per_doc else 2, sums, best, 0, self.scratch, self.rare_scale, 0, sums)
         finally:
-            self.scratch[idx] = 0.0
+            _load_query(self.qbits, self.scratch, idx, w, False)
         return slots, sums, best
 
     def story_dots_reference(self, idx: np.ndarray, w: np.ndarray, doc_story: np.ndarray,
@@ -586,59 +799,70 @@ class _Postings:
         if n_docs > self.doc_len.size:
             self.doc_off, self.doc_len = _grow(self.doc_off, n_docs), _grow(self.doc_len, n_docs)
             self.doc_next = _grow(self.doc_next, n_docs, -1)
-            self.dacc, self.dmark = _grow(self.dacc, n_docs), _grow(self.dmark, n_docs)
+            self.dacc, self.dbits = _grow(self.dacc, n_docs), _grow(self.dbits, n_docs // 64 + 1)
         if n_slots > self.story_head.size:
             self.story_head, self.story_tail = _grow(self.story_head, n_slots, -1), _grow(self.story_tail, n_slots, -1)
             self.sacc, self.sbest = _grow(self.sacc, n_slots), _grow(self.sbest, n_slots)
-            self.smark = _grow(self.smark, n_slots)
+            self.sbits = _grow(self.sbits, n_slots // 64 + 1)
             self.norm2 = _grow(self.norm2, n_slots)
         if n_docs > self.rare_scale.size:
             self.rare_scale = _grow(self.rare_scale, n_docs)
 
-    def add(self, doc: int, story: int, idx: np.ndarray, w: np.ndarray, dot_story: float) -> None:
-        """Insert a weighted document into ``story`` (``dot_story``: its dot with the centroid)."""
+    def add(self, doc: int, story: int, idx: np.ndarray, w: np.ndarray, dot_story: float,
+            weighted: np.ndarray | None = None) -> None:
+        """Insert a weighted document into ``story`` (``dot_story``: its dot with the centroid;
+        ``weighted``: ``w`` times the IDF, if the caller has it)."""
         if not self.frozen:
             self.df[idx] += 1.0
             self.n_docs += 1
         self._room(doc + 1, story + 1)
-        self.norm2[story] = self.norm2[story] + 2.0 * dot_story + float(w @ w)
-        self.doc_next[doc] = -1
-        if self.story_tail[story] < 0:
-            self.story_head[story] = doc
-        else:
-            self.doc_next[self.story_tail[story]] = doc
-        self.story_tail[story] = doc
         n, m = self.fw_n, idx.size
-        self.doc_off[doc], self.doc_len[doc] = n, m
-        if not m:
-            return
-        if self.rare:  # with the IDF of its arrival (fixed in a run that counts the archive first, as Cluster does)
-            self.rare_scale[doc] = 1.0 / max(float(np.sqrt(np.sum((w * self.idf(idx)) ** 2))), 1e-30)
-        if n + m > self.fw_terms.size:
-            self.fw_terms, self.fw_w = _grow(self.fw_terms, n + m), _grow(self.fw_w, n + m)
-            self.fw_doc, self.nxt = _grow(self.fw_doc, n + m), _grow(self.nxt, n + m)
-        self.fw_terms[n:n + m], self.fw_w[n:n + m], self.fw_doc[n:n + m] = idx, w, doc
-        _chain(self.head, self.tail, self.nxt, self.count, self.fw_terms[n:n + m], n)
-        self.fw_n = n + m
+        if m and self.rare:  # with the IDF of its arrival (fixed when the archive is counted first, as in Cluster)
+            wi = w * self.idf(idx) if weighted is None else weighted
+            self.rare_scale[doc] = 1.0 / max(float(np.sqrt(np.sum(wi ** 2))), 1e-30)
+        if n + m > min(self.fw_terms.size, self.fw_doc.size, self.nxt.size):
+            size = max(n + m, 2 * self.fw_terms.size)
+            self.fw_terms, self.fw_w = _interleaved(self.fw_terms[:n], self.fw_w[:n], size)
+            self.fw_doc, self.nxt = _grow(self.fw_doc, size), _grow(self.nxt, size)
+        self.fw_n = _insert(self.norm2, self.story_head, self.story_tail, self.doc_next, self.doc_off, self.doc_len,
+                            self.fw_terms, self.fw_w, self.fw_doc, self.head, self.tail, self.nxt, self.count, n, doc,
+                            story, idx, w, float(w @ w), dot_story)
 
     def rebuild(self, keep: Iterable[int]) -> None:
         """Index the held documents in ``keep``; forget the others."""
         keep = np.unique(np.asarray(keep if isinstance(keep, np.ndarray) else list(keep), np.int64))
         keep = keep[keep < self.doc_len.size]
         keep = keep[self.doc_len[keep] > 0]
-        tail = self.fw_terms[self.fw_base:self.fw_n]
-        self.head[tail], self.tail[tail], self.count[tail] = -1, -1, 0
         lens = self.doc_len[keep].astype(np.int64)
-        pos = np.repeat(self.doc_off[keep] - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+        n = int(lens.sum())
+        kept = np.zeros(self.doc_len.size, np.bool_)
+        kept[keep] = True
+        # room for the documents added until the next rebuild: growing copies the whole store
+        size = n + n // REBUILD_SHARE + 4096
+        # The new arrays reuse those of the index before the last one (fresh memory costs a page
+        # fault per page); every entry is written before it is read.
+        spare = self._spare
+        buf = _take(spare, "fw", 2 * size, np.int32)
+        fw_terms, fw_w = buf[0::2], buf.view(np.float32)[1::2]
+        fw_doc, nxt = _take(spare, "fw_doc", size, np.int32), _take(spare, "nxt", size, np.int32)
+        indptr = _take(spare, "indptr", len(self.df) + 1, np.int64)
+        indptr[0] = 0
+        post_doc, post_w = _take(spare, "post_doc", n, np.int32), _take(spare, "post_w", n, np.float32)
+        _reindex(keep, kept, self.doc_off, self.doc_len, self.fw_terms, self.fw_w, self.fw_doc, self.fw_base,
+                 self.fw_n, self.indptr, self.post_doc, self.post_w, self.head, self.tail, self.nxt, self.count,
+                 fw_terms, fw_w, fw_doc, indptr, post_doc, post_w)
         dropped = self.stored(self.doc_len.size)
         self.doc_len[dropped], self.doc_off[dropped] = 0, -1  # evicted
         self.doc_len[keep], self.doc_off[keep] = lens, np.cumsum(lens) - lens
-        terms, weights = self.fw_terms[pos], self.fw_w[pos]
-        self.fw_terms, self.fw_w, self.fw_doc = terms, weights, np.repeat(keep.astype(np.int32), lens)
-        self.nxt = np.zeros(terms.size, np.int64)
-        self.fw_n = self.fw_base = terms.size
-        self.indptr, self.post_doc, self.post_w = _postings(terms, self.fw_doc, weights, len(self.df))
+        self._spare = {"fw": _root(self.fw_terms), "fw_doc": _root(self.fw_doc), "nxt": _root(self.nxt),
+                       "indptr": _root(self.indptr), "post_doc": _root(self.post_doc), "post_w": _root(self.post_w)}
+        self.fw_terms, self.fw_w, self.fw_doc, self.nxt = fw_terms, fw_w, fw_doc, nxt
+        self.fw_n = self.fw_base = n
+        self.indptr, self.post_doc, self.post_w = indptr, post_doc, post_w
         self.indexed = keep.size
+
+
+_FIGURES = operator.attrgetter("figures")
 
 
 @dataclass
@@ -678,7 +902,15 @@ class StoryIndex:
         self.newest: int | None = None
         self.evict = True  # forget stories out of the window at rebuilds
         self.sizes = np.zeros(1024, np.int64)  # story slot -> members
-        self._dots: list[tuple[np.ndarray, np.ndarray]] | None = None  # per rep: (candidate slots, dots)
+        # the last candidates: their slots, dots per rep (3 x slots) and set features (doc, slots x 2)
+        self._slots = np.zeros(0, np.int64)
+        self._dots: np.ndarray | None = None
+        self._set: tuple[Doc, np.ndarray] | None = None
+        self._query: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+        self.rare_scratch = np.zeros(n_features, np.float32)  # the rare_body query, by term
+        # the last body vector weighed and its IDF; the last rare query's vector and it times the IDF
+        self._body_idf: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        self._weighted: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self._unindexed = 0  # documents added since the last rebuild
 
     def count_df(self, docs: Iterable[Doc]) -> None:
@@ -698,51 +930,53 @@ class StoryIndex:
 
     def weigh(self, doc: Doc) -> list[tuple[np.ndarray, np.ndarray]]:
         """The doc's unit TF-IDF vectors under the current IDF, one per representation."""
-        return [(idx, rep.weigh(idx, tf)) for rep, (idx, tf) in zip(self.reps, doc.tf)]
+        vecs = [(idx, rep.weigh(idx, tf)) for rep, (idx, tf) in zip(self.reps[1:], doc.tf[1:])]
+        idx, tf = doc.tf[0]
+        idf = self.reps[0].idf(idx)
+        w = _unit(tf * idf)
+        self._body_idf = (w, idf)  # the rare_body feature weighs the same vector by IDF again
+        return [(idx, w), *vecs]
 
-    def _story_sums(self, k: int, vec: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-        # body: per member, for the best member; title and names: straight to the story sums
-        return self.reps[k].story_dots(*vec, self.doc_story[:self.n_docs], per_doc=k == 0, max_postings=MAX_POSTINGS)
-
-    def candidates(self, doc: Doc, vecs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-        """Active stories sharing a body word or a name with ``doc``, and their feature rows."""
-        found = [self._story_sums(k, vecs[k]) for k in range(3)]
-        slots = np.concatenate([found[0][0], found[2][0]])
-        slots.sort()
-        slots = slots[np.concatenate([[True], slots[1:] != slots[:-1]])] if slots.size else slots
-        if doc.day is not None and slots.size:
-            first, last = self.first[slots], self.last[slots]
-            gap = np.where(first == NO_DAY, 0, np.maximum(np.maximum(first - doc.day, doc.day - last), 0))
-            slots, gap = slots[gap <= self.window_days], gap[gap <= self.window_days]
-        else:
-            gap = np.zeros(slots.size)
-        sums = [f[:3] for f in found]
-        if not all(f[3] for f in found):
-            # Common terms were skipped: the stories reached through the others, best first, get
-            # exact sums from their members' vectors.
-            if slots.size > MAX_CANDIDATES:
-                partial = np.zeros(slots.size)
-                for uniq, total, _ in (sums[0], sums[2]):
-                    at = np.minimum(np.searchsorted(uniq, slots), max(uniq.size - 1, 0))
-                    hit = uniq[at] == slots if uniq.size else np.zeros(slots.size, bool)
-                    partial[hit] += total[at[hit]]
-                # the MAX_CANDIDATES largest, ties by position (a stable sort's pick, without the sort)
-                kth = np.partition(partial, partial.size - MAX_CANDIDATES)[partial.size - MAX_CANDIDATES]
-                above = np.flatnonzero(partial > kth)
-                ties = np.flatnonzero(partial == kth)[:MAX_CANDIDATES - above.size]
-                top = np.sort(np.concatenate([above, ties]))
-                slots, gap = slots[top], gap[top]
-            sums = [sums[k] if found[k][3] else
-                    self.reps[k].member_dots(*vecs[k], slots, self.doc_story[:self.n_docs], per_doc=k == 0)
-                    for k in range(3)]
-        x = np.zeros((slots.size, len(FEATURES)))
-        x[:, 5] = np.minimum(gap, 7) / 7.0
-        self._dots, self._query = [], vecs[0]
-        for k, (uniq, dot, best) in enumerate(sums):
-            col = np.zeros(slots.size)
-            _similarities(x, col, k, slots, uniq, dot, best, self.reps[k].norm2, self.sizes)
-            self._dots.append((slots, col))
+    def candidates(self, doc: Doc, vecs: list[tuple[np.ndarray, np.ndarray]],
+                   set_features: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Active stories sharing a body word or a name with ``doc``, and their feature rows (the
+        set-based features 0; with ``set_features`` the name overlap and the rare-word mean are
+        kept for :meth:`lazy_features`)."""
+        body = self.reps[0]
+        idx = vecs[0][0]
+        rare_w = self._rare_query(vecs[0]) if set_features else idx[:0].astype(np.float32)
+        slots, x, dots, setf = _score(
+            (body.arrays(), self.reps[1].arrays(), self.reps[2].arrays()), tuple(vecs), rare_w, self.rare_scratch,
+            body.rare_scale, body.story_head, body.doc_next, self.doc_story[:self.n_docs], self.first, self.last,
+            self.sizes, 0 if doc.day is None else doc.day, doc.day is not None, self.window_days, MAX_POSTINGS,
+            MAX_CANDIDATES, set_features)
+        self._slots, self._dots, self._query = slots, dots, vecs[0]
+        self._set = (doc, setf) if set_features else None
         return slots, x
+
+    def _rare_query(self, vec: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The body query weighed by TF-IDF times IDF again, a unit vector (the rare_body feature)."""
+        idx, w = vec
+        if not idx.size:
+            return w
+        idf = self._body_idf[1] if self._body_idf[0] is w else self.reps[0].idf(idx)
+        wi = w * idf
+        self._weighted = (w, wi)
+        return _unit(wi) * idf
+
+    def lazy_features(self, doc: Doc, slots: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """:meth:`set_features_many` of the stories ``slots[rows]``, from the last :meth:`candidates`
+        when it kept them for these ``slots``."""
+        if self._set is None or self._set[0] is not doc or slots is not self._slots:
+            return self.set_features_many(doc, np.asarray(slots)[rows])
+        out = np.zeros((rows.size, 3))
+        out[:, 1:] = self._set[1][rows]
+        if doc.figures:  # most stories share no figure: isdisjoint stops early and builds no set
+            figs = doc.figures
+            sets = list(map(_FIGURES, map(self.stories.__getitem__, slots[rows].tolist())))
+            shared = [0 if apart else len(figs & f) for apart, f in zip(map(figs.isdisjoint, sets), sets)]
+            out[:, 0] = np.minimum(1.0, np.array(shared) / 3.0)
+        return out
 
     def set_features(self, doc: Doc, slot: int) -> tuple[float, float, float]:
         """Shared figures, the mean proper-noun overlap coefficient with the story's members, and
@@ -758,22 +992,29 @@ class StoryIndex:
                 out[r, 0] = min(1.0, len(doc.figures & self.stories[slot].figures) / 3.0)
         names, body = self.reps[2], self.reps[0]
         q = doc.tf[2][0]
-        names.scratch[q] = 1.0  # membership of the doc's names without a sort
+        no_dots = np.zeros(slots.size)
+        col = np.zeros(slots.size)
+        _load_query(names.qbits, names.scratch, q, np.ones(q.size, np.float32), True)
         try:
-            out[:, 1] = _name_overlap(names.story_head, names.doc_next, names.doc_off, names.doc_len,
-                                      names.fw_terms, names.scratch, q.size, slots)
+            _scan(names.story_head, names.doc_next, names.doc_off, names.doc_len, names.fw_terms, names.fw_w,
+                  names.qbits, names.scratch, slots, 0, no_dots, no_dots.astype(np.float32), 1, names.scratch,
+                  body.rare_scale, q.size, col)
         finally:
-            names.scratch[q] = 0.0
+            _load_query(names.qbits, names.scratch, q, np.ones(q.size, np.float32), False)
+        out[:, 1] = col
         idx, w = self._query
         if idx.size:
-            # member . query with both weighed by TF-IDF times IDF again, each a unit vector
-            idf = body.idf(idx)
-            body.scratch[idx] = _unit(w * idf) * idf
+            col = np.zeros(slots.size)
+            _load_query(body.qbits, body.scratch, idx, w, True)
+            _hold(self.rare_scratch, idx, self._rare_query(self._query), True)
             try:
-                out[:, 2] = _scaled_means(body.story_head, body.doc_next, body.doc_off, body.doc_len,
-                                          body.fw_terms, body.fw_w, body.scratch, body.rare_scale, slots)
+                _scan(body.story_head, body.doc_next, body.doc_off, body.doc_len, body.fw_terms, body.fw_w,
+                      body.qbits, body.scratch, slots, 0, no_dots, no_dots.astype(np.float32), 2, self.rare_scratch,
+                      body.rare_scale, idx.size, col)
             finally:
-                body.scratch[idx] = 0.0
+                _load_query(body.qbits, body.scratch, idx, w, False)
+                _hold(self.rare_scratch, idx, w, False)
+            out[:, 2] = col
         return out
 
     def open(self, story_id: str, day: int | None) -> int:
@@ -800,9 +1041,12 @@ class StoryIndex:
         if self.n_docs >= self.doc_story.size:
             self.doc_story = np.resize(self.doc_story, 2 * self.n_docs)
         self.doc_story[self.n_docs] = slot
+        dots = self._dots_with(slot)
+        body = self.reps[0]  # w times the IDF of the rare query, if the IDF cannot have changed since
+        weighted = self._weighted[1] if body.frozen and self._weighted[0] is vecs[0][1] else None
         for k, (rep, (idx, w)) in enumerate(zip(self.reps, vecs)):
-            rep.add(self.n_docs, slot, idx, w, self._dot_with(k, slot))
-        self._dots = None
+            rep.add(self.n_docs, slot, idx, w, dots[k], weighted if k == 0 else None)
+        self._dots = self._set = None
         self.n_docs += 1
         story = self.stories[slot]
         story.size += 1
@@ -817,13 +1061,15 @@ class StoryIndex:
         if self._unindexed >= max(REBUILD_MIN, self.reps[0].indexed // REBUILD_SHARE):
             self.rebuild()
 
-    def _dot_with(self, k: int, slot: int) -> float:
-        """The last :meth:`candidates` doc's dot with the centroid of story ``slot`` (0 if not a candidate)."""
-        if not self._dots:
-            return 0.0
-        slots, col = self._dots[k]
-        pos = int(np.searchsorted(slots, slot))
-        return col[pos] if pos < slots.size and slots[pos] == slot else 0.0
+    def _dots_with(self, slot: int) -> list[float]:
+        """The last :meth:`candidates` doc's dots with the centroid of story ``slot``, one per
+        representation (0 if not a candidate)."""
+        if self._dots is None:
+            return [0.0, 0.0, 0.0]
+        pos = int(np.searchsorted(self._slots, slot))
+        if pos < self._slots.size and self._slots[pos] == slot:
+            return [self._dots[k, pos] for k in range(3)]
+        return [0.0, 0.0, 0.0]
 
     def rebuild(self) -> None:
         """Fold the recent postings into the inverted index and evict stories out of the window:
@@ -929,7 +1175,7 @@ def stream(
     out = [Decision(a, s, float("nan"), "previous") for a, s in previous.items()]
     for doc in source.select(lambda a: a not in previous):
         vecs = index.weigh(doc)
-        slots, x = index.candidates(doc, vecs)
+        slots, x = index.candidates(doc, vecs, set_features=True)
         story_id, score, reason = _decide(doc, slots, x, index, assigned, reuse, threshold, weights, bias)
         slot = index.by_id.get(story_id)
         index.add(doc, vecs, index.open(story_id, doc.day) if slot is None else slot)
@@ -986,20 +1232,29 @@ def _decide(doc: Doc, slots: list[int], x: np.ndarray, index: StoryIndex, assign
     return story_id, 1.0, "new"
 
 
+@functools.lru_cache(maxsize=16)
+def _lazy_bounds(weights: tuple[float, ...], bias: float, threshold: float) -> tuple[np.ndarray, float, float]:
+    """The weights as an array, the most the set features can add to the score, and the score a
+    story must reach to merge (the same for every article: worked out once)."""
+    w = np.asarray(weights, np.float64)
+    w.flags.writeable = False
+    lazy_max = np.clip(w[LAZY:], 0, None).sum()
+    floor = np.log(threshold / (1.0 - threshold)) - bias if 0.0 < threshold < 1.0 else -np.inf
+    return w, lazy_max, floor
+
+
 def _best(doc: Doc, slots: np.ndarray, x: np.ndarray, index: StoryIndex, weights: tuple[float, ...],
           bias: float, threshold: float = 0.0) -> tuple[int, float]:
     """The most probable story; the set features are only computed for stories that could still
     win, and (given ``threshold``) still reach the merge threshold: the others cannot change the decision."""
-    w = np.asarray(weights, np.float64)
+    w, lazy_max, floor = _lazy_bounds(weights, bias, threshold)
     partial = x[:, :LAZY] @ w[:LAZY]
-    lazy_max = np.clip(w[LAZY:], 0, None).sum()
-    floor = np.log(threshold / (1.0 - threshold)) - bias if 0.0 < threshold < 1.0 else -np.inf
     sel = np.flatnonzero((partial >= partial.max() - lazy_max) & (partial + lazy_max >= floor))
     if sel.size > MAX_LAZY:  # a dense stream: only the strongest contenders get the set features
         sel = np.sort(sel[np.argsort(-partial[sel], kind="stable")[:MAX_LAZY]])
     if sel.size:
-        x[sel, LAZY:] = index.set_features_many(doc, np.asarray(slots)[sel])
-    p = merge_probability(x, weights, bias)
+        x[sel, LAZY:] = index.lazy_features(doc, slots, sel)
+    p = merge_probability(x, w, bias)  # type: ignore[arg-type]
     best = int(np.argmax(p))
     return int(slots[best]), float(p[best])
 
