@@ -16,7 +16,8 @@ from storyline import model
 from storyline.config import CleanConfig
 from storyline.steps import clean as clean_mod
 from storyline.steps.base import REJECT_COLUMN, rebuild
-from storyline.steps.clean import Clean, Cleaned, clean_html, clean_text, parse_date, site_boilerplate_lines
+from storyline.steps.clean import (Clean, Cleaned, chunk_site_lines, clean_html, clean_text, parse_date,
+                                   site_boilerplate_lines)
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared/data/seeds"
 SEED_FILES = sorted(SEEDS.glob("*.txt")) if SEEDS.is_dir() else []
@@ -198,6 +199,38 @@ def test_clean_site_boilerplate_lines() -> None:
     pages = [("a", "Menu\nStory one."), ("a", "Menu\nStory two."), ("a", "Menu\n Menu \nStory three."), ("b", "Menu")]
     assert site_boilerplate_lines(pages) == {"a": frozenset({"Menu"}), "b": frozenset()}
     assert site_boilerplate_lines(pages, min_pages=1)["b"] == frozenset({"Menu"})
+
+
+PITCH = "Get the best of our reporting delivered to your inbox every morning, free of charge."
+
+
+def _site_pages() -> pa.Table:
+    """Three page-text pages of outlet a sharing a pitch line (one also printed by outlet b's page),
+    a page of b, and an HTML page of a."""
+    bodies = [PROSE, PROSE.replace("council", "board"), PROSE.replace("Tuesday", "Friday")]
+    rows = [_page(f"{body}\n{PITCH}\nShared wire line about the storm damage.", page_id=f"a{i}", outlet="a")
+            for i, body in enumerate(bodies)]
+    rows.append(_page(f"{PROSE}\nShared wire line about the storm damage.", page_id="b0", outlet="b"))
+    rows.append(_page(f"<html><body><p>{PITCH}</p></body></html>", kind="html", page_id="a9", outlet="a"))
+    return _table(rows)
+
+
+def test_chunk_site_lines_are_one_outlets_text_pages_only() -> None:
+    pages = _site_pages()
+    # The wire line is on b's page too: reprint evidence, not a's boilerplate. PROSE itself is on
+    # one a page only (the others differ by a word).
+    assert chunk_site_lines(pages, 3) == {"a": (PITCH,)}
+    assert chunk_site_lines(pages, 4) == {}  # the HTML page does not count
+    assert chunk_site_lines(pages, 0) == {}
+
+
+def test_clean_drops_a_sites_repeated_line() -> None:
+    pages = _site_pages().slice(0, 3)
+    plain = Clean(CFG)(pages)
+    assert all(PITCH in t for t in plain["text"].to_pylist())  # alone, each page keeps the pitch
+    out = Clean(CFG, site_lines=chunk_site_lines(pages, 3))(pages)
+    texts = out["text"].to_pylist()
+    assert all(PITCH not in t and "schools and roads" in t for t in texts)
 
 
 # ------------------------------------------------------------------------------------------

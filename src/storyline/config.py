@@ -42,9 +42,13 @@ class CleanConfig:
     keep_threshold: float = 0.5  # line-classifier score above which a line is kept
     html_favor_recall: bool = False  # trafilatura's precision mode scores higher on extraction-dev
     timeout_s: float = 30.0  # a page that takes longer is rejected as "timeout" (0 = no limit)
+    # A line on this many page-text pages of one outlet in an ingest chunk, and on no other
+    # outlet's, is that site's boilerplate (0 = off). Lines shared across outlets are reprints.
+    site_min_pages: int = 3
 
     def __post_init__(self) -> None:
         _check_range("clean", "keep_threshold", self.keep_threshold, 0.0, 1.0)
+        _check_range("clean", "site_min_pages", self.site_min_pages, 0, 10**6)
         _check_range("clean", "min_body_chars", self.min_body_chars, 0, 10**7)
         _check_range("clean", "timeout_s", self.timeout_s, 0, 86400)
 

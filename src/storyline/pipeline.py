@@ -40,7 +40,7 @@ from .steps import ingest
 from .steps.align import Align, Direction, ReuseClusters, pair_passages
 from .steps.base import REJECT_COLUMN
 from .steps.candidates import Candidates, CountPairs, shared_rows, sum_keys
-from .steps.clean import Clean
+from .steps.clean import Clean, chunk_site_lines
 from .steps.cluster import Cluster, ClusterSegment, CountDF, Segment, Stitch, Terms, segment_input, strong_edges
 from .steps.compare import Compare
 from .steps.docs import ARTICLE_COLUMNS, OWNER, StoryDocs
@@ -179,7 +179,8 @@ def ingest_new(store: Store, inputs: Iterable[str], cfg: PipelineConfig, engine:
             seen.add(pid)
         new = pages.filter(pa.array(mask, pa.bool_()))
         report.skipped_existing += pages.num_rows - new.num_rows
-        articles, clean_rejects = _split_rejects(engine.map(Clean(cfg.clean), new), "clean")
+        step = Clean(cfg.clean, site_lines=chunk_site_lines(new, cfg.clean.site_min_pages))
+        articles, clean_rejects = _split_rejects(engine.map(step, new), "clean")
         all_rejects = pa.concat_tables([rejects, clean_rejects])
         keys = [(r["path"], r["record"], r["reason"]) for r in all_rejects.to_pylist()]
         all_rejects = all_rejects.filter(pa.array([k not in known_rejects for k in keys], pa.bool_()))

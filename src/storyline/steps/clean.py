@@ -47,6 +47,7 @@ __all__ = [
     "parse_date",
     "render_html",
     "site_boilerplate_lines",
+    "chunk_site_lines",
 ]
 
 
@@ -938,9 +939,33 @@ def site_boilerplate_lines(pages: list[tuple[str, str]], min_pages: int = 3) -> 
     """
     seen: dict[str, Counter[str]] = {}
     for outlet, content in pages:
-        lines = {s for s in (line.strip() for line in content.splitlines()) if s}
-        seen.setdefault(outlet, Counter()).update(lines)
+        seen.setdefault(outlet, Counter()).update(_stripped_lines(content))
     return {o: frozenset(s for s, n in c.items() if n >= min_pages) for o, c in sorted(seen.items())}
+
+
+def chunk_site_lines(pages: pa.Table, min_pages: int) -> dict[str, tuple[str, ...]]:
+    """Per outlet, the lines its page-text pages (``source_kind`` text) among ``pages`` share:
+    on ``min_pages`` or more of them and on no other outlet's page, since a line two outlets
+    print is reprint evidence, never boilerplate. For :class:`Clean`'s ``site_lines``."""
+    if min_pages <= 0 or not pages.num_rows:
+        return {}
+    rows = pages.select(["source_kind", "content", "outlet", "url", "path"]).to_pylist()
+    text = [(r["outlet"] or _fallback_outlet(r["url"], r["path"]), r["content"] or "")
+            for r in rows if r["source_kind"] == "text"]
+    per_site = site_boilerplate_lines(text, min_pages)
+    if not any(per_site.values()):
+        return {}
+    candidates = set().union(*per_site.values())
+    owners: dict[str, set[str]] = {}
+    for outlet, content in text:
+        for line in _stripped_lines(content) & candidates:
+            owners.setdefault(line, set()).add(outlet)
+    out = {o: tuple(sorted(s for s in lines if len(owners[s]) == 1)) for o, lines in per_site.items()}
+    return {o: lines for o, lines in out.items() if lines}
+
+
+def _stripped_lines(content: str) -> set[str]:
+    return {s for s in (line.strip() for line in content.splitlines()) if s}
 
 
 # --------------------------------------------------------------------------------------------
