@@ -216,7 +216,8 @@ class Store:
         """Names of the tables with a manifest."""
         return sorted(p.parent.name for p in self.root.glob(f"*/{MANIFEST}"))
 
-    def _write_part(self, name: str, table: pa.Table) -> str:
+    def write_part(self, name: str, table: pa.Table) -> str:
+        """Write ``table`` as a new part of ``name`` that no reader sees until :meth:`commit_parts`."""
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
         part = f"part-{uuid.uuid4().hex[:12]}.parquet"
@@ -244,7 +245,7 @@ class Store:
         m = self.manifest(name)
         old = m["parts"] if m and m.get("config_id") == config_id else []
         stats = _merge_stats((m or {}).get("stats", {}) if old else {}, meta.pop("stats", {}))
-        parts = old + ([self._write_part(name, table)] if table.num_rows or not old else [])
+        parts = old + ([self.write_part(name, table)] if table.num_rows or not old else [])
         self._commit(name, parts, {"config_id": config_id, "stats": stats, **meta})
 
     def replace(self, name: str, table: pa.Table, config_id: str, **meta: Any) -> None:
@@ -260,15 +261,11 @@ class Store:
         """
         self.commit_parts(name, [self.write_part(name, t) for t in tables if t.num_rows], config_id, schema, **meta)
 
-    def write_part(self, name: str, table: pa.Table) -> str:
-        """Write ``table`` as a new part of ``name`` that no reader sees until :meth:`commit_parts`."""
-        return self._write_part(name, table)
-
     def commit_parts(self, name: str, parts: list[str], config_id: str, schema: pa.Schema, **meta: Any) -> None:
         """Make the parts ``parts`` (from :meth:`write_part`) the whole content of ``name`` (an empty
         table of ``schema`` when there are none): two tables filled side by side commit one by one."""
         if not parts:
-            parts = [self._write_part(name, schema.empty_table())]
+            parts = [self.write_part(name, schema.empty_table())]
         self._commit(name, parts, {"config_id": config_id, **meta})
 
     def is_current(self, name: str, config_id: str, inputs: str) -> bool:

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import model
 from ..config import CleanConfig
@@ -314,6 +315,10 @@ def _logit(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return x @ w[:-1] + w[-1]
 
 
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
 @dataclass(frozen=True, slots=True)
 class _Logistic:
     """A standardised logistic model (intercept last): HTML mode's edge trimmer, text mode's block model."""
@@ -351,7 +356,7 @@ def score_lines(lines: list[str], site_lines: frozenset[str], weights: _Weights,
     """Keep-probability of each non-blank line of a page (scored with the markdown weights on a markdown page)."""
     if not lines:
         return np.zeros(0)
-    return 1.0 / (1.0 + np.exp(-_stages(lines, site_lines, weights, memo).z2))
+    return _sigmoid(_stages(lines, site_lines, weights, memo).z2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,7 +489,7 @@ def _keep_mask(lines: list[str], gaps: list[bool], cfg: CleanConfig, site_lines:
                weights: _Weights, memo: dict[str, list[float]] | None = None) -> np.ndarray:
     """Which lines are body: classifier score over threshold, minus comments, junk and repeats."""
     scores = _stages(lines, site_lines, weights, memo)
-    keep = (1.0 / (1.0 + np.exp(-scores.z2)) > cfg.keep_threshold) & ~_comment_lines(lines, gaps)
+    keep = (_sigmoid(scores.z2) > cfg.keep_threshold) & ~_comment_lines(lines, gaps)
     if lines and weights.block is not None and not scores.markdown:
         # Drop whole blocks the block model judges junk for this page (markdown pages have no block model).
         feats, block = block_features(scores, gaps)
@@ -862,7 +867,7 @@ def _trim_scores(paras: list[str], html: str, title: str | None, text_mode: str,
     """Probability that each paragraph is not article body."""
     links, h1 = _page_anchors(html)
     x = paragraph_features(paras, links, title, h1, text_mode)
-    return 1.0 / (1.0 + np.exp(-_logit((x - t.mean) / t.scale, t.w)))
+    return _sigmoid(_logit((x - t.mean) / t.scale, t.w))
 
 
 def _trim_edges(paras: list[str], junk: np.ndarray, threshold: float = TRIM_THRESHOLD) -> list[str]:
@@ -937,10 +942,8 @@ def site_boilerplate_lines(pages: list[tuple[str, str]], min_pages: int = 3) -> 
         >>> site_boilerplate_lines([("x", "Menu\\nA"), ("x", "Menu\\nB"), ("x", "Menu")])
         {'x': frozenset({'Menu'})}
     """
-    seen: dict[str, Counter[str]] = {}
-    for outlet, content in pages:
-        seen.setdefault(outlet, Counter()).update(_stripped_lines(content))
-    return {o: frozenset(s for s, n in c.items() if n >= min_pages) for o, c in sorted(seen.items())}
+    counts = _line_counts(pages)
+    return {o: frozenset(s for s, n in c.items() if n >= min_pages) for o, c in sorted(counts.items())}
 
 
 def chunk_site_lines(pages: pa.Table, min_pages: int) -> dict[str, tuple[str, ...]]:
@@ -949,23 +952,23 @@ def chunk_site_lines(pages: pa.Table, min_pages: int) -> dict[str, tuple[str, ..
     print is reprint evidence, never boilerplate. For :class:`Clean`'s ``site_lines``."""
     if min_pages <= 0 or not pages.num_rows:
         return {}
-    rows = pages.select(["source_kind", "content", "outlet", "url", "path"]).to_pylist()
-    text = [(r["outlet"] or _fallback_outlet(r["url"], r["path"]), r["content"] or "")
-            for r in rows if r["source_kind"] == "text"]
-    per_site = site_boilerplate_lines(text, min_pages)
-    if not any(per_site.values()):
-        return {}
-    candidates = set().union(*per_site.values())
-    owners: dict[str, set[str]] = {}
-    for outlet, content in text:
-        for line in _stripped_lines(content) & candidates:
-            owners.setdefault(line, set()).add(outlet)
-    out = {o: tuple(sorted(s for s in lines if len(owners[s]) == 1)) for o, lines in per_site.items()}
+    # Only page-text rows become Python strings: a chunk of HTML or JSONL costs one filter.
+    text = pages.filter(pc.equal(pages["source_kind"], "text"))
+    rows = text.select(["content", "outlet", "url", "path"]).to_pylist()
+    counts = _line_counts([(r["outlet"] or _fallback_outlet(r["url"], r["path"]), r["content"] or "")
+                           for r in rows])
+    printers = Counter(line for c in counts.values() for line in c)  # outlets printing each line
+    out = {o: tuple(sorted(s for s, n in c.items() if n >= min_pages and printers[s] == 1))
+           for o, c in sorted(counts.items())}
     return {o: lines for o, lines in out.items() if lines}
 
 
-def _stripped_lines(content: str) -> set[str]:
-    return {s for s in (line.strip() for line in content.splitlines()) if s}
+def _line_counts(pages: list[tuple[str, str]]) -> dict[str, Counter[str]]:
+    """Per outlet, on how many of its pages each (stripped, non-blank) line occurs."""
+    counts: dict[str, Counter[str]] = {}
+    for outlet, content in pages:
+        counts.setdefault(outlet, Counter()).update({s for s in (ln.strip() for ln in content.splitlines()) if s})
+    return counts
 
 
 # --------------------------------------------------------------------------------------------
