@@ -36,6 +36,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from .. import corrections as corrections_mod
 from .. import model
 from ..config import ClusterConfig
+from ..textutil import hashed_word_counts
 
 # Defaults until ClusterConfig carries them (see the report of issue #5).
 N_FEATURES = 2**20
@@ -132,10 +133,16 @@ class Doc:
 REPS = ("body", "title", "name")
 
 
-def term_counts(titles: list[str], bodies: list[str]) -> list[sp.csr_matrix]:
-    """Hashed term counts of body, title and proper nouns, one row per article."""
-    names = [proper_nouns(f"{t}\n{b}") for t, b in zip(titles, bodies)]
-    return [_WORDS.transform(bodies), _WORDS.transform(titles), _ENTITIES.transform([sorted(n) for n in names])]
+def term_counts(titles: pa.Array, bodies: pa.Array) -> list[sp.csr_matrix]:
+    """Hashed term counts of body, title and proper nouns, one row per article (nulls are empty texts).
+
+    Body and title words are :data:`_WORDS` rows computed from the Arrow UTF-8 bytes
+    (:func:`~storyline.textutil.hashed_word_counts`: the same matrix, ~7x cheaper than sklearn).
+    """
+    titles, bodies = titles.fill_null(""), bodies.fill_null("")
+    names = [proper_nouns(f"{t}\n{b}") for t, b in zip(titles.to_pylist(), bodies.to_pylist())]
+    return [hashed_word_counts(_WORDS, bodies)[0], hashed_word_counts(_WORDS, titles)[0],
+            _ENTITIES.transform([sorted(n) for n in names])]
 
 
 def _list_column(m: sp.csr_matrix, values: np.ndarray) -> pa.ListArray:
@@ -155,14 +162,13 @@ class Terms:
     output_schema: ClassVar[pa.Schema] = model.CLUSTER_TERMS
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        titles = [t or "" for t in batch["title"].to_pylist()]
-        bodies = [t or "" for t in batch["text"].to_pylist()]
+        titles, bodies = batch["title"].combine_chunks(), batch["text"].combine_chunks()
         cols: dict[str, pa.Array] = {"article_id": batch["article_id"].combine_chunks()}
         for rep, m in zip(REPS, term_counts(titles, bodies)):
             m = m.tocsr()
             cols[f"{rep}_idx"] = _list_column(m, m.indices.astype(np.int32))
             cols[f"{rep}_n"] = _list_column(m, np.minimum(m.data, 65535).astype(np.uint16))
-        cols["figures"] = pa.array([sorted(figures(b)) for b in bodies], pa.list_(pa.string()))
+        cols["figures"] = pa.array([sorted(figures(b or "")) for b in bodies.to_pylist()], pa.list_(pa.string()))
         return pa.table(cols, schema=self.output_schema)
 
 
