@@ -27,8 +27,9 @@ import xxhash
 if TYPE_CHECKING:
     from sklearn.feature_extraction.text import HashingVectorizer
 
-__all__ = ["ALIAS_CANON", "Tokens", "fold_aliases", "hash32", "is_in", "mix64", "ngram_hashes", "paragraphs", "sentences", "tokenize",
-           "tokenize_many", "word_hash"]
+__all__ = ["ALIAS_CANON", "CHAR_DECIMAL", "CHAR_SPACE", "CHAR_WORD", "Tokens", "char_classes", "decode_utf8", "fold_aliases",
+           "hash32", "hashed_strings", "hashed_word_counts", "is_in", "mix64", "murmurhash3_32", "ngram_hashes", "paragraphs",
+           "prev_char", "sentences", "tokenize", "tokenize_many", "utf8_buffers", "utf8_strings", "word_hash"]
 
 _STRIP = str.maketrans("", "", ".'’")
 _BASE = 0x9E3779B97F4A7C15  # odd, so it has an inverse modulo 2**64
@@ -658,7 +659,7 @@ def _hashed_words(buf: np.ndarray, offs: np.ndarray, table: np.ndarray, n_featur
     return indptr, indices[:w].copy(), counts[:w].copy(), fallback
 
 
-def _utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+def utf8_buffers(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """``(data, offsets)`` of an Arrow string array, read in place; nulls are empty texts."""
     arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
     if pa.types.is_large_string(arr.type):
@@ -705,7 +706,7 @@ def hashed_word_counts(vectorizer: HashingVectorizer, texts: pa.Array | pa.Chunk
     if n == 0 or any(params[k] != v for k, v in _PLAIN_WORDS.items()) or vectorizer.n_features > 2**31 - 1:
         return vectorizer.transform([t or "" for t in texts.to_pylist()]), n
     stop = vectorizer.get_stop_words()
-    buf, offs = _utf8_buffers(texts)
+    buf, offs = utf8_buffers(texts)
     indptr, indices, counts, fallback = _hashed_words(buf, offs, _term_table(), vectorizer.n_features,
                                                       *_stop_tables(None if stop is None else frozenset(stop)))
     redo = np.flatnonzero(fallback)
@@ -718,3 +719,81 @@ def hashed_word_counts(vectorizer: HashingVectorizer, texts: pa.Array | pa.Chunk
         indptr = np.searchsorted(rows[order], np.arange(n + 1))
     m = sp.csr_matrix((counts.astype(vectorizer.dtype), indices, indptr.astype(np.int32)), shape=(n, vectorizer.n_features))
     return m, int(redo.size)
+
+
+
+@numba.njit(cache=True, nogil=True)
+def _hashed_rows(buf: np.ndarray, offs: np.ndarray, rows: np.ndarray,
+                 n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(indptr, indices, counts)``: row ``r`` counts the columns of strings ``rows[r]:rows[r + 1]``, sorted."""
+    indptr = np.zeros(rows.size, np.int64)
+    indices = np.empty(offs.size - 1, np.int32)
+    counts = np.empty(offs.size - 1, np.float32)
+    w = 0
+    for r in range(rows.size - 1):
+        cols = np.empty(rows[r + 1] - rows[r], np.int64)
+        for i in range(cols.size):
+            j = rows[r] + i
+            cols[i] = _hash_index(murmurhash3_32(buf[offs[j]:offs[j + 1]]), n_features)
+        cols.sort()
+        for i in range(cols.size):
+            if i and cols[i] == cols[i - 1]:
+                counts[w - 1] += 1
+            else:
+                indices[w] = cols[i]
+                counts[w] = 1
+                w += 1
+        indptr[r + 1] = w
+    return indptr, indices[:w].copy(), counts[:w].copy()
+
+
+def hashed_strings(strings: pa.Array, rows: np.ndarray, n_features: int, dtype: type = np.float32) -> sp.csr_matrix:
+    """``FeatureHasher(n_features, input_type="string", alternate_sign=False).transform``, compiled.
+
+    Row ``r`` hashes ``strings[rows[r]:rows[r + 1]]`` (an Arrow string array, read in place); the same
+    CSR matrix as sklearn's (sorted columns, duplicates summed).
+    """
+    buf, offs = utf8_buffers(strings)
+    indptr, indices, counts = _hashed_rows(buf, offs, np.asarray(rows, np.int64), n_features)
+    return sp.csr_matrix((counts.astype(dtype), indices, indptr.astype(np.int32)), shape=(len(rows) - 1, n_features))
+
+# --- Regex character classes over UTF-8, for compiled stand-ins of regexes -----------------------
+CHAR_WORD, CHAR_DECIMAL, CHAR_SPACE = 1, 2, 4  # re's \w, \d and \s (str.isalnum() or "_", isdecimal, isspace)
+decode_utf8 = _decode  # (code point, byte length) at a byte of valid UTF-8, for other modules' kernels
+
+
+@functools.cache
+def char_classes() -> np.ndarray:
+    """The :data:`CHAR_WORD` / :data:`CHAR_DECIMAL` / :data:`CHAR_SPACE` bits of every code point (built on first use)."""
+    word = (_term_table() != 0).astype(np.uint8)  # lower-casing keeps \w, so the term table has it
+    decimal = np.array([chr(c).isdecimal() for c in range(0x110000)], np.uint8)
+    space = np.array([chr(c).isspace() for c in range(0x110000)], np.uint8)
+    return word * CHAR_WORD | decimal * CHAR_DECIMAL | space * CHAR_SPACE
+
+
+@numba.njit(cache=True, nogil=True)
+def prev_char(buf: np.ndarray, lo: int, p: int) -> int:
+    """The code point before byte ``p`` of valid UTF-8 text starting at ``lo`` (-1 at the start)."""
+    if p <= lo:
+        return -1
+    q = p - 1
+    while (buf[q] & 0xC0) == 0x80:  # continuation bytes
+        q -= 1
+    return _decode(buf, q)[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.zeros(starts.size + 1, np.int32)
+    for i in range(starts.size):
+        offsets[i + 1] = offsets[i] + ends[i] - starts[i]
+    data = np.empty(offsets[-1], np.uint8)
+    for i in range(starts.size):
+        data[offsets[i]:offsets[i + 1]] = buf[starts[i]:ends[i]]
+    return data, offsets
+
+
+def utf8_strings(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str]:
+    """The strings at byte spans ``[starts[i], ends[i])`` of UTF-8 text, made in one go by Arrow."""
+    data, offsets = _gather(buf, starts, ends)
+    return pa.StringArray.from_buffers(starts.size, pa.py_buffer(offsets), pa.py_buffer(data)).to_pylist()

@@ -36,7 +36,8 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from .. import corrections as corrections_mod
 from .. import model
 from ..config import ClusterConfig
-from ..textutil import hashed_word_counts
+from ..textutil import (CHAR_DECIMAL, CHAR_SPACE, CHAR_WORD, char_classes, decode_utf8, hashed_strings, hashed_word_counts,
+                        prev_char, utf8_buffers, utf8_strings)
 
 # Defaults until ClusterConfig carries them (see the report of issue #5).
 N_FEATURES = 2**20
@@ -79,8 +80,13 @@ _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 
 def proper_nouns(text: str) -> frozenset[str]:
     """Lower-cased proper-noun phrases of ``text`` (a cheap stand-in for named entities)."""
+    return _names(set(_PROPER.findall(text)))
+
+
+def _names(phrases: Iterable[str]) -> frozenset[str]:
+    """:func:`proper_nouns` of distinct :data:`_PROPER` matches."""
     out = set()
-    for phrase in set(_PROPER.findall(text)):  # names recur: each distinct run once
+    for phrase in phrases:
         words = phrase.split()
         if len(words) == 1:  # the common case: the phrase is its own word
             if words[0] not in _NOT_NAMES:
@@ -95,22 +101,152 @@ def proper_nouns(text: str) -> frozenset[str]:
 
 def figures(text: str) -> frozenset[str]:
     """Normalised numbers of ``text`` that can identify an event (``8.9``, ``13.75``, ``3000``)."""
+    return _figure_values(set(_FIGURE.findall(text)))
+
+
+def _figure_values(matches: Iterable[str]) -> frozenset[str]:
+    """:func:`figures` of distinct :data:`_FIGURE` matches."""
     out = set()
-    for match in set(_FIGURE.findall(text)):
+    for match in matches:
         value = match.replace(",", "").rstrip(".")
         if len(value.replace(".", "")) >= 2 and not _YEAR.match(value):
             out.add(value)
     return frozenset(out)
 
 
-def _identity(tokens: list[str]) -> list[str]:
-    return tokens
+# Compiled stand-ins of _PROPER and _FIGURE: the same matches, found in the UTF-8 bytes of a batch.
+_NAME_JOINERS = (0x2019, 0x27, 0x2D)  # ’ ' - inside a name word
+_PARTICLES = (b"al", b"bin", b"de", b"van", b"von")  # lower-case words _PROPER lets into a phrase
 
 
+@numba.njit(cache=True, nogil=True)
+def _name_word(buf: np.ndarray, p: int, end: int, cls: np.ndarray) -> int:
+    """End of ``[A-Z][\\w’'-]+`` at byte ``p``, or -1."""
+    if p >= end or not 65 <= buf[p] <= 90:
+        return -1
+    q = p + 1
+    while q < end:
+        c, nb = decode_utf8(buf, q)
+        if not (cls[c] & CHAR_WORD or c == 0x2019 or c == 0x27 or c == 0x2D):
+            break
+        q += nb
+    return q if q > p + 1 else -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _particle(buf: np.ndarray, p: int, end: int, particles: np.ndarray, lengths: np.ndarray) -> int:
+    """End of the first of ``particles`` (rows, ``lengths`` bytes) spelled at byte ``p``, or -1."""
+    for i in range(lengths.size):
+        n = lengths[i]
+        if p + n <= end:
+            j = 0
+            while j < n and buf[p + j] == particles[i, j]:
+                j += 1
+            if j == n:
+                return p + n
+    return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _name_spans(buf: np.ndarray, offs: np.ndarray, cls: np.ndarray, particles: np.ndarray,
+                lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_PROPER.findall`` of each text as byte spans: ``(text, start, end)`` of every match, in order."""
+    cap = (offs[-1] - offs[0]) // 2 + 1  # a match takes two bytes at least
+    doc, starts, ends = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
+    m = 0
+    for d in range(offs.size - 1):
+        lo, end = offs[d], offs[d + 1]
+        p = lo
+        while p < end:
+            q = _name_word(buf, p, end, cls) if 65 <= buf[p] <= 90 else -1
+            if q < 0 or cls[max(prev_char(buf, lo, p), 0)] & CHAR_WORD and p > lo:  # \b before the capital
+                p += 1
+                while p < end and (buf[p] & 0xC0) == 0x80:
+                    p += 1
+                continue
+            start, p = p, q
+            while True:  # (?:\s+(?:[A-Z][\w’'-]+|al|bin|de|van|von))*
+                r = p
+                while r < end:
+                    c, nb = decode_utf8(buf, r)
+                    if not cls[c] & CHAR_SPACE:
+                        break
+                    r += nb
+                if r == p:
+                    break
+                q = _name_word(buf, r, end, cls)
+                if q < 0:
+                    q = _particle(buf, r, end, particles, lengths)
+                if q < 0:
+                    break
+                p = q
+            doc[m], starts[m], ends[m] = d, start, p
+            m += 1
+    return doc[:m].copy(), starts[:m].copy(), ends[:m].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _figure_spans(buf: np.ndarray, offs: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_FIGURE.findall`` of each text as byte spans: ``(text, start, end)`` of every match, in order."""
+    cap = (offs[-1] - offs[0]) + 1
+    doc, starts, ends = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap, np.int64)
+    m = 0
+    for d in range(offs.size - 1):
+        lo, end = offs[d], offs[d + 1]
+        p = lo
+        while p < end:
+            c, nb = decode_utf8(buf, p)
+            if not cls[c] & CHAR_DECIMAL:
+                p += nb
+                continue
+            before = prev_char(buf, lo, p)  # (?<![\w.])
+            if before >= 0 and (cls[before] & CHAR_WORD or before == 0x2E):
+                p += nb
+                continue
+            start = p
+            p += nb
+            while p < end:  # [\d,]*
+                c, nb = decode_utf8(buf, p)
+                if not (cls[c] & CHAR_DECIMAL or c == 0x2C):
+                    break
+                p += nb
+            if p + 1 < end and buf[p] == 0x2E:  # (?:\.\d+)?
+                q = p + 1
+                while q < end:
+                    c, nb = decode_utf8(buf, q)
+                    if not cls[c] & CHAR_DECIMAL:
+                        break
+                    q += nb
+                if q > p + 1:
+                    p = q
+            doc[m], starts[m], ends[m] = d, start, p
+            m += 1
+    return doc[:m].copy(), starts[:m].copy(), ends[:m].copy()
+
+
+def _matches(texts: pa.Array, spans: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]],
+             *args: np.ndarray) -> list[set[str]]:
+    """The distinct matches of each text, from a span kernel over the texts' UTF-8 bytes."""
+    buf, offs = utf8_buffers(texts)
+    doc, starts, ends = spans(buf, offs, char_classes(), *args)
+    found = utf8_strings(buf, starts, ends)
+    bounds = np.searchsorted(doc, np.arange(len(texts) + 1)).tolist()
+    return [set(found[a:b]) for a, b in zip(bounds, bounds[1:])]
+
+
+def _particle_table() -> tuple[np.ndarray, np.ndarray]:
+    rows = np.zeros((len(_PARTICLES), max(map(len, _PARTICLES))), np.uint8)
+    for i, word in enumerate(_PARTICLES):
+        rows[i, :len(word)] = np.frombuffer(word, np.uint8)
+    return rows, np.array([len(w) for w in _PARTICLES], np.int64)
+
+
+_PARTICLE_TABLE = _particle_table()  # a constant: _PARTICLES as arrays for the kernel
+
+
+# sklearn's hashed words: stored terms are its columns (the kernels of hashed_word_counts give the same).
 _WORDS = HashingVectorizer(n_features=N_FEATURES, alternate_sign=False, norm=None, stop_words="english",
                            dtype=np.float32)
-_ENTITIES = HashingVectorizer(n_features=N_FEATURES, alternate_sign=False, norm=None, analyzer=_identity,
-                              dtype=np.float32)
 
 
 def _day(value: str | None) -> int | None:
@@ -136,13 +272,17 @@ REPS = ("body", "title", "name")
 def term_counts(titles: pa.Array, bodies: pa.Array) -> list[sp.csr_matrix]:
     """Hashed term counts of body, title and proper nouns, one row per article (nulls are empty texts).
 
-    Body and title words are :data:`_WORDS` rows computed from the Arrow UTF-8 bytes
-    (:func:`~storyline.textutil.hashed_word_counts`: the same matrix, ~7x cheaper than sklearn).
+    Words are :data:`_WORDS` rows made from the Arrow UTF-8 bytes
+    (:func:`~storyline.textutil.hashed_word_counts`: the same matrix, ~7x cheaper than sklearn), and the
+    proper nouns come from :func:`_name_spans`, the compiled ``_PROPER.findall``.
     """
-    titles, bodies = titles.fill_null(""), bodies.fill_null("")
-    names = [proper_nouns(f"{t}\n{b}") for t, b in zip(titles.to_pylist(), bodies.to_pylist())]
+    titles, bodies = (a.cast(pa.string()).fill_null("") for a in (titles, bodies))
+    joined = pc.binary_join_element_wise(titles, bodies, "\n")  # a name may run from title into body
+    names = [_names(found) for found in _matches(joined, _name_spans, *_PARTICLE_TABLE)]
+    flat = pa.array([name for found in names for name in found], pa.string())
+    rows = np.cumsum([0] + [len(found) for found in names])
     return [hashed_word_counts(_WORDS, bodies)[0], hashed_word_counts(_WORDS, titles)[0],
-            _ENTITIES.transform([sorted(n) for n in names])]
+            hashed_strings(flat, rows, N_FEATURES)]
 
 
 def _list_column(m: sp.csr_matrix, values: np.ndarray) -> pa.ListArray:
@@ -168,7 +308,8 @@ class Terms:
             m = m.tocsr()
             cols[f"{rep}_idx"] = _list_column(m, m.indices.astype(np.int32))
             cols[f"{rep}_n"] = _list_column(m, np.minimum(m.data, 65535).astype(np.uint16))
-        cols["figures"] = pa.array([sorted(figures(b or "")) for b in bodies.to_pylist()], pa.list_(pa.string()))
+        found = _matches(bodies.fill_null(""), _figure_spans)
+        cols["figures"] = pa.array([sorted(_figure_values(f)) for f in found], pa.list_(pa.string()))
         return pa.table(cols, schema=self.output_schema)
 
 
