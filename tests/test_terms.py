@@ -75,8 +75,12 @@ def test_hashed_word_counts_hands_other_settings_to_sklearn():
     got, redo = hashed_word_counts(other, pa.array(texts))
     _same(got, other.transform(texts))
     assert redo == 2
-    small = HashingVectorizer(n_features=2**10, alternate_sign=False, norm=None, stop_words=None)
-    _same(hashed_word_counts(small, pa.array(texts))[0], small.transform(texts))
+    for n in (1000, 2**10, 2**21):  # one, two and three radix passes; not a power of two
+        plain = HashingVectorizer(n_features=n, alternate_sign=False, norm=None, stop_words=None)
+        many = texts + [" ".join(f"w{i}" for i in range(3000))]
+        got, redo = hashed_word_counts(plain, pa.array(many))
+        _same(got, plain.transform(many))
+        assert redo == 0
 
 
 @settings(max_examples=100, deadline=None)

@@ -9,6 +9,10 @@ Tokenising is one compiled pass (numba) over the text's code points: word charac
 with a lookup table built from Python's own Unicode rules, and each word gets a 64-bit polynomial
 hash of its lowered characters, so no Python code runs per word. Word strings are only built when
 :attr:`Tokens.words` is asked for.
+
+Also compiled here, for clustering's stored terms: sklearn's ``HashingVectorizer`` word counts and
+``FeatureHasher`` string counts, to the bit (:func:`hashed_word_counts`, :func:`hashed_strings`), and
+the regex character classes (:func:`char_classes`) that compiled stand-ins of regexes read UTF-8 with.
 """
 
 from __future__ import annotations
@@ -509,7 +513,8 @@ def _radix_sort(a: np.ndarray, tmp: np.ndarray, bits: int) -> None:
     """
     count = np.empty(1025, np.int64)
     src, dst = a, tmp
-    for shift in range(0, bits, 10):
+    passes = (bits + 9) // 10
+    for shift in range(0, 10 * passes, 10):
         count[:] = 0
         for v in src:
             count[((v >> shift) & 1023) + 1] += 1
@@ -520,8 +525,8 @@ def _radix_sort(a: np.ndarray, tmp: np.ndarray, bits: int) -> None:
             dst[count[b]] = v
             count[b] += 1
         src, dst = dst, src
-    if src is not a:
-        a[:] = src
+    if passes % 2:  # the sorted values ended in tmp
+        a[:] = tmp
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -567,8 +572,9 @@ def _hashed_words(buf: np.ndarray, offs: np.ndarray, table: np.ndarray, n_featur
     counts = np.empty(cap, np.float32)
     fallback = np.zeros(n_docs, np.bool_)
     seen = np.zeros(n_features, np.int32)  # a text's count per column; its distinct columns in cols
-    cols = np.empty(cap, np.int64)
-    spare = np.empty(cap, np.int64)
+    longest = (np.max(offs[1:] - offs[:-1]) if n_docs else 0) // 2 + 1
+    cols = np.empty(longest, np.int64)
+    spare = np.empty(longest, np.int64)
     bits = max(1, int(np.ceil(np.log2(n_features))))
     max_stop = stop_len.max() if stop_len.size else 0
     w = 0

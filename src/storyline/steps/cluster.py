@@ -114,20 +114,20 @@ def _figure_values(matches: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-# Compiled stand-ins of _PROPER and _FIGURE: the same matches, found in the UTF-8 bytes of a batch.
-_NAME_JOINERS = (0x2019, 0x27, 0x2D)  # ’ ' - inside a name word
+# Compiled stand-ins of _PROPER and _FIGURE: the same matches, found in the UTF-8 bytes of a batch
+# (the regexes cost half of Terms; tests/test_terms.py holds the kernels to them).
 _PARTICLES = (b"al", b"bin", b"de", b"van", b"von")  # lower-case words _PROPER lets into a phrase
 
 
 @numba.njit(cache=True, nogil=True)
 def _name_word(buf: np.ndarray, p: int, end: int, cls: np.ndarray) -> int:
     """End of ``[A-Z][\\w’'-]+`` at byte ``p``, or -1."""
-    if p >= end or not 65 <= buf[p] <= 90:
+    if p >= end or not 65 <= buf[p] <= 90:  # [A-Z] is ASCII only
         return -1
     q = p + 1
     while q < end:
         c, nb = decode_utf8(buf, q)
-        if not (cls[c] & CHAR_WORD or c == 0x2019 or c == 0x27 or c == 0x2D):
+        if not (cls[c] & CHAR_WORD or c == 0x2019 or c == 0x27 or c == 0x2D):  # \w ’ ' -
             break
         q += nb
     return q if q > p + 1 else -1
@@ -158,10 +158,14 @@ def _name_spans(buf: np.ndarray, offs: np.ndarray, cls: np.ndarray, particles: n
         lo, end = offs[d], offs[d + 1]
         p = lo
         while p < end:
-            q = _name_word(buf, p, end, cls) if 65 <= buf[p] <= 90 else -1
-            if q < 0 or cls[max(prev_char(buf, lo, p), 0)] & CHAR_WORD and p > lo:  # \b before the capital
+            q = _name_word(buf, p, end, cls)
+            if q >= 0:
+                before = prev_char(buf, lo, p)
+                if before >= 0 and cls[before] & CHAR_WORD:  # no \b before the capital
+                    q = -1
+            if q < 0:
                 p += 1
-                while p < end and (buf[p] & 0xC0) == 0x80:
+                while p < end and (buf[p] & 0xC0) == 0x80:  # to the next character
                     p += 1
                 continue
             start, p = p, q
