@@ -704,7 +704,7 @@ def _stop_tables(stop_words: frozenset[str] | None) -> tuple[np.ndarray, np.ndar
 def hashed_word_counts(vectorizer: HashingVectorizer, texts: pa.Array | pa.ChunkedArray) -> tuple[sp.csr_matrix, int]:
     """``vectorizer.transform(texts)`` from the Arrow texts' UTF-8 bytes, and how many texts sklearn did.
 
-    The same CSR matrix (sorted, summed columns; nulls count as empty texts), about 10x cheaper. Texts
+    The same CSR matrix (sorted, summed columns; nulls count as empty texts), about 9x cheaper. Texts
     the kernel cannot guarantee (a capital sigma) and vectorizers with other settings go to sklearn.
     """
     n = len(texts)
