@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import numba
+import numpy as np
 import pyarrow as pa
 
 from .. import model
@@ -95,14 +97,75 @@ _STOPS_BETWEEN = re.compile(r"[.,;:!?()\n]")
 _HYPHEN_UNIT = re.compile(r"-([a-z]+(?:-[a-z]+)?)\b")
 _WORD_SPLIT = re.compile(r"[\s-]+")
 
-# Where a _FIGURE match can start, so that the slow full pattern is only tried there: a digit or
-# currency sign (and two characters before a "$", for "US$"), or a number word after a non-word
-# character (its ``\b``), found one character early. The first-letter lookahead only makes the
-# word lookahead rarer; both use _FIGURE's own case folding, so no start is missed.
-_NUM_START = re.compile(r"[$€£¥\d]")
-_WORD_START = re.compile(
-    rf"\W(?=(?i:[{''.join(sorted({w[0] for w in _WORDS}))}]))(?=(?i:{'|'.join(sorted(_WORDS, key=len, reverse=True))}))"
-)
+# Where a _FIGURE match can start, found in one compiled pass over the text's code points so
+# that the slow full pattern is only tried there: a digit or currency sign (and two characters
+# before a "$", for "US$"), or a number word at a word boundary. The tables come from ``re``
+# itself (what ``\d`` and ``\w`` match, and which characters _FIGURE's case folding lets stand for
+# each letter: "ſ" for "s", "K" (Kelvin) for "k"), so no start is missed; extra starts only cost
+# a failed match. Characters beyond the BMP count as digits and as non-word characters.
+_DIGIT, _WORDCH = 1, 2
+
+
+def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per BMP code point: flags (``\\d``, ``\\w``) and the ASCII letter it matches ignoring case (0: none)."""
+    bmp = "".join(map(chr, range(65536)))
+    flags = np.zeros(65536, np.uint8)
+    flags[[m.start() for m in re.finditer(r"\d", bmp)]] |= _DIGIT
+    flags[[m.start() for m in re.finditer(r"\w", bmp)]] |= _WORDCH
+    flags[[ord(c) for c in "$€£¥"]] |= _DIGIT  # a start like a digit
+    fold = np.zeros(65536, np.uint8)
+    for letter in sorted(set("".join(_WORDS))):
+        fold[[m.start() for m in re.finditer(letter, bmp, re.IGNORECASE)]] = ord(letter)
+    return flags, fold
+
+
+_FLAGS, _FOLD = _bmp_tables()  # constants of Unicode and of re, built once at import
+_NUMBER_WORDS = sorted(_WORDS)  # grouped by first letter, for the kernel's lookup by it
+_WORD_CODES = np.zeros((len(_NUMBER_WORDS), max(map(len, _NUMBER_WORDS))), np.uint8)  # 0-padded
+for _k, _w in enumerate(_NUMBER_WORDS):
+    _WORD_CODES[_k, : len(_w)] = np.frombuffer(_w.encode("ascii"), np.uint8)
+# Number words starting with letter ``c`` are rows ``_FIRST[c] <= row < _FIRST[c + 1]``... of _WORD_CODES
+_FIRST = np.searchsorted(_WORD_CODES[:, 0], np.arange(257)).astype(np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _start_kernel(cp: np.ndarray, flags: np.ndarray, fold: np.ndarray, words: np.ndarray,
+                  first: np.ndarray) -> np.ndarray:
+    """Sorted positions in ``cp`` (code points) where a _FIGURE match can start."""
+    n = cp.size
+    out = np.empty(n + 1, np.int64)
+    k = 0
+    prev_word = False
+    for i in range(n):
+        c = cp[i]
+        f = flags[c] if c < 65536 else _DIGIT
+        if f & _DIGIT:
+            if c == 36 and i >= 2:  # "US$"
+                out[k] = i - 2
+                k += 1
+            out[k] = i
+            k += 1
+        elif not prev_word and first[fold[c]] < first[fold[c] + 1]:
+            # A number word must be all of the word starting here: _FIGURE wants \b on both sides.
+            e = i + 1
+            while e < n and e - i <= words.shape[1] and cp[e] < 65536 and flags[cp[e]] & _WORDCH:
+                e += 1
+            for w in range(first[fold[c]], first[fold[c] + 1]):
+                j = 1
+                while j < e - i and fold[cp[i + j]] == words[w, j]:
+                    j += 1
+                if j == e - i and (j == words.shape[1] or words[w, j] == 0):
+                    out[k] = i
+                    k += 1
+                    break
+        prev_word = c < 65536 and (f & _WORDCH) != 0
+    return np.unique(out[:k])  # sorts the "US$" starts in
+
+
+def _starts(text: str) -> list[int]:
+    """Where a _FIGURE match can start in ``text``, in order."""
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return _start_kernel(cp, _FLAGS, _FOLD, _WORD_CODES, _FIRST).tolist()
 
 
 def _sentence(text: str, start: int, end: int) -> str:
@@ -200,14 +263,8 @@ def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
 
 def _figure_matches(text: str) -> Iterator[re.Match[str]]:
     """The matches of ``_FIGURE.finditer(text)``, trying the pattern only where one can start."""
-    starts = {0}
-    for c in _NUM_START.finditer(text):
-        starts.add(c.start())
-        if text[c.start()] == "$" and c.start() >= 2:
-            starts.add(c.start() - 2)  # "US$"
-    starts.update(c.start() + 1 for c in _WORD_START.finditer(text))
     pos = 0
-    for i in sorted(starts):
+    for i in _starts(text):
         if i >= pos:
             m = _FIGURE.match(text, i)  # sees the text before ``i``, for ``\b``, as finditer does
             if m:
