@@ -89,9 +89,9 @@ _TOKEN = re.compile(r"[A-Za-z][\w’'\-]*")
 _SENT = re.compile(r"[.!?\n](?:(?<=\n)|(?<=[.!?])[\"”’)]?\s+(?=[\"“A-Z0-9]))")
 _ABBREV_END = re.compile(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|No|U\.S)$")
 _WORDISH = re.compile(r"[\w.]+")
-_TIME_AFTER = re.compile(r"[:/]\d|st\b|nd\b|rd\b|th\b|\s*(?:a\.m|p\.m|am\b|pm\b|gmt|utc|et\b|bst)", re.I)
+# After a number: a time or ordinal (any case: "10:30", "3rd", "5 PM"), or a model name or version ("G20", "3.1").
+_AFTER_NUM = re.compile(r"(?i:[:/]\d|st\b|nd\b|rd\b|th\b|\s*(?:a\.m|p\.m|am\b|pm\b|gmt|utc|et\b|bst))|[-‐]?[A-Za-z]\d|\.\d")
 _MODEL_BEFORE = re.compile(r"[A-Za-z][-‐]?$|[:/]$")
-_MODEL_AFTER = re.compile(r"[-‐]?[A-Za-z]\d|\.\d")
 _YEAR = re.compile(r"1[5-9]\d\d|20\d\d")
 _STOPS_BETWEEN = re.compile(r"[.,;:!?()\n]")
 _HYPHEN_UNIT = re.compile(r"-([a-z]+(?:-[a-z]+)?)\b")
@@ -170,13 +170,19 @@ def _starts(text: str) -> list[int]:
 
 def _sentence(text: str, start: int, end: int) -> str:
     """The sentence around ``[start, end)``."""
-    lo, hi = 0, len(text)
+    ends_before = []
+    hi = len(text)
     for m in _SENT.finditer(text, max(0, start - 600), min(len(text), end + 600)):
-        if m.end() <= start:
-            if not _ABBREV_END.search(text[max(0, m.start() - 5) : m.start()]):
-                lo = m.end()
-        elif m.start() >= end:
-            hi = m.start() + (0 if m.group() == "\n" else len(m.group().rstrip()))
+        s, e = m.span()
+        if e <= start:
+            ends_before.append((s, e))
+        elif s >= end:
+            hi = s + (0 if m.group() == "\n" else len(m.group().rstrip()))
+            break
+    lo = 0
+    for s, e in reversed(ends_before):  # the last end before the figure that is no abbreviation ("Mr.")
+        if not _ABBREV_END.search(text, max(0, s - 5), s):
+            lo = e
             break
     return text[max(lo, start - 600) : min(hi, end + 600)].strip()
 
@@ -190,70 +196,68 @@ def _word_value(words: str) -> float:
     return total
 
 
-def _is_date_or_label(text: str, m: re.Match[str]) -> bool:
-    """Years, days of the month, times, ordinals, model names and numbered labels."""
-    s, e = m.start("num"), m.end("num")
-    num = m.group("num")
-    before = text[max(0, s - 12) : s]
-    after = text[e : e + 12]
-    prev_word = (_WORDISH.findall(before) or [""])[-1].lower()
-    next_word = (_WORDISH.findall(after) or [""])[0].lower()
-    if _TIME_AFTER.match(after):
+def _is_date_or_label(text: str, s: int, e: int) -> bool:
+    """Whether the number at ``text[s:e]`` is a time, ordinal, model name, day of the month or label.
+
+    Looks at most 12 characters either side (the patterns' ``pos``/``endpos`` act as slices here).
+    """
+    before = max(0, s - 12)
+    if _AFTER_NUM.match(text, e, e + 12) or _MODEL_BEFORE.search(text, before, s):
+        return True  # 10:30, 3rd, 5 pm, F-16, G20, 3.1.2, 10/12
+    prev_word = (_WORDISH.findall(text, before, s) or [""])[-1].lower()
+    if prev_word in _MONTHS or prev_word in _LABELS:
         return True
-    if _MODEL_BEFORE.search(before) or _MODEL_AFTER.match(after):
-        return True  # F-16, G20, 3.1.2, 10/12
-    if prev_word in _MONTHS or next_word in _MONTHS or prev_word in _LABELS:
-        return True
-    plain_year = _YEAR.fullmatch(num) and not m.group("cur") and not m.group("pct")
-    return bool(plain_year and not m.group("scale") and not m.group("pct"))
+    next_word = _WORDISH.search(text, e, e + 12)
+    return next_word is not None and next_word.group().lower() in _MONTHS
 
 
 def _unit_noun(text: str, pos: int) -> tuple[str | None, int]:
     """The plural noun counted by the number ending at ``pos`` and where it ends."""
+    gap = pos  # tokens hold no stop characters, so only the gaps between them are searched
     for k, t in enumerate(_TOKEN.finditer(text, pos, min(len(text), pos + 60))):
-        if k >= 4 or _STOPS_BETWEEN.search(text, pos, t.start()):
+        if k >= 4 or _STOPS_BETWEEN.search(text, gap, t.start()):
             break
+        gap = t.end()
         word = t.group().lower()
-        if word.startswith("-"):
-            break
         if word in _PLURAL_IRREGULAR or (word.endswith("s") and len(word) > 3 and word not in _NOT_NOUNS
                                          and not word.endswith(("ss", "us", "is")) and word not in _STOP):
-            return word, t.end()
-        if word in _STOP and k > 0:
-            break
-        if k == 0 and word in _STOP:
+            return word, gap
+        if word in _STOP:
             break
     return None, pos
 
 
 def _hyphen_unit(text: str, pos: int) -> tuple[str | None, int]:
     """"10-point lead" -> "point"; "23-year-old" is an age, kept as "year-old"."""
-    m = _HYPHEN_UNIT.match(text[pos : pos + 30])
-    return (m.group(1), pos + m.end()) if m else (None, pos)
+    m = _HYPHEN_UNIT.match(text, pos, pos + 30)
+    return (m.group(1), m.end()) if m else (None, pos)
 
 
 def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
-    if m.group("word"):
-        value = _word_value(m.group("word")) * _SCALE.get((m.group("wscale") or "").strip().lower(), 1)
-        unit, end = ("percent", m.end()) if m.group("wpct") else _unit_noun(text, m.end())
+    cur, num, scale, pct, word, wscale, wpct = m.groups()
+    end = m.end()
+    if word:
+        value = _word_value(word) * _SCALE.get((wscale or "").strip().lower(), 1)
+        unit, end = ("percent", end) if wpct else _unit_noun(text, end)
         if unit is None or value == 0:
             return None  # a number word without a counted noun is rarely a figure ("two of them")
     else:
-        if _is_date_or_label(text, m):
+        if _is_date_or_label(text, *m.span("num")):
             return None
-        value = float(m.group("num").replace(",", "")) * _SCALE.get((m.group("scale") or "").strip().lower(), 1)
-        end = m.end()
-        if m.group("pct"):
+        if not (cur or pct or scale) and _YEAR.fullmatch(num):
+            return None  # a bare year
+        value = float(num.replace(",", "")) * _SCALE.get((scale or "").strip().lower(), 1)
+        if pct:
             unit = "percent"
-        elif m.group("cur"):
-            unit = _CURRENCY[m.group("cur").lower()]
+        elif cur:
+            unit = _CURRENCY[cur.lower()]
         else:
-            unit, end = _hyphen_unit(text, m.end())
+            unit, end = _hyphen_unit(text, end)
             if unit is None:
-                unit, end = _unit_noun(text, m.end())
+                unit, end = _unit_noun(text, end)
             if unit in _CURRENCY_WORDS:
                 unit = _CURRENCY_WORDS[unit]
-            if unit is None and value < 100 and not m.group("scale"):
+            if unit is None and value < 100 and not scale:
                 return None  # a bare small number ("(2)", "chapter 4 of 12") says nothing comparable
     start = m.start()
     while text[start].isspace():
