@@ -87,6 +87,7 @@ _TOKEN = re.compile(r"[A-Za-z][\w’'\-]*")
 # A sentence end: ``[.!?][\"”’)]?\s+(?=[\"“A-Z0-9])|\n``, written to start with one character class
 # so that re can skip ahead to the next candidate.
 _SENT = re.compile(r"[.!?\n](?:(?<=\n)|(?<=[.!?])[\"”’)]?\s+(?=[\"“A-Z0-9]))")
+_IN_SENTENCE_END = frozenset(".!?\"”’)")  # with whitespace, the characters of a _SENT match
 _ABBREV_END = re.compile(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|No|U\.S)$")
 _WORDISH = re.compile(r"[\w.]+")
 # After a number: a time or ordinal (any case: "10:30", "3rd", "5 PM"), or a model name or version ("G20", "3.1").
@@ -168,23 +169,37 @@ def _starts(text: str) -> list[int]:
     return _start_kernel(cp, _FLAGS, _FOLD, _WORD_CODES, _FIRST).tolist()
 
 
-def _sentence(text: str, start: int, end: int) -> str:
-    """The sentence around ``[start, end)``."""
+def _sentence_ends(text: str, scan_from: int, start: int, end: int, scan_to: int) -> tuple[int | None, int]:
+    """The last sentence end before ``start`` (None: none found) and the first from ``end`` on."""
     ends_before = []
     hi = len(text)
-    for m in _SENT.finditer(text, max(0, start - 600), min(len(text), end + 600)):
+    for m in _SENT.finditer(text, scan_from, scan_to):
         s, e = m.span()
         if e <= start:
             ends_before.append((s, e))
         elif s >= end:
             hi = s + (0 if m.group() == "\n" else len(m.group().rstrip()))
             break
-    lo = 0
-    for s, e in reversed(ends_before):  # the last end before the figure that is no abbreviation ("Mr.")
+    for s, e in reversed(ends_before):  # the last one that is no abbreviation ("Mr.")
         if not _ABBREV_END.search(text, max(0, s - 5), s):
-            lo = e
-            break
-    return text[max(lo, start - 600) : min(hi, end + 600)].strip()
+            return e, hi
+    return None, hi
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    """The sentence around ``[start, end)``, cut at 600 characters either side."""
+    lo_limit, hi_limit = max(0, start - 600), min(len(text), end + 600)
+    # Sentence ends are found by scanning from lo_limit; a scan from a point nearer the figure sees
+    # the same ends after that point when the point does not fall inside one (an end is a
+    # [.!?\n], a closing quote and spaces), so try that first and rescan only if it finds no end
+    # before the figure.
+    near = max(lo_limit, start - 200)
+    while near > lo_limit and (text[near - 1] in _IN_SENTENCE_END or text[near - 1].isspace()):
+        near -= 1
+    lo, hi = _sentence_ends(text, near, start, end, hi_limit)
+    if lo is None and near > lo_limit:
+        lo, hi = _sentence_ends(text, lo_limit, start, end, hi_limit)
+    return text[max(lo or 0, lo_limit) : min(hi, hi_limit)].strip()
 
 
 def _word_value(words: str) -> float:
@@ -242,10 +257,8 @@ def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
         if unit is None or value == 0:
             return None  # a number word without a counted noun is rarely a figure ("two of them")
     else:
-        if _is_date_or_label(text, *m.span("num")):
-            return None
-        if not (cur or pct or scale) and _YEAR.fullmatch(num):
-            return None  # a bare year
+        if not (cur or pct or scale) and _YEAR.fullmatch(num) or _is_date_or_label(text, *m.span("num")):
+            return None  # a bare year, a date, a time, a model name or a label
         value = float(num.replace(",", "")) * _SCALE.get((scale or "").strip().lower(), 1)
         if pct:
             unit = "percent"
