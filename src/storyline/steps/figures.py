@@ -83,7 +83,9 @@ _FIGURE = re.compile(
     rf"(?P<wpct>\s+per\s?cent\b)?",
     re.IGNORECASE,
 )
-_TOKEN = re.compile(r"[A-Za-z][\w’'\-]*")
+# The next token after ``pos`` (a letter, then word characters, apostrophes and hyphens), if no stop
+# character (.,;:!?()\n) comes before it.
+_NEXT_TOKEN = re.compile(r"[^A-Za-z.,;:!?()\n]*([A-Za-z][\w’'\-]*)")
 # A sentence end: ``[.!?][\"”’)]?\s+(?=[\"“A-Z0-9])|\n``, written to start with one character class
 # so that re can skip ahead to the next candidate.
 _SENT = re.compile(r"[.!?\n](?:(?<=\n)|(?<=[.!?])[\"”’)]?\s+(?=[\"“A-Z0-9]))")
@@ -94,44 +96,60 @@ _WORDISH = re.compile(r"[\w.]+")
 _AFTER_NUM = re.compile(r"(?i:[:/]\d|st\b|nd\b|rd\b|th\b|\s*(?:a\.m|p\.m|am\b|pm\b|gmt|utc|et\b|bst))|[-‐]?[A-Za-z]\d|\.\d")
 _MODEL_BEFORE = re.compile(r"[A-Za-z][-‐]?$|[:/]$")
 _YEAR = re.compile(r"1[5-9]\d\d|20\d\d")
-_STOPS_BETWEEN = re.compile(r"[.,;:!?()\n]")
 _HYPHEN_UNIT = re.compile(r"-([a-z]+(?:-[a-z]+)?)\b")
 _WORD_SPLIT = re.compile(r"[\s-]+")
 
 # Where a _FIGURE match can start, found in one compiled pass over the text's code points so
 # that the slow full pattern is only tried there: a digit or currency sign (and two characters
-# before a "$", for "US$"), or a number word at a word boundary. The tables come from ``re``
-# itself (what ``\d`` and ``\w`` match, and which characters _FIGURE's case folding lets stand for
-# each letter: "ſ" for "s", "K" (Kelvin) for "k"), so no start is missed; extra starts only cost
-# a failed match. Characters beyond the BMP count as digits and as non-word characters.
+# before a "$", for "US$"), or a number word between word boundaries. The tables come from ``re``
+# itself (what ``\d`` and ``\w`` match, and which characters _FIGURE's case folding lets stand
+# for each letter: "ſ" for "s", "K" (Kelvin) for "k"), so no start is missed; an extra start
+# only costs a failed match, so characters beyond the BMP count as digits and as word ends.
 _DIGIT, _WORDCH = 1, 2
 
 
 def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Per BMP code point: flags (``\\d``, ``\\w``) and the ASCII letter it matches ignoring case (0: none)."""
+    """Per BMP code point: flags (``\\d`` or a currency sign, ``\\w``) and the letter it matches ignoring case.
+
+    The letter is its index in ``a..z`` plus one, 0 for none.
+    """
     bmp = "".join(map(chr, range(65536)))
     flags = np.zeros(65536, np.uint8)
-    flags[[m.start() for m in re.finditer(r"\d", bmp)]] |= _DIGIT
+    flags[[m.start() for m in re.finditer(r"[$€£¥\d]", bmp)]] |= _DIGIT
     flags[[m.start() for m in re.finditer(r"\w", bmp)]] |= _WORDCH
-    flags[[ord(c) for c in "$€£¥"]] |= _DIGIT  # a start like a digit
     fold = np.zeros(65536, np.uint8)
-    for letter in sorted(set("".join(_WORDS))):
-        fold[[m.start() for m in re.finditer(letter, bmp, re.IGNORECASE)]] = ord(letter)
+    for k, letter in enumerate("abcdefghijklmnopqrstuvwxyz"):
+        fold[[m.start() for m in re.finditer(letter, bmp, re.IGNORECASE)]] = k + 1
     return flags, fold
 
 
+def _word_trie(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A trie of ``words``: ``next[node, letter]`` (-1: no word goes on so; the root is node 0) and ``final``."""
+    nodes = [{}]
+    final = [False]
+    for word in words:
+        node = 0
+        for ch in word:
+            if ch not in nodes[node]:
+                nodes[node][ch] = len(nodes)
+                nodes.append({})
+                final.append(False)
+            node = nodes[node][ch]
+        final[node] = True
+    nxt = np.full((len(nodes), 27), -1, np.int16)
+    for node, children in enumerate(nodes):
+        for ch, child in children.items():
+            nxt[node, ord(ch) - ord("a") + 1] = child
+    return nxt, np.array(final)
+
+
 _FLAGS, _FOLD = _bmp_tables()  # constants of Unicode and of re, built once at import
-_NUMBER_WORDS = sorted(_WORDS)  # grouped by first letter, for the kernel's lookup by it
-_WORD_CODES = np.zeros((len(_NUMBER_WORDS), max(map(len, _NUMBER_WORDS))), np.uint8)  # 0-padded
-for _k, _w in enumerate(_NUMBER_WORDS):
-    _WORD_CODES[_k, : len(_w)] = np.frombuffer(_w.encode("ascii"), np.uint8)
-# Number words starting with letter ``c`` are rows ``_FIRST[c] <= row < _FIRST[c + 1]``... of _WORD_CODES
-_FIRST = np.searchsorted(_WORD_CODES[:, 0], np.arange(257)).astype(np.int64)
+_TRIE, _FINAL = _word_trie(list(_WORDS))
 
 
 @numba.njit(cache=True, nogil=True)
-def _start_kernel(cp: np.ndarray, flags: np.ndarray, fold: np.ndarray, words: np.ndarray,
-                  first: np.ndarray) -> np.ndarray:
+def _start_kernel(cp: np.ndarray, flags: np.ndarray, fold: np.ndarray, trie: np.ndarray,
+                  final: np.ndarray) -> np.ndarray:
     """Sorted positions in ``cp`` (code points) where a _FIGURE match can start."""
     n = cp.size
     out = np.empty(n + 1, np.int64)
@@ -141,32 +159,37 @@ def _start_kernel(cp: np.ndarray, flags: np.ndarray, fold: np.ndarray, words: np
         c = cp[i]
         f = flags[c] if c < 65536 else _DIGIT
         if f & _DIGIT:
-            if c == 36 and i >= 2:  # "US$"
-                out[k] = i - 2
-                k += 1
+            if c == 36 and i >= 2:  # "US$", kept in order after a digit or sign just before it
+                if k and out[k - 1] == i - 1:
+                    out[k - 1] = i - 2
+                    out[k] = i - 1
+                    k += 1
+                elif not (k and out[k - 1] == i - 2):
+                    out[k] = i - 2
+                    k += 1
+                if k > 2 and out[k - 3] == out[k - 2]:  # i - 2 was there already
+                    out[k - 2] = out[k - 1]
+                    k -= 1
             out[k] = i
             k += 1
-        elif not prev_word and first[fold[c]] < first[fold[c] + 1]:
-            # A number word must be all of the word starting here: _FIGURE wants \b on both sides.
-            e = i + 1
-            while e < n and e - i <= words.shape[1] and cp[e] < 65536 and flags[cp[e]] & _WORDCH:
-                e += 1
-            for w in range(first[fold[c]], first[fold[c] + 1]):
-                j = 1
-                while j < e - i and fold[cp[i + j]] == words[w, j]:
-                    j += 1
-                if j == e - i and (j == words.shape[1] or words[w, j] == 0):
-                    out[k] = i
-                    k += 1
-                    break
+        elif not prev_word and fold[c]:
+            # Walk the trie along the word starting here: a number word must be all of it.
+            node = trie[0, fold[c]]
+            j = i + 1
+            while node > 0 and j < n and cp[j] < 65536 and flags[cp[j]] & _WORDCH:
+                node = trie[node, fold[cp[j]]]
+                j += 1
+            if node > 0 and final[node]:
+                out[k] = i
+                k += 1
         prev_word = c < 65536 and (f & _WORDCH) != 0
-    return np.unique(out[:k])  # sorts the "US$" starts in
+    return out[:k]
 
 
 def _starts(text: str) -> list[int]:
     """Where a _FIGURE match can start in ``text``, in order."""
     cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return _start_kernel(cp, _FLAGS, _FOLD, _WORD_CODES, _FIRST).tolist()
+    return _start_kernel(cp, _FLAGS, _FOLD, _TRIE, _FINAL).tolist()
 
 
 def _sentence_ends(text: str, scan_from: int, start: int, end: int, scan_to: int) -> tuple[int | None, int]:
@@ -227,16 +250,22 @@ def _is_date_or_label(text: str, s: int, e: int) -> bool:
 
 
 def _unit_noun(text: str, pos: int) -> tuple[str | None, int]:
-    """The plural noun counted by the number ending at ``pos`` and where it ends."""
-    gap = pos  # tokens hold no stop characters, so only the gaps between them are searched
-    for k, t in enumerate(_TOKEN.finditer(text, pos, min(len(text), pos + 60))):
-        if k >= 4 or _STOPS_BETWEEN.search(text, gap, t.start()):
-            break
-        gap = t.end()
-        word = t.group().lower()
+    """The plural noun counted by the number ending at ``pos`` and where it ends.
+
+    It is one of the next four tokens within 60 characters, with no stop character before it and
+    no stop word among the tokens before it ("8,000 armed river pirates", not "5 of the pirates").
+    """
+    limit = min(len(text), pos + 60)
+    end = pos
+    for _ in range(4):
+        t = _NEXT_TOKEN.match(text, end, limit)
+        if t is None:
+            break  # a stop character first, or no more tokens
+        end = t.end()
+        word = t.group(1).lower()
         if word in _PLURAL_IRREGULAR or (word.endswith("s") and len(word) > 3 and word not in _NOT_NOUNS
                                          and not word.endswith(("ss", "us", "is")) and word not in _STOP):
-            return word, gap
+            return word, end
         if word in _STOP:
             break
     return None, pos
@@ -257,8 +286,8 @@ def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
         if unit is None or value == 0:
             return None  # a number word without a counted noun is rarely a figure ("two of them")
     else:
-        if not (cur or pct or scale) and _YEAR.fullmatch(num) or _is_date_or_label(text, *m.span("num")):
-            return None  # a bare year, a date, a time, a model name or a label
+        if not (cur or pct or scale) and _YEAR.fullmatch(num):
+            return None  # a bare year
         value = float(num.replace(",", "")) * _SCALE.get((scale or "").strip().lower(), 1)
         if pct:
             unit = "percent"
@@ -272,6 +301,8 @@ def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
                 unit = _CURRENCY_WORDS[unit]
             if unit is None and value < 100 and not scale:
                 return None  # a bare small number ("(2)", "chapter 4 of 12") says nothing comparable
+        if _is_date_or_label(text, *m.span("num")):
+            return None  # checked last as it costs most
     start = m.start()
     while text[start].isspace():
         start += 1
