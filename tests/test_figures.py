@@ -140,3 +140,10 @@ def test_number_words_end_at_a_word_boundary_and_compounds_count_their_ones():
     assert find_figures("The tenants of Tennessee left; seventeenth fighters stayed.") == []
     got = [(f.value, f.unit) for f in find_figures("twenty-one people and ninety nine cats")]
     assert got == [(21.0, "people"), (99.0, "cats")]
+
+
+def test_us_dollar_sign_in_any_case_is_usd():
+    # _FIGURE ignores case, so "uſ$" (long s) is a "US$" too; its unit comes from the sign, not a lookup
+    # of the lowered text (which raised KeyError and rejected the whole article).
+    got = [(f.value, f.unit, f.surface) for f in find_figures("It cost uſ$5 million, US$3 and us$4.")]
+    assert got == [(5e6, "USD", "uſ$5 million"), (3.0, "USD", "US$3"), (4.0, "USD", "us$4")]

@@ -52,7 +52,7 @@ _SCALE = {
     "hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
     "k": 1e3, "m": 1e6, "mn": 1e6, "bn": 1e9, "b": 1e9, "tn": 1e12,
 }  # fmt: skip
-_CURRENCY = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_CURRENCY = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}  # by the sign: "US$" is "$" (in any case: "uſ$")
 _CURRENCY_WORDS = {"dollars": "USD", "dollar": "USD", "euros": "EUR", "euro": "EUR", "pounds": "GBP"}
 _MONTHS = frozenset(
     """january february march april may june july august september october november december
@@ -292,7 +292,7 @@ def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
         if pct:
             unit = "percent"
         elif cur:
-            unit = _CURRENCY[cur.lower()]
+            unit = _CURRENCY[cur[-1]]
         else:
             unit, end = _hyphen_unit(text, end)
             if unit is None:
