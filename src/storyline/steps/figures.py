@@ -192,37 +192,35 @@ def _starts(text: str) -> list[int]:
     return _start_kernel(cp, _FLAGS, _FOLD, _TRIE, _FINAL).tolist()
 
 
-def _sentence_ends(text: str, scan_from: int, start: int, end: int, scan_to: int) -> tuple[int | None, int]:
-    """The last sentence end before ``start`` (None: none found) and the first from ``end`` on."""
-    ends_before = []
-    hi = len(text)
-    for m in _SENT.finditer(text, scan_from, scan_to):
-        s, e = m.span()
-        if e <= start:
-            ends_before.append((s, e))
-        elif s >= end:
-            hi = s + (0 if m.group() == "\n" else len(m.group().rstrip()))
-            break
-    for s, e in reversed(ends_before):  # the last one that is no abbreviation ("Mr.")
-        if not _ABBREV_END.search(text, max(0, s - 5), s):
-            return e, hi
-    return None, hi
-
-
 def _sentence(text: str, start: int, end: int) -> str:
-    """The sentence around ``[start, end)``, cut at 600 characters either side."""
+    """The sentence around ``[start, end)``, cut at 600 characters either side.
+
+    It runs from the last sentence end (_SENT, not after an abbreviation such as "Mr.") that ends
+    before ``start`` to the first that starts at or after ``end``, as a scan for them from 600
+    characters before the figure finds them. A scan from a point nearer the figure finds the same
+    ends after that point when the point does not fall inside one (an end is [.!?\n], a closing
+    quote and spaces), so that is tried first, and the long scan is only needed when it finds no
+    end before the figure.
+    """
     lo_limit, hi_limit = max(0, start - 600), min(len(text), end + 600)
-    # Sentence ends are found by scanning from lo_limit; a scan from a point nearer the figure sees
-    # the same ends after that point when the point does not fall inside one (an end is a
-    # [.!?\n], a closing quote and spaces), so try that first and rescan only if it finds no end
-    # before the figure.
     near = max(lo_limit, start - 200)
     while near > lo_limit and (text[near - 1] in _IN_SENTENCE_END or text[near - 1].isspace()):
         near -= 1
-    lo, hi = _sentence_ends(text, near, start, end, hi_limit)
-    if lo is None and near > lo_limit:
-        lo, hi = _sentence_ends(text, lo_limit, start, end, hi_limit)
-    return text[max(lo or 0, lo_limit) : min(hi, hi_limit)].strip()
+    for scan_from in (near, lo_limit) if near > lo_limit else (lo_limit,):
+        ends_before = []
+        hi = len(text)
+        for m in _SENT.finditer(text, scan_from, hi_limit):
+            s, e = m.span()
+            if e <= start:
+                ends_before.append((s, e))
+            elif s >= end:
+                mark = m.group()
+                hi = s + (0 if mark == "\n" else len(mark.rstrip()))
+                break
+        for s, e in reversed(ends_before):  # the last that is no abbreviation
+            if not _ABBREV_END.search(text, max(0, s - 5), s):
+                return text[max(e, lo_limit) : min(hi, hi_limit)].strip()
+    return text[lo_limit : min(hi, hi_limit)].strip()
 
 
 def _word_value(words: str) -> float:
@@ -286,7 +284,7 @@ def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
         if unit is None or value == 0:
             return None  # a number word without a counted noun is rarely a figure ("two of them")
     else:
-        if not (cur or pct or scale) and _YEAR.fullmatch(num):
+        if len(num) == 4 and not (cur or pct or scale) and _YEAR.fullmatch(num):
             return None  # a bare year
         value = float(num.replace(",", "")) * _SCALE.get((scale or "").strip().lower(), 1)
         if pct:
@@ -303,9 +301,7 @@ def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
                 return None  # a bare small number ("(2)", "chapter 4 of 12") says nothing comparable
         if _is_date_or_label(text, *m.span("num")):
             return None  # checked last as it costs most
-    start = m.start()
-    while text[start].isspace():
-        start += 1
+    start = m.start()  # a sign, digit or letter
     return FigureSpan(start, end, value, unit, text[start:end], _sentence(text, start, end))
 
 
@@ -337,8 +333,9 @@ def find_figures(text: str) -> list[FigureSpan]:
         return []
     out = []
     for m in _figure_matches(text):
-        if m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in ".,") and not m.group("cur"):
-            continue
+        i = m.start()
+        if i and (text[i - 1].isalnum() or text[i - 1] in ".,") and not m.group("cur"):
+            continue  # inside a word or number ("G20", "1.5.2")
         fig = _figure(text, m)
         if fig is not None:
             out.append(fig)
