@@ -105,7 +105,7 @@ _WORD_SPLIT = re.compile(r"[\s-]+")
 # itself (what ``\d`` and ``\w`` match, and which characters _FIGURE's case folding lets stand
 # for each letter: "ſ" for "s", "K" (Kelvin) for "k"), so no start is missed; an extra start
 # only costs a failed match, so characters beyond the BMP count as digits and as word ends.
-_DIGIT, _WORDCH = 1, 2
+_NUMBER_START, _WORDCH = 1, 2  # flag bits: a digit or currency sign; a word character
 
 
 def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +115,7 @@ def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
     """
     bmp = "".join(map(chr, range(65536)))
     flags = np.zeros(65536, np.uint8)
-    flags[[m.start() for m in re.finditer(r"[$€£¥\d]", bmp)]] |= _DIGIT
+    flags[[m.start() for m in re.finditer(r"[$€£¥\d]", bmp)]] |= _NUMBER_START
     flags[[m.start() for m in re.finditer(r"\w", bmp)]] |= _WORDCH
     fold = np.zeros(65536, np.uint8)
     for k, letter in enumerate("abcdefghijklmnopqrstuvwxyz"):
@@ -157,8 +157,8 @@ def _start_kernel(cp: np.ndarray, flags: np.ndarray, fold: np.ndarray, trie: np.
     prev_word = False
     for i in range(n):
         c = cp[i]
-        f = flags[c] if c < 65536 else _DIGIT
-        if f & _DIGIT:
+        f = flags[c] if c < 65536 else _NUMBER_START
+        if f & _NUMBER_START:
             if c == 36 and i >= 2:  # "US$", kept in order after a digit or sign just before it
                 if k and out[k - 1] == i - 1:
                     out[k - 1] = i - 2
@@ -198,9 +198,9 @@ def _sentence(text: str, start: int, end: int) -> str:
     It runs from the last sentence end (_SENT, not after an abbreviation such as "Mr.") that ends
     before ``start`` to the first that starts at or after ``end``, as a scan for them from 600
     characters before the figure finds them. A scan from a point nearer the figure finds the same
-    ends after that point when the point does not fall inside one (an end is [.!?\n], a closing
-    quote and spaces), so that is tried first, and the long scan is only needed when it finds no
-    end before the figure.
+    ends after that point when the point does not fall inside one (an end is a stop, ``!``, ``?``
+    or newline, a closing quote and spaces), so that is tried first, and the long scan is only
+    needed when it finds no end before the figure.
     """
     lo_limit, hi_limit = max(0, start - 600), min(len(text), end + 600)
     near = max(lo_limit, start - 200)
