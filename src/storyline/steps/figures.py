@@ -105,13 +105,14 @@ _WORD_SPLIT = re.compile(r"[\s-]+")
 # itself (what ``\d`` and ``\w`` match, and which characters _FIGURE's case folding lets stand
 # for each letter: "ſ" for "s", "K" (Kelvin) for "k"), so no start is missed; an extra start
 # only costs a failed match, so characters beyond the BMP count as digits and as word ends.
-_NUMBER_START, _WORDCH = 1, 2  # flag bits: a digit or currency sign; a word character
+# Flag bits: a digit or currency sign; a word character; a letter that begins a number word.
+_NUMBER_START, _WORDCH, _WORD_BEGIN = 1, 2, 4
 
 
 def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
     """Per BMP code point: flags (``\\d`` or a currency sign, ``\\w``) and the letter it matches ignoring case.
 
-    The letter is its index in ``a..z`` plus one, 0 for none.
+    The letter is its index in ``a..z`` plus one, 0 for none. _WORD_BEGIN is set once the trie exists.
     """
     bmp = "".join(map(chr, range(65536)))
     flags = np.zeros(65536, np.uint8)
@@ -145,6 +146,7 @@ def _word_trie(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 _FLAGS, _FOLD = _bmp_tables()  # constants of Unicode and of re, built once at import
 _TRIE, _FINAL = _word_trie(list(_WORDS))
+_FLAGS[_TRIE[0, _FOLD] > 0] |= _WORD_BEGIN  # so most word starts are passed over on the flags alone
 
 
 @numba.njit(cache=True, nogil=True)
@@ -172,7 +174,7 @@ def _start_kernel(cp: np.ndarray, flags: np.ndarray, fold: np.ndarray, trie: np.
                     k -= 1
             out[k] = i
             k += 1
-        elif not prev_word and fold[c]:
+        elif f & _WORD_BEGIN and not prev_word:
             # Walk the trie along the word starting here: a number word must be all of it.
             node = trie[0, fold[c]]
             j = i + 1
@@ -182,7 +184,7 @@ def _start_kernel(cp: np.ndarray, flags: np.ndarray, fold: np.ndarray, trie: np.
             if node > 0 and final[node]:
                 out[k] = i
                 k += 1
-        prev_word = c < 65536 and (f & _WORDCH) != 0
+        prev_word = (f & _WORDCH) != 0
     return out[:k]
 
 
