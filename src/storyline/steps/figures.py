@@ -93,7 +93,10 @@ _IN_SENTENCE_END = frozenset(".!?\"”’)")  # with whitespace, the characters 
 _ABBREV_END = re.compile(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|No|U\.S)$")
 _WORDISH = re.compile(r"[\w.]+")
 # After a number: a time or ordinal (any case: "10:30", "3rd", "5 PM"), or a model name or version ("G20", "3.1").
-_AFTER_NUM = re.compile(r"(?i:[:/]\d|st\b|nd\b|rd\b|th\b|\s*(?:a\.m|p\.m|am\b|pm\b|gmt|utc|et\b|bst))|[-‐]?[A-Za-z]\d|\.\d")
+_AFTER_NUM = re.compile(
+    r"(?i:[:/]\d|st\b|nd\b|rd\b|th\b|\s*(?:a\.m|p\.m|am\b|pm\b|gmt|utc|et\b|bst))"
+    r"|[-‐]?[A-Za-z]\d|\.\d"
+)
 _MODEL_BEFORE = re.compile(r"[A-Za-z][-‐]?$|[:/]$")
 _YEAR = re.compile(r"1[5-9]\d\d|20\d\d")
 _HYPHEN_UNIT = re.compile(r"-([a-z]+(?:-[a-z]+)?)\b")
