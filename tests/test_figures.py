@@ -140,3 +140,38 @@ def test_number_words_end_at_a_word_boundary_and_compounds_count_their_ones():
     assert find_figures("The tenants of Tennessee left; seventeenth fighters stayed.") == []
     got = [(f.value, f.unit) for f in find_figures("twenty-one people and ninety nine cats")]
     assert got == [(21.0, "people"), (99.0, "cats")]
+
+
+def test_us_dollar_sign_in_any_case_is_usd():
+    # _FIGURE ignores case, so "uſ$" (long s) is a "US$" too; its unit comes from the sign, not a lookup
+    # of the lowered text (which raised KeyError and rejected the whole article).
+    got = [(f.value, f.unit, f.surface) for f in find_figures("It cost uſ$5 million, US$3 and us$4.")]
+    assert got == [(5e6, "USD", "uſ$5 million"), (3.0, "USD", "US$3"), (4.0, "USD", "us$4")]
+
+
+def test_figures_digits_of_any_script_and_plane_start_figures():
+    # The start scan takes ``\d`` from re itself, so Arabic-Indic and astral (mathematical) digits count.
+    got = [(f.value, f.unit, f.surface) for f in find_figures("Some ٣ people and 𝟏𝟐 troops came.")]
+    assert got == [(3.0, "people", "٣ people"), (12.0, "troops", "𝟏𝟐 troops")]
+
+
+def test_figures_context_of_a_figure_far_into_a_long_sentence():
+    # The sentence scan starts near the figure; with no sentence end there it rescans from 600 back.
+    long = "Officials said that " + "the count went on " * 15 + "with 40,000 migrants counted."
+    text = "Mr. Lee spoke. " + long + " Nobody else spoke."
+    [f] = find_figures(text)
+    assert f.context == long
+
+
+_ODD_PIECES = st.sampled_from(
+    ["٣", "𝟏", "１", "😀", "𐐀", "ſ", "K", "İ", "ı", "ſix", "sıx", "SEVEN", "two", "ten", "tenth", "$", "US$",
+     "uſ$", "€", " ", "-", ",", ".", "\n", "_", "a", "5", "12", "%", " million", " people"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ODD_PIECES, max_size=40).map("".join))
+def test_figures_start_scan_misses_no_match_in_any_script(text: str) -> None:
+    from storyline.steps.figures import _FIGURE, _figure_matches
+
+    assert [m.span() for m in _figure_matches(text)] == [m.span() for m in _FIGURE.finditer(text)]

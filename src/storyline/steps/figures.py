@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import numba
+import numpy as np
 import pyarrow as pa
 
 from .. import model
@@ -50,7 +52,7 @@ _SCALE = {
     "hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
     "k": 1e3, "m": 1e6, "mn": 1e6, "bn": 1e9, "b": 1e9, "tn": 1e12,
 }  # fmt: skip
-_CURRENCY = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_CURRENCY = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}  # by the sign: "US$" is "$" (in any case: "uſ$")
 _CURRENCY_WORDS = {"dollars": "USD", "dollar": "USD", "euros": "EUR", "euro": "EUR", "pounds": "GBP"}
 _MONTHS = frozenset(
     """january february march april may june july august september october november december
@@ -81,41 +83,149 @@ _FIGURE = re.compile(
     rf"(?P<wpct>\s+per\s?cent\b)?",
     re.IGNORECASE,
 )
-_TOKEN = re.compile(r"[A-Za-z][\w’'\-]*")
+# The next token after ``pos`` (a letter, then word characters, apostrophes and hyphens), if no stop
+# character (.,;:!?()\n) comes before it.
+_NEXT_TOKEN = re.compile(r"[^A-Za-z.,;:!?()\n]*([A-Za-z][\w’'\-]*)")
 # A sentence end: ``[.!?][\"”’)]?\s+(?=[\"“A-Z0-9])|\n``, written to start with one character class
 # so that re can skip ahead to the next candidate.
 _SENT = re.compile(r"[.!?\n](?:(?<=\n)|(?<=[.!?])[\"”’)]?\s+(?=[\"“A-Z0-9]))")
+_IN_SENTENCE_END = frozenset(".!?\"”’)")  # with whitespace, the characters of a _SENT match
 _ABBREV_END = re.compile(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|No|U\.S)$")
 _WORDISH = re.compile(r"[\w.]+")
-_TIME_AFTER = re.compile(r"[:/]\d|st\b|nd\b|rd\b|th\b|\s*(?:a\.m|p\.m|am\b|pm\b|gmt|utc|et\b|bst)", re.I)
+# After a number: a time or ordinal (any case: "10:30", "3rd", "5 PM"), or a model name or version ("G20", "3.1").
+_AFTER_NUM = re.compile(
+    r"(?i:[:/]\d|st\b|nd\b|rd\b|th\b|\s*(?:a\.m|p\.m|am\b|pm\b|gmt|utc|et\b|bst))"
+    r"|[-‐]?[A-Za-z]\d|\.\d"
+)
 _MODEL_BEFORE = re.compile(r"[A-Za-z][-‐]?$|[:/]$")
-_MODEL_AFTER = re.compile(r"[-‐]?[A-Za-z]\d|\.\d")
 _YEAR = re.compile(r"1[5-9]\d\d|20\d\d")
-_STOPS_BETWEEN = re.compile(r"[.,;:!?()\n]")
 _HYPHEN_UNIT = re.compile(r"-([a-z]+(?:-[a-z]+)?)\b")
 _WORD_SPLIT = re.compile(r"[\s-]+")
 
-# Where a _FIGURE match can start, so that the slow full pattern is only tried there: a digit or
-# currency sign (and two characters before a "$", for "US$"), or a number word after a non-word
-# character (its ``\b``), found one character early. The first-letter lookahead only makes the
-# word lookahead rarer; both use _FIGURE's own case folding, so no start is missed.
-_NUM_START = re.compile(r"[$€£¥\d]")
-_WORD_START = re.compile(
-    rf"\W(?=(?i:[{''.join(sorted({w[0] for w in _WORDS}))}]))(?=(?i:{'|'.join(sorted(_WORDS, key=len, reverse=True))}))"
-)
+# Where a _FIGURE match can start, found in one compiled pass over the text's code points so
+# that the slow full pattern is only tried there: a digit or currency sign (and two characters
+# before a "$", for "US$"), or a number word between word boundaries. The tables come from ``re``
+# itself (what ``\d`` and ``\w`` match, and which characters _FIGURE's case folding lets stand
+# for each letter: "ſ" for "s", "K" (Kelvin) for "k"), so no start is missed; an extra start
+# only costs a failed match, so characters beyond the BMP count as digits and as word ends.
+# Flag bits: a digit or currency sign; a word character; a letter that begins a number word.
+_NUMBER_START, _WORDCH, _WORD_BEGIN = 1, 2, 4
+
+
+def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per BMP code point: flags (``\\d`` or a currency sign, ``\\w``) and the letter it matches ignoring case.
+
+    The letter is its index in ``a..z`` plus one, 0 for none. _WORD_BEGIN is set once the trie exists.
+    """
+    bmp = "".join(map(chr, range(65536)))
+    flags = np.zeros(65536, np.uint8)
+    flags[[m.start() for m in re.finditer(r"[$€£¥\d]", bmp)]] |= _NUMBER_START
+    flags[[m.start() for m in re.finditer(r"\w", bmp)]] |= _WORDCH
+    fold = np.zeros(65536, np.uint8)
+    for k, letter in enumerate("abcdefghijklmnopqrstuvwxyz"):
+        fold[[m.start() for m in re.finditer(letter, bmp, re.IGNORECASE)]] = k + 1
+    return flags, fold
+
+
+def _word_trie(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A trie of ``words``: ``next[node, letter]`` (-1: no word goes on so; the root is node 0) and ``final``."""
+    nodes = [{}]
+    final = [False]
+    for word in words:
+        node = 0
+        for ch in word:
+            if ch not in nodes[node]:
+                nodes[node][ch] = len(nodes)
+                nodes.append({})
+                final.append(False)
+            node = nodes[node][ch]
+        final[node] = True
+    nxt = np.full((len(nodes), 27), -1, np.int16)
+    for node, children in enumerate(nodes):
+        for ch, child in children.items():
+            nxt[node, ord(ch) - ord("a") + 1] = child
+    return nxt, np.array(final)
+
+
+_FLAGS, _FOLD = _bmp_tables()  # constants of Unicode and of re, built once at import
+_TRIE, _FINAL = _word_trie(list(_WORDS))
+_FLAGS[_TRIE[0, _FOLD] > 0] |= _WORD_BEGIN  # so most word starts are passed over on the flags alone
+
+
+@numba.njit(cache=True, nogil=True)
+def _start_kernel(cp: np.ndarray, flags: np.ndarray, fold: np.ndarray, trie: np.ndarray,
+                  final: np.ndarray) -> np.ndarray:
+    """Sorted positions in ``cp`` (code points) where a _FIGURE match can start."""
+    n = cp.size
+    out = np.empty(n + 1, np.int64)
+    k = 0
+    prev_word = False
+    for i in range(n):
+        c = cp[i]
+        f = flags[c] if c < 65536 else _NUMBER_START
+        if f & _NUMBER_START:
+            if c == 36 and i >= 2:  # "US$", kept in order after a digit or sign just before it
+                if k and out[k - 1] == i - 1:
+                    out[k - 1] = i - 2
+                    out[k] = i - 1
+                    k += 1
+                elif not (k and out[k - 1] == i - 2):
+                    out[k] = i - 2
+                    k += 1
+                if k > 2 and out[k - 3] == out[k - 2]:  # i - 2 was there already
+                    out[k - 2] = out[k - 1]
+                    k -= 1
+            out[k] = i
+            k += 1
+        elif f & _WORD_BEGIN and not prev_word:
+            # Walk the trie along the word starting here: a number word must be all of it.
+            node = trie[0, fold[c]]
+            j = i + 1
+            while node > 0 and j < n and cp[j] < 65536 and flags[cp[j]] & _WORDCH:
+                node = trie[node, fold[cp[j]]]
+                j += 1
+            if node > 0 and final[node]:
+                out[k] = i
+                k += 1
+        prev_word = (f & _WORDCH) != 0
+    return out[:k]
+
+
+def _starts(text: str) -> list[int]:
+    """Where a _FIGURE match can start in ``text``, in order."""
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return _start_kernel(cp, _FLAGS, _FOLD, _TRIE, _FINAL).tolist()
 
 
 def _sentence(text: str, start: int, end: int) -> str:
-    """The sentence around ``[start, end)``."""
-    lo, hi = 0, len(text)
-    for m in _SENT.finditer(text, max(0, start - 600), min(len(text), end + 600)):
-        if m.end() <= start:
-            if not _ABBREV_END.search(text[max(0, m.start() - 5) : m.start()]):
-                lo = m.end()
-        elif m.start() >= end:
-            hi = m.start() + (0 if m.group() == "\n" else len(m.group().rstrip()))
-            break
-    return text[max(lo, start - 600) : min(hi, end + 600)].strip()
+    """The sentence around ``[start, end)``, cut at 600 characters either side.
+
+    It runs from the last sentence end (_SENT, not after an abbreviation such as "Mr.") that ends
+    before ``start`` to the first that starts at or after ``end``, as a scan for them from 600
+    characters before the figure finds them. A scan from a point nearer the figure finds the same
+    ends after that point when the point does not fall inside one (an end is a stop, ``!``, ``?``
+    or newline, a closing quote and spaces), so that is tried first, and the long scan is only
+    needed when it finds no end before the figure.
+    """
+    lo_limit, hi_limit = max(0, start - 600), min(len(text), end + 600)
+    near = max(lo_limit, start - 200)
+    while near > lo_limit and (text[near - 1] in _IN_SENTENCE_END or text[near - 1].isspace()):
+        near -= 1
+    for scan_from in (near, lo_limit) if near > lo_limit else (lo_limit,):
+        ends_before = []
+        hi = len(text)
+        for m in _SENT.finditer(text, scan_from, hi_limit):
+            s, e = m.span()
+            if e <= start:
+                ends_before.append((s, e))
+            elif s >= end:
+                mark = m.group()
+                hi = s + (0 if mark == "\n" else len(mark.rstrip()))
+                break
+        for s, e in reversed(ends_before):  # the last that is no abbreviation
+            if not _ABBREV_END.search(text, max(0, s - 5), s):
+                return text[max(e, lo_limit) : min(hi, hi_limit)].strip()
+    return text[lo_limit : min(hi, hi_limit)].strip()
 
 
 def _word_value(words: str) -> float:
@@ -127,87 +237,83 @@ def _word_value(words: str) -> float:
     return total
 
 
-def _is_date_or_label(text: str, m: re.Match[str]) -> bool:
-    """Years, days of the month, times, ordinals, model names and numbered labels."""
-    s, e = m.start("num"), m.end("num")
-    num = m.group("num")
-    before = text[max(0, s - 12) : s]
-    after = text[e : e + 12]
-    prev_word = (_WORDISH.findall(before) or [""])[-1].lower()
-    next_word = (_WORDISH.findall(after) or [""])[0].lower()
-    if _TIME_AFTER.match(after):
+def _is_date_or_label(text: str, s: int, e: int) -> bool:
+    """Whether the number at ``text[s:e]`` is a time, ordinal, model name, day of the month or label.
+
+    Looks at most 12 characters either side (the patterns' ``pos``/``endpos`` act as slices here).
+    """
+    before = max(0, s - 12)
+    if _AFTER_NUM.match(text, e, e + 12) or _MODEL_BEFORE.search(text, before, s):
+        return True  # 10:30, 3rd, 5 pm, F-16, G20, 3.1.2, 10/12
+    prev_word = (_WORDISH.findall(text, before, s) or [""])[-1].lower()
+    if prev_word in _MONTHS or prev_word in _LABELS:
         return True
-    if _MODEL_BEFORE.search(before) or _MODEL_AFTER.match(after):
-        return True  # F-16, G20, 3.1.2, 10/12
-    if prev_word in _MONTHS or next_word in _MONTHS or prev_word in _LABELS:
-        return True
-    plain_year = _YEAR.fullmatch(num) and not m.group("cur") and not m.group("pct")
-    return bool(plain_year and not m.group("scale") and not m.group("pct"))
+    next_word = _WORDISH.search(text, e, e + 12)
+    return next_word is not None and next_word.group().lower() in _MONTHS
 
 
 def _unit_noun(text: str, pos: int) -> tuple[str | None, int]:
-    """The plural noun counted by the number ending at ``pos`` and where it ends."""
-    for k, t in enumerate(_TOKEN.finditer(text, pos, min(len(text), pos + 60))):
-        if k >= 4 or _STOPS_BETWEEN.search(text, pos, t.start()):
-            break
-        word = t.group().lower()
-        if word.startswith("-"):
-            break
+    """The plural noun counted by the number ending at ``pos`` and where it ends.
+
+    It is one of the next four tokens within 60 characters, with no stop character before it and
+    no stop word among the tokens before it ("8,000 armed river pirates", not "5 of the pirates").
+    """
+    limit = min(len(text), pos + 60)
+    end = pos
+    for _ in range(4):
+        t = _NEXT_TOKEN.match(text, end, limit)
+        if t is None:
+            break  # a stop character first, or no more tokens
+        end = t.end()
+        word = t.group(1).lower()
         if word in _PLURAL_IRREGULAR or (word.endswith("s") and len(word) > 3 and word not in _NOT_NOUNS
                                          and not word.endswith(("ss", "us", "is")) and word not in _STOP):
-            return word, t.end()
-        if word in _STOP and k > 0:
-            break
-        if k == 0 and word in _STOP:
+            return word, end
+        if word in _STOP:
             break
     return None, pos
 
 
 def _hyphen_unit(text: str, pos: int) -> tuple[str | None, int]:
     """"10-point lead" -> "point"; "23-year-old" is an age, kept as "year-old"."""
-    m = _HYPHEN_UNIT.match(text[pos : pos + 30])
-    return (m.group(1), pos + m.end()) if m else (None, pos)
+    m = _HYPHEN_UNIT.match(text, pos, pos + 30)
+    return (m.group(1), m.end()) if m else (None, pos)
 
 
 def _figure(text: str, m: re.Match[str]) -> FigureSpan | None:
-    if m.group("word"):
-        value = _word_value(m.group("word")) * _SCALE.get((m.group("wscale") or "").strip().lower(), 1)
-        unit, end = ("percent", m.end()) if m.group("wpct") else _unit_noun(text, m.end())
+    cur, num, scale, pct, word, wscale, wpct = m.groups()
+    end = m.end()
+    if word:
+        value = _word_value(word) * _SCALE.get((wscale or "").strip().lower(), 1)
+        unit, end = ("percent", end) if wpct else _unit_noun(text, end)
         if unit is None or value == 0:
             return None  # a number word without a counted noun is rarely a figure ("two of them")
     else:
-        if _is_date_or_label(text, m):
-            return None
-        value = float(m.group("num").replace(",", "")) * _SCALE.get((m.group("scale") or "").strip().lower(), 1)
-        end = m.end()
-        if m.group("pct"):
+        if len(num) == 4 and not (cur or pct or scale) and _YEAR.fullmatch(num):
+            return None  # a bare year
+        value = float(num.replace(",", "")) * _SCALE.get((scale or "").strip().lower(), 1)
+        if pct:
             unit = "percent"
-        elif m.group("cur"):
-            unit = _CURRENCY[m.group("cur").lower()]
+        elif cur:
+            unit = _CURRENCY[cur[-1]]
         else:
-            unit, end = _hyphen_unit(text, m.end())
+            unit, end = _hyphen_unit(text, end)
             if unit is None:
-                unit, end = _unit_noun(text, m.end())
+                unit, end = _unit_noun(text, end)
             if unit in _CURRENCY_WORDS:
                 unit = _CURRENCY_WORDS[unit]
-            if unit is None and value < 100 and not m.group("scale"):
+            if unit is None and value < 100 and not scale:
                 return None  # a bare small number ("(2)", "chapter 4 of 12") says nothing comparable
-    start = m.start()
-    while text[start].isspace():
-        start += 1
+        if _is_date_or_label(text, *m.span("num")):
+            return None  # checked last as it costs most
+    start = m.start()  # a sign, digit or letter
     return FigureSpan(start, end, value, unit, text[start:end], _sentence(text, start, end))
 
 
 def _figure_matches(text: str) -> Iterator[re.Match[str]]:
     """The matches of ``_FIGURE.finditer(text)``, trying the pattern only where one can start."""
-    starts = {0}
-    for c in _NUM_START.finditer(text):
-        starts.add(c.start())
-        if text[c.start()] == "$" and c.start() >= 2:
-            starts.add(c.start() - 2)  # "US$"
-    starts.update(c.start() + 1 for c in _WORD_START.finditer(text))
     pos = 0
-    for i in sorted(starts):
+    for i in _starts(text):
         if i >= pos:
             m = _FIGURE.match(text, i)  # sees the text before ``i``, for ``\b``, as finditer does
             if m:
@@ -232,8 +338,9 @@ def find_figures(text: str) -> list[FigureSpan]:
         return []
     out = []
     for m in _figure_matches(text):
-        if m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in ".,") and not m.group("cur"):
-            continue
+        i = m.start()
+        if i and (text[i - 1].isalnum() or text[i - 1] in ".,") and not m.group("cur"):
+            continue  # inside a word or number ("G20", "1.5.2")
         fig = _figure(text, m)
         if fig is not None:
             out.append(fig)
