@@ -333,6 +333,34 @@ def test_reliability_time_limit_holds_when_the_alarm_is_swallowed():
                 pass  # swallowed
 
 
+def test_reliability_record_limits_time_each_record_and_restore_the_alarm_handler():
+    # One handler for a whole batch: a slow record times out, the records after it get a fresh
+    # timer, a swallowed alarm still counts, and the caller's own SIGALRM handler comes back.
+    import signal
+
+    from storyline.steps.base import StepTimeout, record_limits
+
+    def swallowing() -> str:
+        try:
+            time.sleep(0.2)
+        except StepTimeout:
+            pass
+        return "done"
+
+    def mine(signum, frame):  # pragma: no cover - never fires
+        pass
+
+    before = signal.signal(signal.SIGALRM, mine)
+    try:
+        with record_limits(0.05) as limited:
+            got = [limited(time.sleep, 0.2), limited(len, "abc"), limited(swallowing), limited(int, "x")]
+        assert got == [(None, "timeout: > 0.05s"), (3, None), (None, "timeout: > 0.05s"), (None, "error: ValueError")]
+        assert signal.getsignal(signal.SIGALRM) is mine
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finally:
+        signal.signal(signal.SIGALRM, before)
+
+
 @pytest.mark.parametrize("make", [lambda t: Quotes(QuotesConfig(timeout_s=t)),
                                   lambda t: Figures(FiguresConfig(timeout_s=t))], ids=["quotes", "figures"])
 def test_reliability_per_article_step_timeout_rejects_the_article_not_the_batch(make):

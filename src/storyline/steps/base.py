@@ -90,16 +90,49 @@ def time_limit(seconds: float) -> Iterator[None]:
         raise StepTimeout(f"record took longer than {seconds}s")
 
 
-def per_record(seconds: float, fn: Callable[..., T], *args: Any) -> tuple[T | None, str | None]:
-    """``fn(*args)`` under :func:`time_limit`: ``(result, None)``, or ``(None, reason)`` for a ``_reject`` column.
+@contextlib.contextmanager
+def record_limits(seconds: float) -> Iterator[Callable[..., tuple[Any, str | None]]]:
+    """A runner of one record at a time under :func:`time_limit`'s alarm: ``limited(fn, *args)`` gives
+    ``(result, None)``, or ``(None, reason)`` for a ``_reject`` column: ``"timeout: > Ns"`` when it
+    ran past ``seconds``, ``"error: Type"`` when it raised. One pathological record never kills its
+    batch. The alarm handler is installed once for the whole batch and each record only arms the
+    timer (a handler per record cost as much as finding an article's figures).
 
-    The reason is ``"timeout: > Ns"`` when it ran past ``seconds`` and ``"error: Type"`` when it raised,
-    so one pathological record never kills its batch (the caller emits a reject row for it instead).
+    Example:
+        >>> with record_limits(5.0) as limited:
+        ...     [limited(int, s) for s in ("7", "x")]
+        [(7, None), (None, 'error: ValueError')]
     """
+    timed = seconds > 0 and threading.current_thread() is threading.main_thread()
+    fired = False
+
+    def _raise(signum: int, frame: Any) -> None:
+        nonlocal fired
+        fired = True
+        raise StepTimeout(f"record took longer than {seconds}s")
+
+    def limited(fn: Callable[..., T], *args: Any) -> tuple[T | None, str | None]:
+        nonlocal fired
+        fired = False
+        try:
+            if not timed:
+                return fn(*args), None
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            try:
+                result = fn(*args)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            if fired:  # the alarm's exception was swallowed (raised inside a gc callback or a __del__)
+                raise StepTimeout(f"record took longer than {seconds}s")
+            return result, None
+        except StepTimeout:
+            return None, f"timeout: > {seconds}s"
+        except Exception as exc:  # noqa: BLE001 - any failure of one record becomes its reject reason
+            return None, f"error: {type(exc).__name__}"
+
+    previous = signal.signal(signal.SIGALRM, _raise) if timed else None
     try:
-        with time_limit(seconds):
-            return fn(*args), None
-    except StepTimeout:
-        return None, f"timeout: > {seconds}s"
-    except Exception as exc:  # noqa: BLE001 - any failure of one record becomes its reject reason
-        return None, f"error: {type(exc).__name__}"
+        yield limited
+    finally:
+        if timed:
+            signal.signal(signal.SIGALRM, previous)

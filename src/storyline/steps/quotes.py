@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from .. import model
 from ..config import QuotesConfig
-from .base import per_record, with_reject
+from .base import record_limits, with_reject
 
 __all__ = ["QuoteSpan", "Quotes", "find_quotes", "full_name", "person_names"]
 
@@ -1172,16 +1172,17 @@ class Quotes:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = []
-        for article_id, text in zip(batch["article_id"].to_pylist(), batch["text"].to_pylist()):
-            found, reason = per_record(self.config.timeout_s, find_quotes, text or "", self.config)
-            if reason:
-                rows.append((None, article_id, None, None, None, None, None, None, None, None, None, reason))
-                continue
-            rows.extend(
-                (model.stable_id(article_id, q.start, q.end), article_id, q.start, q.end, q.quote, q.speaker,
-                 q.speaker_mention, q.speaker_start, q.speaker_end, q.cue, q.confidence, None)
-                for q in found or []
-            )
+        with record_limits(self.config.timeout_s) as limited:
+            for article_id, text in zip(batch["article_id"].to_pylist(), batch["text"].to_pylist()):
+                found, reason = limited(find_quotes, text or "", self.config)
+                if reason:
+                    rows.append((None, article_id, None, None, None, None, None, None, None, None, None, reason))
+                    continue
+                rows.extend(
+                    (model.stable_id(article_id, q.start, q.end), article_id, q.start, q.end, q.quote, q.speaker,
+                     q.speaker_mention, q.speaker_start, q.speaker_end, q.cue, q.confidence, None)
+                    for q in found or []
+                )
         return _table(rows, self.output_schema)
 
 
