@@ -10,12 +10,12 @@ wire story count once while an outlet's own reporting of the same figure counts 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import ClassVar
 
+import numba
 import numpy as np
 import pyarrow as pa
 from scipy import sparse
@@ -61,56 +61,95 @@ def uncovered(text: str, covered: list[tuple[int, int]], min_words: int = MIN_UN
 
 def _uncovered_many(texts: list[str], covered: list[list[tuple[int, int]]],
                     min_words: int = MIN_UNIQUE_WORDS) -> list[list[tuple[int, int]]]:
-    """:func:`uncovered` of each text with its covered spans; the pieces' words are counted in one batch."""
-    pieces = [_pieces(t, c) for t, c in zip(texts, covered)]
-    enough = iter(_has_words([t[s:e] for t, ps in zip(texts, pieces) for s, e in ps], min_words).tolist())
-    return [[p for p in ps if next(enough)] for ps in pieces]
+    """:func:`uncovered` of each text with its covered spans, all in one pass."""
+    # One text of them all: a line break between two is a paragraph break, as within each.
+    joined = "\n".join(texts)
+    offsets = np.cumsum([0] + [len(t) + 1 for t in texts], dtype=np.int64)
+    spans = [(off + s, off + min(e, len(t))) for t, c, off in zip(texts, covered, offsets.tolist())
+             for s, e in merge_spans(c) if s < len(t)]  # what lies past a text covers nothing in it
+    cover = np.array(spans, np.int64).reshape(-1, 2)
+    cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
+    starts, ends = _piece_spans(cp, cover[:, 0].copy(), cover[:, 1].copy(), _SPACE, _LEADING)
+    enough = _has_words(joined, starts.tolist(), ends.tolist(), min_words)
+    owner = np.searchsorted(offsets, starts, side="right") - 1
+    out: list[list[tuple[int, int]]] = [[] for _ in texts]
+    for k, s, e in zip(owner[enough].tolist(), starts[enough].tolist(), ends[enough].tolist()):
+        off = int(offsets[k])
+        out[k].append((s - off, e - off))
+    return out
 
 
 HEAD = 48  # characters of a piece whose words are counted first: most reach the minimum in them
 
 
-def _has_words(pieces: list[str], min_words: int) -> np.ndarray:
-    """Whether each piece has ``min_words`` words or more (as :func:`tokenize` counts).
+def _has_words(text: str, starts: list[int], ends: list[int], min_words: int) -> np.ndarray:
+    """Whether each piece ``text[s:e]`` has ``min_words`` words or more (as :func:`tokenize` counts).
 
     A piece's first :data:`HEAD` characters hold no more words than the piece (each word there
-    starts a word of the piece), so most pieces are decided by their head; only long ones short
-    of words there are counted in full.
+    starts one of the piece), so most pieces are decided by their head; only long ones short of
+    words there are counted in full.
     """
-    if not pieces:
+    if not starts:
         return np.zeros(0, bool)
-    enough = np.diff(tokenize_many([p[:HEAD] for p in pieces])[1]) >= min_words
-    rest = [k for k in np.flatnonzero(~enough).tolist() if len(pieces[k]) > HEAD]
+    enough = np.diff(tokenize_many([text[s:min(e, s + HEAD)] for s, e in zip(starts, ends)])[1]) >= min_words
+    rest = [k for k in np.flatnonzero(~enough).tolist() if ends[k] - starts[k] > HEAD]
     if rest:
-        enough[rest] = np.diff(tokenize_many([pieces[k] for k in rest])[1]) >= min_words
+        enough[rest] = np.diff(tokenize_many([text[starts[k]:ends[k]] for k in rest])[1]) >= min_words
     return enough
 
 
-def _pieces(text: str, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Paragraph pieces of ``text`` outside ``covered`` spans, trimmed, of any length."""
-    out: list[tuple[int, int]] = []
-    merged = merge_spans(covered)
-    ends = [e for _, e in merged]
-    for ps, pe in paragraphs(text):
-        cur = ps
-        # merged spans are sorted and apart: start at the first that ends inside the paragraph
-        k = bisect_right(ends, cur)
-        while k < len(merged) and merged[k][0] < pe:
-            cs, ce = merged[k]
-            _trim(text, cur, cs, out)
-            cur = max(cur, ce)
-            k += 1
-        _trim(text, cur, pe, out)
-    return out
+# Whitespace as str.isspace has it (no character outside the BMP is one), and what a piece loses
+# at its start.
+_SPACE = np.array([chr(c).isspace() for c in range(65536)], np.bool_)
+_LEADING = np.zeros(65536, np.bool_)
+_LEADING[[ord(c) for c in " ,.;:—–-\"'”’"]] = True
 
 
-def _trim(text: str, s: int, e: int, out: list[tuple[int, int]]) -> None:
-    piece = text[s:e]
-    lead = len(piece) - len(piece.lstrip(" ,.;:—–-\"'”’"))
-    trail = len(piece) - len(piece.rstrip())
-    s, e = s + lead, e - trail
-    if e > s:
-        out.append((s, e))
+@numba.njit(cache=True, nogil=True)
+def _is(table: np.ndarray, c: np.uint32) -> bool:
+    return c < 65536 and table[c]
+
+
+@numba.njit(cache=True, nogil=True)
+def _piece_spans(cp: np.ndarray, cov_s: np.ndarray, cov_e: np.ndarray, space: np.ndarray,
+                 leading: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Code-point spans of the pieces :func:`uncovered` looks at: each line less its outer whitespace is a paragraph;
+    the sorted, apart covered spans cut it into pieces, each stripped of ``leading`` at its start
+    and of whitespace at its end, kept if anything is left."""
+    n = cp.size
+    out_s = np.empty(n + 2 * cov_s.size + 1, np.int64)
+    out_e = np.empty(n + 2 * cov_s.size + 1, np.int64)
+    m = 0
+    i = 0
+    while i < n:
+        j = i
+        while j < n and cp[j] != 10:
+            j += 1
+        ps, pe = i, j
+        while ps < pe and _is(space, cp[ps]):
+            ps += 1
+        while pe > ps and _is(space, cp[pe - 1]):
+            pe -= 1
+        if pe > ps:
+            cur = ps
+            k = np.searchsorted(cov_e, cur, side="right")  # the first covered span ending past cur
+            while True:
+                last = not (k < cov_s.size and cov_s[k] < pe)
+                s, e = cur, pe if last else cov_s[k]
+                while s < e and _is(leading, cp[s]):
+                    s += 1
+                while e > s and _is(space, cp[e - 1]):
+                    e -= 1
+                if e > s:
+                    out_s[m] = s
+                    out_e[m] = e
+                    m += 1
+                if last:
+                    break
+                cur = max(cur, cov_e[k])
+                k += 1
+        i = j + 1
+    return out_s[:m].copy(), out_e[:m].copy()
 
 
 def passage_groups(alignments: list[dict]) -> list[dict[str, tuple[int, int]]]:
@@ -136,11 +175,11 @@ def passage_groups(alignments: list[dict]) -> list[dict[str, tuple[int, int]]]:
     return sorted(result, key=lambda g: sorted(g.items()))
 
 
-def _inside(span: tuple[int, int], spans: list[tuple[int, int]], cover: float = 0.9) -> bool:
+def _within(span: tuple[int, int], outer: tuple[int, int], cover: float = 0.9) -> bool:
     # Aligned passages stop at the last matching word, so a span ending in "." or "," sticks out
     # by a character or two: mostly covered counts as inside.
     size = max(1, span[1] - span[0])
-    return any((min(e, span[1]) - max(s, span[0])) / size >= cover for s, e in spans)
+    return (min(outer[1], span[1]) - max(outer[0], span[0])) / size >= cover
 
 
 Aligned = dict[str, dict[str, list[tuple[tuple[int, int], tuple[int, int]]]]]
@@ -174,7 +213,7 @@ def figure_origins(carriers: list[dict], aligned: Aligned) -> int:
             ys = spans.get(y)
             if ys is None or uf.find(x) == uf.find(y):
                 continue
-            if any(_inside(cx, [sx]) and _inside(cy, [sy]) for sx, sy in pairs for cx in xs for cy in ys):
+            if any(_within(cx, sx) and _within(cy, sy) for sx, sy in pairs for cx in xs for cy in ys):
                 uf.union(x, y)
     return len({uf.find(a) for a in spans})
 
@@ -193,7 +232,8 @@ def _fact(story_id: str, fact_id: str, kind: str, article_id: str, start: int, e
 @dataclass
 class _Found:
     """What is worked out for many stories at once, looked up per story: each article's unique
-    pieces, each figure context's content words, the conflicting figures, each quote's words."""
+    pieces, figure contexts' content words (:func:`_content_words`; more are added as found), the
+    conflicting figures, each quote's words."""
 
     unique: dict[str, list[tuple[int, int]]]
     contexts: dict[str | None, set[str]]
@@ -210,8 +250,10 @@ def _find(stories: dict[str, tuple[list[dict], list[dict], list[dict], list[dict
             covered[al["a_id"]].append((al["a_start"], al["a_end"]))
             covered[al["b_id"]].append((al["b_start"], al["b_end"]))
     unique = _uncovered_many([a["text"] for a in arts], [covered.get(a["article_id"], []) for a in arts])
-    figures = [(sid, f) for sid, s in stories.items() for f in s[2]]
-    contexts = {c: set(_CONTENT.findall((c or "").lower())) for c in {f["context"] for _, f in figures}}
+    # Only a story of two outlets or more can hold a conflict; other figures' context words are
+    # found when wanted (_figure_facts).
+    figures = [(sid, f) for sid, s in stories.items() if len({a["outlet"] for a in s[0]}) > 1 for f in s[2]]
+    contexts = {c: _content_words(c) for c in {f["context"] for _, f in figures}}
     outlet = {a["article_id"]: a["outlet"] for a in arts}
     return _Found(unique=dict(zip((a["article_id"] for a in arts), unique)), contexts=contexts,
                   conflicts=_conflicts(figures, contexts, outlet),
@@ -260,7 +302,7 @@ def _story_rows(story_id: str, articles: list[dict], alignments: list[dict], fig
         for s, e in found.unique[aid]:
             rows.append(_fact(story_id, model.stable_id(story_id, "unique", (aid, s, e)), "unique", aid, s, e,
                               txt[s:min(e, s + 300)], "only_here", 1, 1, None))
-    aligned = _aligned(alignments)
+    aligned = _aligned(alignments) if figures or quotes else {}
     rows.extend(_figure_facts(story_id, figures, aligned, outlet, found))
     rows.extend(_quote_facts(story_id, quotes, aligned, outlet, found))
     return rows
@@ -293,26 +335,10 @@ def _same_key(ka: tuple[list[str], set], kb: tuple[list[str], set], min_overlap:
 def _quote_facts(story_id: str, quotes: list[dict], aligned: Aligned, outlet: dict[str, str],
                  found: _Found) -> list[Row]:
     """One fact per distinct quote across the story, with each carrier's lineage to the first."""
-    uf = _UnionFind()
     qs = sorted(quotes, key=lambda q: (q["article_id"], q["start"]))
-    keys = [_quote_key(found.quote_words[q["quote"]]) for q in qs]
-    # Only quotes sharing a trigram (or, under three words, all their words) can be the same quote:
-    # an index of earlier quotes keeps a big story from comparing every pair.
-    seen: dict[object, list[int]] = defaultdict(list)
-    for i, q in enumerate(qs):
-        uf.find(i)
-        words, grams = keys[i]
-        handles = grams or ({tuple(words)} if words else set())
-        for j in sorted({j for h in handles for j in seen[h]}):
-            if qs[j]["article_id"] != q["article_id"] and _same_key(keys[j], keys[i]):
-                uf.union(j, i)
-        for h in handles:
-            seen[h].append(i)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(qs)):
-        groups[uf.find(i)].append(i)
+    words = [found.quote_words[q["quote"]] for q in qs]
     rows = []
-    for members in groups.values():
+    for members in _same_quotes(qs, words):
         carriers = [qs[i] for i in members]
         first = carriers[0]
         speaker = next((c["speaker"] for c in carriers if c.get("speaker")), None)
@@ -323,8 +349,38 @@ def _quote_facts(story_id: str, quotes: list[dict], aligned: Aligned, outlet: di
         status = "shared" if n_out > 1 else "only_here"
         for i, c in zip(members, carriers):
             rows.append(_fact(story_id, fact_id, "quote", c["article_id"], c["start"], c["end"], label, status,
-                              n_out, origins, _lineage(keys[members[0]][0], keys[i][0])))
+                              n_out, origins, _lineage(words[members[0]], words[i])))
     return rows
+
+
+def _same_quotes(qs: list[dict], words: list[list[str]]) -> list[list[int]]:
+    """Indices of ``qs`` grouped into distinct quotes (each group and the groups in first-index
+    order): quotes of different articles whose trigrams (or, under three words, words) mostly agree."""
+    if len({q["article_id"] for q in qs}) < 2:  # one article: no other article's quote to be the same
+        return [[i] for i in range(len(qs))]
+    uf = _UnionFind()
+    keys = [_quote_key(w) for w in words]
+    # Only quotes sharing a trigram (or, under three words, all their words) can be the same quote:
+    # an index of earlier quotes keeps a big story from comparing every pair.
+    seen: dict[object, list[int]] = defaultdict(list)
+    for i, q in enumerate(qs):
+        uf.find(i)
+        ws, grams = keys[i]
+        handles = grams or ({tuple(ws)} if ws else set())
+        for j in {j for h in handles for j in seen[h]}:  # a component's root is its least index, whatever the order
+            if qs[j]["article_id"] != q["article_id"] and _same_key(keys[j], keys[i]):
+                uf.union(j, i)
+        for h in handles:
+            seen[h].append(i)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(qs)):
+        groups[uf.find(i)].append(i)
+    return list(groups.values())
+
+
+def _content_words(context: str | None) -> set[str]:
+    """The content words (four letters or more) of a figure's sentence, lowercased."""
+    return set(_CONTENT.findall((context or "").lower()))
 
 
 def _conflicts(figures: list[tuple[str, dict]], contexts: dict[str | None, set[str]],
@@ -338,26 +394,26 @@ def _conflicts(figures: list[tuple[str, dict]], contexts: dict[str | None, set[s
     pair sharing one, for many stories at once, not pair by pair in Python (a big story has
     hundreds of figures).
     """
-    ctx = [contexts[f["context"]] for _, f in figures]
-    words = [w for c in ctx for w in c]
-    if not words:
+    vocab: dict[str, int] = {}
+    codes = {c: np.array([vocab.setdefault(w, len(vocab)) for w in ws], np.int64) for c, ws in contexts.items()}
+    if not vocab:
         return set()
-    sizes = np.array([len(c) for c in ctx], np.int64)
-    fig = np.repeat(np.arange(len(figures)), sizes)
-    group = _codes([(sid, f["unit"] or "") for sid, f in figures])[fig]
-    word = pa.array(words, pa.string()).dictionary_encode().indices.to_numpy().astype(np.int64)
-    _, key = np.unique(group * (int(word.max()) + 1) + word, return_inverse=True)
-    m = sparse.csr_matrix((np.ones(fig.size, np.int32), key.ravel(), np.concatenate(([0], np.cumsum(sizes)))),
+    word = np.concatenate([codes[f["context"]] for _, f in figures])
+    sizes = np.array([len(contexts[f["context"]]) for _, f in figures], np.int64)
+    group = _codes([(sid, f["unit"] or "") for sid, f in figures])
+    _, key = np.unique(np.repeat(group, sizes) * len(vocab) + word, return_inverse=True)
+    m = sparse.csr_matrix((np.ones(word.size, np.int32), key.ravel(), np.concatenate(([0], np.cumsum(sizes)))),
                           shape=(len(figures), int(key.max()) + 1))
     shared = sparse.triu(m @ m.T, k=1).tocoo()
     i, j, n = shared.row, shared.col, shared.data.astype(np.int64)
-    value = _codes([f["value"] for _, f in figures])
-    article = _codes([f["article_id"] for _, f in figures])
-    source = _codes([outlet[f["article_id"]] for _, f in figures])
-    hit = ((value[i] != value[j]) & (article[i] != article[j]) & (source[i] != source[j])
-           & (2 * n >= np.maximum(1, np.minimum(sizes[i], sizes[j]))))  # n / max(1, min) >= 0.5
-    ids = [f["figure_id"] for _, f in figures]
-    return {ids[k] for k in np.concatenate((i[hit], j[hit])).tolist()}
+    like = 2 * n >= np.maximum(1, np.minimum(sizes[i], sizes[j]))  # n / max(1, min) >= 0.5
+    out: set[str] = set()
+    for a, b in zip(i[like].tolist(), j[like].tolist()):
+        f, g = figures[a][1], figures[b][1]
+        if (f["value"] != g["value"] and f["article_id"] != g["article_id"]
+                and outlet[f["article_id"]] != outlet[g["article_id"]]):
+            out.update((f["figure_id"], g["figure_id"]))
+    return out
 
 
 def _codes(values: list) -> np.ndarray:
@@ -371,27 +427,40 @@ def _figure_facts(story_id: str, figures: list[dict], aligned: Aligned, outlet: 
     """One fact per quantity of the story's figures."""
     # One fact per quantity: the same value with the same unit, or in sentences that say the same
     # thing ("40,000 foreigners joined" / "40,000 foreign fighters have joined").
-    uf = _UnionFind()
-    ctx = [found.contexts[f["context"]] for f in figures]
-    units = [f["unit"] or "" for f in figures]
+    def words(i: int) -> set[str]:
+        context = figures[i]["context"]
+        if context not in found.contexts:
+            found.contexts[context] = _content_words(context)
+        return found.contexts[context]
 
     def overlap(i: int, j: int) -> float:
-        return len(ctx[i] & ctx[j]) / max(1, min(len(ctx[i]), len(ctx[j])))
+        a, b = words(i), words(j)
+        return len(a & b) / max(1, min(len(a), len(b)))
 
-    # Figures of one value and unit are always one quantity, so each joins the first of its unit
-    # and needs a sentence check only against the value's other units (until one joins).
+    # Figures of one value and unit are always one quantity; two units of one value are one
+    # where any sentence of the one overlaps one of the other. A quantity is named by its first figure.
     by_value: dict[float, dict[str, list[int]]] = defaultdict(dict)
     for i, f in enumerate(figures):
-        uf.find(i)
-        for unit, js in by_value[f["value"]].items():
-            if unit == units[i]:
-                uf.union(js[0], i)
-            elif uf.find(js[0]) != uf.find(i) and any(overlap(i, j) >= 0.3 for j in js):
-                uf.union(js[0], i)
-        by_value[f["value"]].setdefault(units[i], []).append(i)
+        by_value[f["value"]].setdefault(f["unit"] or "", []).append(i)
+    first = [0] * len(figures)
+    for groups in by_value.values():
+        units = list(groups.values())
+        uf = _UnionFind()
+        for a in range(len(units)):
+            uf.find(a)
+            for b in range(a):
+                if uf.find(a) != uf.find(b) and any(overlap(i, j) >= 0.3 for i in units[a] for j in units[b]):
+                    uf.union(a, b)
+        joined: dict[int, list[int]] = defaultdict(list)
+        for a, members in enumerate(units):
+            joined[uf.find(a)].extend(members)
+        for members in joined.values():
+            least = min(members)
+            for i in members:
+                first[i] = least
     by_key: dict[tuple, list[dict]] = defaultdict(list)
     for i, f in enumerate(figures):
-        root = figures[uf.find(i)]
+        root = figures[first[i]]
         by_key[(root["unit"] or "", root["value"])].append(f)
     rows = []
     for (unit, value), carriers in sorted(by_key.items(), key=lambda kv: (kv[0][0], kv[0][1])):
