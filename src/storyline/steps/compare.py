@@ -209,11 +209,12 @@ def figure_origins(carriers: list[dict], aligned: Aligned) -> int:
     # Only articles aligned with each other can join: walk each carrier article's alignment
     # partners, not every pair of carriers (a big story's figure has many).
     for x, xs in spans.items():
-        for y, pairs in aligned.get(x, {}).items():
-            ys = spans.get(y)
-            if ys is None or uf.find(x) == uf.find(y):
+        partners = aligned.get(x, {})
+        for y in (spans if len(spans) < len(partners) else partners):
+            if y not in spans or y not in partners or uf.find(x) == uf.find(y):
                 continue
-            if any(_within(cx, sx) and _within(cy, sy) for sx, sy in pairs for cx in xs for cy in ys):
+            ys = spans[y]
+            if any(_within(cx, sx) and _within(cy, sy) for sx, sy in partners[y] for cx in xs for cy in ys):
                 uf.union(x, y)
     return len({uf.find(a) for a in spans})
 
@@ -233,7 +234,8 @@ def _fact(story_id: str, fact_id: str, kind: str, article_id: str, start: int, e
 class _Found:
     """What is worked out for many stories at once, looked up per story: each article's unique
     pieces, figure contexts' content words (:func:`_content_words`; more are added as found), the
-    conflicting figures, each quote's words."""
+    conflicting figures, the words of each quote that another article's quote may repeat
+    (:func:`_same_quotes`)."""
 
     unique: dict[str, list[tuple[int, int]]]
     contexts: dict[str | None, set[str]]
@@ -257,7 +259,8 @@ def _find(stories: dict[str, tuple[list[dict], list[dict], list[dict], list[dict
     outlet = {a["article_id"]: a["outlet"] for a in arts}
     return _Found(unique=dict(zip((a["article_id"] for a in arts), unique)), contexts=contexts,
                   conflicts=_conflicts(figures, contexts, outlet),
-                  quote_words=_words_of({q["quote"] for s in stories.values() for q in s[3]}))
+                  quote_words=_words_of({q["quote"] for s in stories.values() if len({q["article_id"] for q in s[3]}) > 1
+                                         for q in s[3]}))
 
 
 def _words_of(texts: set[str]) -> dict[str, list[str]]:
@@ -336,9 +339,8 @@ def _quote_facts(story_id: str, quotes: list[dict], aligned: Aligned, outlet: di
                  found: _Found) -> list[Row]:
     """One fact per distinct quote across the story, with each carrier's lineage to the first."""
     qs = sorted(quotes, key=lambda q: (q["article_id"], q["start"]))
-    words = [found.quote_words[q["quote"]] for q in qs]
     rows = []
-    for members in _same_quotes(qs, words):
+    for members in _same_quotes(qs, found.quote_words):
         carriers = [qs[i] for i in members]
         first = carriers[0]
         speaker = next((c["speaker"] for c in carriers if c.get("speaker")), None)
@@ -349,17 +351,19 @@ def _quote_facts(story_id: str, quotes: list[dict], aligned: Aligned, outlet: di
         status = "shared" if n_out > 1 else "only_here"
         for i, c in zip(members, carriers):
             rows.append(_fact(story_id, fact_id, "quote", c["article_id"], c["start"], c["end"], label, status,
-                              n_out, origins, _lineage(words[members[0]], words[i])))
+                              n_out, origins, "verbatim" if i == members[0] else
+                              _lineage(found.quote_words[first["quote"]], found.quote_words[c["quote"]])))
     return rows
 
 
-def _same_quotes(qs: list[dict], words: list[list[str]]) -> list[list[int]]:
+def _same_quotes(qs: list[dict], words: dict[str, list[str]]) -> list[list[int]]:
     """Indices of ``qs`` grouped into distinct quotes (each group and the groups in first-index
-    order): quotes of different articles whose trigrams (or, under three words, words) mostly agree."""
+    order): quotes of different articles whose trigrams (or, under three words, words) mostly
+    agree. ``words`` holds the words of each quote, where quotes of two articles or more are given."""
     if len({q["article_id"] for q in qs}) < 2:  # one article: no other article's quote to be the same
         return [[i] for i in range(len(qs))]
     uf = _UnionFind()
-    keys = [_quote_key(w) for w in words]
+    keys = [_quote_key(words[q["quote"]]) for q in qs]
     # Only quotes sharing a trigram (or, under three words, all their words) can be the same quote:
     # an index of earlier quotes keeps a big story from comparing every pair.
     seen: dict[object, list[int]] = defaultdict(list)
