@@ -71,12 +71,11 @@ def _uncovered_many(texts: list[str], covered: list[list[tuple[int, int]]],
     cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
     starts, ends = _piece_spans(cp, cover[:, 0].copy(), cover[:, 1].copy(), _SPACE, _LEADING)
     enough = _has_words(joined, starts.tolist(), ends.tolist(), min_words)
+    starts, ends = starts[enough], ends[enough]
     owner = np.searchsorted(offsets, starts, side="right") - 1
-    out: list[list[tuple[int, int]]] = [[] for _ in texts]
-    for k, s, e in zip(owner[enough].tolist(), starts[enough].tolist(), ends[enough].tolist()):
-        off = int(offsets[k])
-        out[k].append((s - off, e - off))
-    return out
+    bounds = np.searchsorted(owner, np.arange(len(texts) + 1)).tolist()
+    pieces = list(zip((starts - offsets[owner]).tolist(), (ends - offsets[owner]).tolist()))
+    return [pieces[bounds[k]:bounds[k + 1]] for k in range(len(texts))]
 
 
 HEAD = 48  # characters of a piece whose words are counted first: most reach the minimum in them
@@ -295,7 +294,7 @@ def _story_rows(story_id: str, articles: list[dict], alignments: list[dict], fig
             rows.append(_fact(story_id, fact_id, kind, aid, s, e, label, status, n_out, origins, None))
 
     text = {a["article_id"]: a["text"] for a in articles}
-    for g in passage_groups(alignments):
+    for g in passage_groups(alignments) if alignments else []:
         first = min(g)
         s, e = g[first]
         add("passage", (first, s, e), [(aid, *sp) for aid, sp in g.items()], text[first][s:e][:300],
