@@ -21,7 +21,7 @@ import pyarrow as pa
 from scipy import sparse
 
 from .. import model
-from ..textutil import paragraphs, tokenize, tokenize_many
+from ..textutil import tokenize, tokenize_many
 
 MIN_UNIQUE_WORDS = 4
 
@@ -112,9 +112,10 @@ def _is(table: np.ndarray, c: np.uint32) -> bool:
 @numba.njit(cache=True, nogil=True)
 def _piece_spans(cp: np.ndarray, cov_s: np.ndarray, cov_e: np.ndarray, space: np.ndarray,
                  leading: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Code-point spans of the pieces :func:`uncovered` looks at: each line less its outer whitespace is a paragraph;
-    the sorted, apart covered spans cut it into pieces, each stripped of ``leading`` at its start
-    and of whitespace at its end, kept if anything is left."""
+    """Code-point spans of the pieces :func:`uncovered` weighs: each line less its outer whitespace
+    is a paragraph (as :func:`~storyline.textutil.paragraphs` has them); the sorted, apart covered
+    spans cut it into pieces, each stripped of ``leading`` at its start and of whitespace at its
+    end, kept if anything is left."""
     n = cp.size
     out_s = np.empty(n + 2 * cov_s.size + 1, np.int64)
     out_e = np.empty(n + 2 * cov_s.size + 1, np.int64)
@@ -256,10 +257,9 @@ def _find(stories: dict[str, tuple[list[dict], list[dict], list[dict], list[dict
     figures = [(sid, f) for sid, s in stories.items() if len({a["outlet"] for a in s[0]}) > 1 for f in s[2]]
     contexts = {c: _content_words(c) for c in {f["context"] for _, f in figures}}
     outlet = {a["article_id"]: a["outlet"] for a in arts}
+    repeatable = {q["quote"] for s in stories.values() if len({q["article_id"] for q in s[3]}) > 1 for q in s[3]}
     return _Found(unique=dict(zip((a["article_id"] for a in arts), unique)), contexts=contexts,
-                  conflicts=_conflicts(figures, contexts, outlet),
-                  quote_words=_words_of({q["quote"] for s in stories.values() if len({q["article_id"] for q in s[3]}) > 1
-                                         for q in s[3]}))
+                  conflicts=_conflicts(figures, contexts, outlet), quote_words=_words_of(repeatable))
 
 
 def _words_of(texts: set[str]) -> dict[str, list[str]]:
