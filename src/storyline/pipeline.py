@@ -509,7 +509,7 @@ def _stories_stage(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     store.replace("cluster_df", df, cid, inputs=store.fingerprint("stories"))
 
 
-TERM_CHUNK = 200_000  # terms rows counted together: bounds the memory of counting document frequencies
+TERM_CHUNK = 32_000  # terms rows (one per article) counted together: ~50 MB of index lists, whatever the corpus
 
 
 def _term_chunks(store: Store, ids: pa.Array | None, rows: int = TERM_CHUNK) -> Iterator[pa.Table]:
