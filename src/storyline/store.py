@@ -233,7 +233,12 @@ class Store:
         """
         # One lookup for every batch (Arrow's index_in would hash all the keys again per batch), as
         # sorted bytes, not a dict: a million keys cost tens of MB, not hundreds.
-        lookup = keys if isinstance(keys, KeyIndex) else KeyIndex(keys, np.asarray(bucket, np.int64))
+        if isinstance(keys, KeyIndex):
+            lookup = keys
+        else:  # a key given twice goes to its last bucket, as a dict built from the pairs would say
+            keys = pa.array(keys, pa.string()) if isinstance(keys, list) else keys
+            back = pa.array(np.arange(len(keys) - 1, -1, -1, dtype=np.int64))
+            lookup = KeyIndex(keys.take(back), np.asarray(bucket, np.int64)[::-1])
         parts = self.parts(name)
         if n <= 1 or not parts:
             for _ in range(n):
