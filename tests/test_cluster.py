@@ -399,3 +399,75 @@ def test_cluster_fused_candidates_give_the_features_of_the_separate_kernels(monk
     at = np.searchsorted(full_slots, slots)
     assert np.array_equal(full_slots[at], slots)
     assert np.allclose(full_x[at], x, rtol=1e-6, atol=1e-9)  # exact dots, summed in another order
+
+
+def _stitch_one_dict(decisions: pa.Table, old_stories: set[str]) -> list[dict]:
+    """stitch as first written: one dict of every article's final story, for the whole run."""
+    decisions = decisions.take(pa.compute.sort_indices(decisions, [("segment", "ascending")]))
+    cols = decisions.select(["article_id", "story_id", "score", "reason", "warm"]).to_pydict()
+    segment = decisions["segment"].to_numpy()
+    bounds = [0, *(np.flatnonzero(np.diff(segment)) + 1).tolist(), len(segment)]
+    final, out = {}, []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        rows = list(zip(*(cols[c][lo:hi] for c in ("article_id", "story_id", "score", "reason", "warm"))))
+        votes: dict[str, dict[str, int]] = {}
+        for a, s, _, _, warm in rows:
+            if warm and a in final and s not in old_stories:
+                votes.setdefault(s, {}).setdefault(final[a], 0)
+                votes[s][final[a]] += 1
+        remap = {s: min(t.items(), key=lambda kv: (-kv[1], kv[0]))[0] for s, t in votes.items()}
+        remap.update({s: final[s[len(cluster.EXTERNAL):]] for _, s, *_ in rows if s.startswith(cluster.EXTERNAL)})
+        for a, s, score, reason, warm in rows:
+            if not warm:
+                final[a] = s = remap.get(s, s)
+                out.append({"story_id": s, "article_id": a, "score": score, "reason": reason})
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_stitch_in_columns_equals_stitch_in_rows(seed):
+    """The Arrow path of Stitch gives the rows the Python-row path gives: slices joined by their
+    warm-up votes and reuse placeholders, old stories kept, oversized stories cut, roles from edges."""
+    rng = np.random.default_rng(seed)
+    n = 60
+    ids = [f"a{i:02d}" for i in range(n)]
+    days = ["2024-05-01", "2024-05-02", "2024-05-02T08:00", "2024-05-03", None, "garbage"]
+    arts = pa.table({"article_id": ids, "published": [days[k] for k in rng.integers(0, len(days), n)]})
+    old = ids[:12]
+    previous = pa.table({"story_id": [f"old{k % 3}" for k in range(12)], "article_id": old,
+                         "role": ["independent"] * 12, "score": rng.random(12).tolist(),
+                         "review": [k == 4 for k in range(12)]}, schema=model.STORY_MEMBER)
+    rows, done = [], []
+    for seg, core in enumerate((ids[12:30], ids[30:45], ids[45:])):
+        warm = done[-6:]
+        for a in warm + core:
+            pick = rng.random()
+            story = (f"old{rng.integers(0, 3)}" if pick < 0.2 else f"{cluster.EXTERNAL}{done[0]}" if pick < 0.3 and done
+                     else f"s{seg}-{rng.integers(0, 4)}")
+            rows.append({"segment": seg, "article_id": a, "story_id": story, "score": float(rng.random()),
+                         "reason": "merge", "warm": a in warm})
+        done += core
+    decisions = pa.Table.from_pylist(rows, schema=model.CLUSTER_DECISION)
+    assert list(cluster.stitch(decisions, {"old0", "old1", "old2"})) == _stitch_one_dict(decisions, {"old0", "old1", "old2"})
+    step = cluster.Stitch(ClusterConfig(max_story_size=4))
+    plain = step._rows(arts, decisions, None, previous, None)  # edges within stories (and a few across)
+    pairs = [(a, b) for k, (a, b) in enumerate(zip(plain["article_id"].to_pylist()[:-1], plain["article_id"].to_pylist()[1:]))
+             if k % 3 != 2]
+    edges = _edges([(a, b, int(rng.integers(10, 200)), 0.5, ("date", "undecided")[k % 3 == 1])
+                    for k, (a, b) in enumerate(pairs)])
+    want = step._rows(arts, decisions, edges, previous, None)
+    assert step(arts, decisions, edges, previous).equals(want)
+    assert step._columns(arts, decisions, edges, previous).equals(want)
+    assert pa.compute.any(want["review"]).as_py() and set(want["role"].to_pylist()) > {"independent"}
+    fresh = decisions.filter(pa.compute.invert(pa.compute.starts_with(decisions["story_id"], "old")))
+    none = step._rows(arts, fresh, None, model.STORY_MEMBER.empty_table(), None)
+    assert step(arts, fresh).equals(none) and step._columns(arts, fresh, None, model.STORY_MEMBER.empty_table()).equals(none)
+
+
+def test_stream_columns_sort_as_stream_order():
+    published = ["2024-05-02", None, "2024-05-01T10:00", "bad", "2024-05-01", "2024-05-01", "", "2024-05-02"]
+    arts = pa.table({"article_id": ["h", "g", "f", "e", "d", "c", "b", "a"], "published": published})
+    ids, days = cluster.stream_columns(arts)
+    rows = sorted(arts.to_pylist(), key=cluster.stream_order)
+    assert ids.to_pylist() == [r["article_id"] for r in rows]
+    assert days == [cluster._day(r["published"]) for r in rows]

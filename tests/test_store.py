@@ -140,3 +140,39 @@ def test_buckets_of_a_missing_table(tmp_path):
     assert list(s.buckets("nope", "k", 4)) == []
     (empty,) = s.buckets("nope", "k", 4, schema=schema)
     assert empty.num_rows == 0 and empty.schema.equals(schema)
+
+
+def test_key_index_looks_keys_up_as_a_dict_would(monkeypatch):
+    import numpy as np
+
+    import storyline.store as store_mod
+    from storyline.store import KeyIndex
+
+    monkeypatch.setattr(store_mod, "KEY_CHUNK", 3)  # several chunks of keys turned into bytes
+    # a trailing NUL, an empty key, a non-ASCII one and a long one stay distinct; repeats keep their first value
+    keys = ["b", "a", "", "a\x00", "é", "b", "long-key-" * 5, "a"]
+    want: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        want.setdefault(k, i)
+    index = KeyIndex(pa.array(keys), np.arange(len(keys)))
+    probe = [*keys, "c", "a\x00\x00", "e", "long-key-"]
+    assert len(index) == len(want)
+    assert index.get(pa.chunked_array([probe[:5], probe[5:]])).tolist() == [want.get(k, -1) for k in probe]
+    assert index.get(probe).tolist() == [want.get(k, -1) for k in probe]
+    assert KeyIndex([], np.zeros(0)).get(["x"]).tolist() == [-1] and index.get([]).tolist() == []
+
+
+def test_partition_sends_a_repeated_key_to_its_last_bucket_and_shares_an_index(tmp_path):
+    import numpy as np
+
+    from storyline.store import KeyIndex
+
+    s = Store(tmp_path / "s")
+    schema = pa.schema([("id", pa.string()), ("row", pa.int64())])
+    s.append("t", pa.table({"id": ["a", "b", "c", "a"], "row": [0, 1, 2, 3]}, schema=schema), "c")
+    s.append("t", pa.table({"id": ["b"], "row": [4]}, schema=schema), "c")
+    got = [t["row"].to_pylist() for t in s.partition("t", "id", pa.array(["a", "b", "a"]), [0, 1, 2], 3, schema)]
+    assert got == [[], [1, 4], [0, 3]]  # as dict(zip(keys, bucket)) says
+    shared = KeyIndex(pa.array(["c", "b"]), np.array([1, 0]))
+    assert [t["row"].to_pylist() for t in s.partition("t", "id", shared, None, 2, schema)] == [[1, 4], [2]]
+    assert [t["row"].to_pylist() for t in s.partition("t", "id", shared, None, 1, schema)] == [[1, 2, 4]]

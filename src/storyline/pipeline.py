@@ -47,7 +47,7 @@ from .steps.docs import ARTICLE_COLUMNS, OWNER, StoryDocs
 from .steps.figures import Figures
 from .steps.fingerprint import Fingerprint
 from .steps.quotes import Quotes
-from .store import Store
+from .store import KeyIndex, Store
 
 log = logging.getLogger("storyline")
 
@@ -356,8 +356,10 @@ def _story_inputs(store: Store, groups: list[pa.Table], article_columns: list[st
     if not groups:
         return
     ids = pa.concat_arrays([g["article_id"].combine_chunks() for g in groups])
-    bucket = np.repeat(np.arange(len(groups)), [g.num_rows for g in groups])
-    owned = [store.partition(name, OWNER[name], ids, bucket, len(groups), export.TABLES[name],
+    # one article -> group lookup shared by every table's partition
+    group_of = KeyIndex(ids, np.repeat(np.arange(len(groups)), [g.num_rows for g in groups]))
+    del ids
+    owned = [store.partition(name, OWNER[name], group_of, None, len(groups), export.TABLES[name],
                              article_columns if name == "articles" else None) for name in ("articles", *tables)]
     for group, rows in zip(groups, zip(*owned)):
         yield (group, *rows)
@@ -509,7 +511,7 @@ def _stories_stage(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     store.replace("cluster_df", df, cid, inputs=store.fingerprint("stories"))
 
 
-TERM_CHUNK = 200_000  # terms rows counted together: bounds the memory of counting document frequencies
+TERM_CHUNK = 32_000  # terms rows (one per article) counted together: ~50 MB of index lists, whatever the corpus
 
 
 def _term_chunks(store: Store, ids: pa.Array | None, rows: int = TERM_CHUNK) -> Iterator[pa.Table]:
@@ -541,12 +543,13 @@ def _segment_inputs(store: Store, plan: list[Segment], dates: pa.Table, edges: p
     """
     if not plan:
         return
-    ids = [a for seg in plan for a in seg.core]
-    bucket = np.repeat(np.arange(1, len(plan) + 1), [len(seg.core) for seg in plan])
     replay = sorted({a for seg in plan for a in seg.replay})
-    keys = pa.array(ids + replay, pa.string())
-    bucket = np.concatenate([bucket, np.zeros(len(replay), np.int64)])
-    parts = store.partition("terms", "article_id", keys, bucket, len(plan) + 1, model.CLUSTER_TERMS)
+    keys = pa.array([a for seg in plan for a in seg.core] + replay, pa.string())
+    bucket = np.concatenate([np.repeat(np.arange(1, len(plan) + 1), [len(seg.core) for seg in plan]),
+                             np.zeros(len(replay), np.int64)])
+    slice_of = KeyIndex(keys, bucket)
+    del keys, bucket, replay
+    parts = store.partition("terms", "article_id", slice_of, None, len(plan) + 1, model.CLUSTER_TERMS)
     old, before = next(parts), model.CLUSTER_TERMS.empty_table()
     for k, (seg, own) in enumerate(zip(plan, parts)):
         terms = concat([own, before.filter(pc.is_in(before["article_id"], pa.array(seg.warm, pa.string()))),

@@ -35,6 +35,60 @@ SPILL_ROWS = 1 << 20
 SPILL_BYTES = 256 << 20  # and at most this many bytes
 
 
+KEY_CHUNK = 1 << 16  # keys turned into fixed-width bytes at a time: bounds that copy's scratch arrays
+
+
+def fixed_width(keys: pa.Array | pa.ChunkedArray | list[str]) -> np.ndarray:
+    """``keys`` (strings) as a NumPy fixed-width bytes array, each key's UTF-8 bytes followed by one
+    0x01 byte: NumPy drops trailing NUL bytes, and the mark keeps a key ending in one distinct.
+    About (longest key + 1) bytes a key, against a hundred and more for a Python ``str`` in a dict."""
+    arr = pa.array(keys, pa.string()) if isinstance(keys, list) else keys
+    arr = (arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr).cast(pa.large_binary())
+    arr = pc.fill_null(arr, b"")  # a null key matches the empty one (ids are never null)
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset:arr.offset + n + 1] if n else np.zeros(1, np.int64)
+    data = np.frombuffer(arr.buffers()[2], np.uint8) if n and arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    lens = np.diff(offsets)
+    width = int(lens.max(initial=0)) + 1
+    out = np.zeros((n, width), np.uint8)
+    for lo in range(0, n, KEY_CHUNK):  # scratch of KEY_CHUNK x width indices, not n x width
+        hi = min(n, lo + KEY_CHUNK)
+        cols = np.arange(width - 1)
+        inside = cols[None, :] < lens[lo:hi, None]
+        rows, at = np.nonzero(inside)
+        out[lo + rows, at] = data[offsets[lo:hi][rows] + at]
+        out[np.arange(lo, hi), lens[lo:hi]] = 1
+    return out.view(f"S{width}").ravel()
+
+
+class KeyIndex:
+    """string key -> int64 value, for a million keys in tens of MB: the keys sorted as fixed-width
+    bytes (:func:`fixed_width`), looked up by binary search, a whole Arrow array at a time.
+
+    A key given twice keeps its first value, as ``dict.setdefault`` would.
+
+    Example:
+        >>> KeyIndex(pa.array(["b", "a", "b"]), np.array([0, 1, 2])).get(pa.array(["b", "c"])).tolist()
+        [0, -1]
+    """
+
+    def __init__(self, keys: pa.Array | pa.ChunkedArray | list[str], values: np.ndarray) -> None:
+        raw = fixed_width(keys)
+        self._keys, first = np.unique(raw, return_index=True)  # first occurrence of each key
+        self._values = np.asarray(values, np.int64)[first]
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def get(self, keys: pa.Array | pa.ChunkedArray | list[str], default: int = -1) -> np.ndarray:
+        """The value of each of ``keys``, ``default`` where absent."""
+        raw = fixed_width(keys)
+        if not len(self._keys) or not len(raw):
+            return np.full(len(raw), default, np.int64)
+        pos = np.minimum(np.searchsorted(self._keys, raw), len(self._keys) - 1)
+        return np.where(self._keys[pos] == raw, self._values[pos], default)
+
+
 class Store:
     """A store folder of stage tables.
 
@@ -98,10 +152,10 @@ class Store:
         """
         index, paths, groups = self._location_index(name, key)
         cols = columns if key in columns else [key, *columns]
-        wanted = [i for i in (ids.to_pylist() if hasattr(ids, "to_pylist") else ids) if i in index]
-        if not wanted:  # only the schema: no part is read
+        loc = index.get(ids)  # part << 32 | row
+        loc = loc[loc >= 0]
+        if not len(loc):  # only the schema: no part is read
             return pq.read_schema(paths[0]).empty_table().select(columns) if paths else self.read(name, columns)
-        loc = np.array([index[i] for i in wanted], np.int64)  # part << 32 | row
         part_of, row_of = loc >> 32, loc & 0xFFFFFFFF
         pieces, order = [], []
         for p in np.unique(part_of).tolist():
@@ -117,33 +171,36 @@ class Store:
             pieces.append(table.take(pa.array(base[g_of] + rows - starts[g_of])))
             order.append(mine)
         out = pa.concat_tables(pieces, promote_options="default") if len(pieces) > 1 else pieces[0]
-        back = np.empty(len(wanted), np.int64)
-        back[np.concatenate(order)] = np.arange(len(wanted))
+        back = np.empty(len(loc), np.int64)
+        back[np.concatenate(order)] = np.arange(len(loc))
         return out.take(pa.array(back)).select(columns)
 
     def locations(self, name: str, ids: pa.Array | pa.ChunkedArray | list[str], key: str = "article_id") -> np.ndarray:
         """Where each of ``ids`` is stored, as one sortable number (-1 when absent): rows stored near
         each other have near numbers, so work ordered by it reads few row groups at a time."""
-        index = self._location_index(name, key)[0]
-        return np.array([index.get(i, -1) for i in (ids.to_pylist() if hasattr(ids, "to_pylist") else ids)],
-                        np.int64)
+        return self._location_index(name, key)[0].get(ids)
 
-    def _location_index(self, name: str, key: str) -> tuple[dict[str, int], list[Path], list[np.ndarray]]:
+    def _location_index(self, name: str, key: str) -> tuple[KeyIndex, list[Path], list[np.ndarray]]:
         """key -> (part << 32 | row), the parts, and per part the first row of each row group followed
         by its row count. Cached until the table's parts change."""
         token = self.fingerprint(name)
         cached = self._locations.get((name, key))
         if cached is not None and cached[0] == token:
             return cached[1]
+        self._locations.pop((name, key), None)  # the stale index goes before the new one is built
         paths = self.parts(name)
-        index: dict[str, int] = {}
+        keys: list[pa.ChunkedArray] = []
+        where: list[np.ndarray] = []
         groups: list[np.ndarray] = []
         for p, path in enumerate(paths):
             f = pq.ParquetFile(path)
             sizes = [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)]
             groups.append(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
-            for row, k in enumerate(f.read(columns=[key])[key].to_pylist()):
-                index.setdefault(k, (p << 32) | row)
+            keys.append(f.read(columns=[key])[key])
+            where.append((p << 32) | np.arange(len(keys[-1]), dtype=np.int64))
+        chunks = [c for k in keys for c in k.chunks]
+        column = pa.chunked_array(chunks) if chunks else pa.chunked_array([], pa.string())
+        index = KeyIndex(column, np.concatenate(where) if where else np.zeros(0, np.int64))
         value = (index, paths, groups)
         self._locations[(name, key)] = (token, value)
         return value
@@ -164,27 +221,32 @@ class Store:
             return
         yield from self._spilled(parts, column, n, columns, lambda values: values.to_numpy() % n)
 
-    def partition(self, name: str, column: str, keys: pa.Array, bucket: np.ndarray, n: int,
+    def partition(self, name: str, column: str, keys: pa.Array | KeyIndex, bucket: np.ndarray | None, n: int,
                   schema: pa.Schema, columns: list[str] | None = None) -> Iterator[pa.Table]:
         """The rows of ``name`` whose ``column`` is one of ``keys``, in ``n`` buckets: rows of
         ``keys[i]`` go to bucket ``bucket[i]``. Yields the buckets in order, each in stored order;
-        rows of other values are dropped.
+        rows of other values are dropped. ``keys`` may be a :class:`KeyIndex` of key -> bucket
+        (``bucket`` unused): several partitions by the same keys share one.
 
         As :meth:`buckets`, one read of the table for all of them: a corpus-wide stage that works
         one group of articles at a time reads each group's rows without a scan per group.
         """
+        # One lookup for every batch (Arrow's index_in would hash all the keys again per batch), as
+        # sorted bytes, not a dict: a million keys cost tens of MB, not hundreds.
+        if isinstance(keys, KeyIndex):
+            lookup = keys
+        else:  # a key given twice goes to its last bucket, as a dict built from the pairs would say
+            keys = pa.array(keys, pa.string()) if isinstance(keys, list) else keys
+            back = pa.array(np.arange(len(keys) - 1, -1, -1, dtype=np.int64))
+            lookup = KeyIndex(keys.take(back), np.asarray(bucket, np.int64)[::-1])
         parts = self.parts(name)
         if n <= 1 or not parts:
             for _ in range(n):
-                yield self.read(name, columns, schema, where=pc.field(column).isin(keys))
+                table = self.read(name, None, schema)
+                table = table.filter(pa.array(lookup.get(table[column]) >= 0))
+                yield table if columns is None else table.select(columns)
             return
-        # One lookup for every batch (Arrow's index_in would hash all the keys again per batch).
-        lookup = dict(zip(keys.to_pylist(), np.asarray(bucket, np.int64).tolist()))
-
-        def bucket_of(values: pa.Array) -> np.ndarray:
-            return np.fromiter((lookup.get(v, -1) for v in values.to_pylist()), np.int64, len(values))
-
-        yield from self._spilled(parts, column, n, columns, bucket_of)
+        yield from self._spilled(parts, column, n, columns, lookup.get)
 
     def _spilled(self, parts: list[Path], column: str, n: int, columns: list[str] | None,
                  bucket_of: Callable[[pa.Array], np.ndarray]) -> Iterator[pa.Table]:

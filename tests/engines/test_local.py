@@ -114,3 +114,24 @@ def test_local_pool_stops_when_idle_and_the_next_call_starts_another():
         assert engine._pool is not None and engine._pool is not first
     finally:
         engine.shutdown()
+
+
+def test_pool_sends_big_tables_as_files_that_the_workers_remove(monkeypatch):
+    import storyline.engines.local as local
+
+    monkeypatch.setattr(local, "SHIP_BYTES", 64)
+    shipped, ship = [], local._ship
+    monkeypatch.setattr(local, "_ship", lambda table, folder: shipped.append(table.num_rows) or ship(table, folder))
+    # the right tables are slices: a file holds the slice's rows only
+    groups = [(pa.table({"x": list(range(i, i + 50))}), pa.table({"y": list(range(100))}).slice(10 + i, 40))
+              for i in range(5)]
+    engine = LocalEngine(workers=2)
+    try:
+        got = list(engine.gather_each(Joined(), iter(groups)))
+        spool = engine._spool
+        assert spool and os.path.isdir(spool) and not os.listdir(spool)  # each worker removed what it read
+    finally:
+        engine.shutdown()
+    assert not os.path.exists(spool) and shipped == [50, 40] * 5
+    want = [Joined()(*g) for g in groups]
+    assert [t.drop_columns(["pid"]) for t in got] == [t.drop_columns(["pid"]) for t in want]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
+import shutil
+import tempfile
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,8 +23,34 @@ from ..steps.base import check_reads, params
 from .base import compact, concat, key_ranges, release_memory
 
 
-def _run(step_type: type, step_params: dict[str, Any], *tables: pa.Table) -> pa.Table:
+# A table of a pool call this big goes to its worker as an Arrow file, not a pickle: the driver
+# then holds neither the pickled copies (several times the table, one kept by the queue's feeder
+# thread until the next call) nor the table itself while the call runs.
+SHIP_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class _Shipped:
+    """A table written to ``path`` (Arrow IPC) for a worker, which maps it and removes the file."""
+
+    path: str
+
+    def load(self) -> pa.Table:
+        table = pa.ipc.open_file(pa.memory_map(self.path)).read_all()
+        os.unlink(self.path)  # the mapping stays readable; the disk space goes with it
+        return table
+
+
+def _ship(table: pa.Table, folder: str) -> _Shipped:
+    path = os.path.join(folder, f"{uuid.uuid4().hex}.arrow")
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)  # only a slice's own rows are written
+    return _Shipped(path)
+
+
+def _run(step_type: type, step_params: dict[str, Any], *tables: pa.Table | _Shipped) -> pa.Table:
     # Workers rebuild the step from its params, exactly as a Ray actor does.
+    tables = tuple(t.load() if isinstance(t, _Shipped) else t for t in tables)
     out = step_type(**step_params)(*tables)
     del tables
     release_memory()
@@ -68,6 +98,7 @@ class LocalEngine:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     _busy: int = field(default=0, init=False, repr=False, compare=False)
     _timer: threading.Timer | None = field(default=None, init=False, repr=False, compare=False)
+    _spool: str | None = field(default=None, init=False, repr=False, compare=False)  # shipped tables' folder
 
     def _batches(self, step: Any, batches: list[pa.Table]) -> pa.Table:
         if self.workers > 1 and len(batches) > 1:
@@ -92,18 +123,24 @@ class LocalEngine:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_parent,
                                                  mp_context=multiprocessing.get_context(_start_method()))
-            pool = self._pool
+                self._spool = tempfile.mkdtemp(prefix="storyline-ship-")
+            pool, spool = self._pool, self._spool
         flight: deque[Future] = deque()
         try:
             for tables in inputs:
-                flight.append(pool.submit(_run, type(step), params(step), *tables))
+                sent = [_ship(t, spool) if isinstance(t, pa.Table) and t.nbytes > SHIP_BYTES else t for t in tables]
+                del tables  # the call holds its files, not the tables
+                flight.append(pool.submit(_run, type(step), params(step), *sent))
+                del sent
                 if len(flight) >= window:
                     yield flight.popleft().result()
             while flight:
                 yield flight.popleft().result()
         except BrokenProcessPool:
             with self._lock:  # a worker died (killed, out of memory): the next call starts a new pool
-                self._pool = None if self._pool is pool else self._pool
+                if self._pool is pool:
+                    self._pool, self._spool = None, None
+                    _remove(spool)
             raise
         finally:
             for f in flight:
@@ -125,8 +162,10 @@ class LocalEngine:
             if self._busy or self._timer is not threading.current_thread():
                 return  # a call came (and maybe went) since this stop was scheduled
             pool, self._pool, self._timer = self._pool, None, None
+            spool, self._spool = self._spool, None
         if pool is not None:
             pool.shutdown(wait=False)
+        _remove(spool)
 
     @property
     def parallel(self) -> bool:
@@ -154,11 +193,12 @@ class LocalEngine:
     def gather_each(self, step: Any, inputs: Iterable[tuple[pa.Table, ...]]) -> Iterator[pa.Table]:
         """Apply a gather step to each tuple of tables of ``inputs`` (independent groups), results in
         order; with workers, one group per worker at a time while the next ones are read."""
-        def checked() -> Iterator[tuple[pa.Table, ...]]:
-            for tables in inputs:
-                check_reads(step, tables[0])
-                yield tables
+        def check(tables: tuple[pa.Table, ...]) -> tuple[pa.Table, ...]:
+            check_reads(step, tables[0])
+            return tables
 
+        # map, not a generator: a generator's frame would keep the last group alive after it is sent
+        checked = functools.partial(map, check, inputs)
         if self.workers <= 1:
             for tables in checked():
                 yield step(*tables)
@@ -169,5 +209,13 @@ class LocalEngine:
         """Stop the worker pool, if one was started; a later call starts a new one."""
         with self._lock:
             pool, self._pool, self._timer = self._pool, None, None
+            spool, self._spool = self._spool, None
         if pool is not None:
             pool.shutdown()
+        _remove(spool)
+
+
+def _remove(spool: str | None) -> None:
+    """Drop the shipped tables' folder: files of calls cancelled before a worker read them."""
+    if spool is not None:
+        shutil.rmtree(spool, ignore_errors=True)

@@ -1415,6 +1415,21 @@ def stream_order(row: dict) -> tuple:
     return _order_key(row.get("published"), row["article_id"])
 
 
+def stream_columns(articles: pa.Table) -> tuple[pa.Array, list[int | None]]:
+    """The ``article_id`` of ``articles`` sorted by :func:`stream_order`, and their day ordinals,
+    sorted by Arrow: the dates are parsed once per distinct ``published`` value, not per article."""
+    published = articles["published"].combine_chunks() if articles.num_rows else pa.array([], pa.string())
+    encoded = pc.dictionary_encode(published)
+    values = [_day(v) for v in encoded.dictionary.to_pylist()]
+    code = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    day_of = np.array([10**9 if d is None else d for d in values] + [10**9], np.int64)
+    keys = pa.table({"day": day_of[code], "published": pc.fill_null(published, ""),
+                     "article_id": articles["article_id"]})
+    order = pc.sort_indices(keys, [("day", "ascending"), ("published", "ascending"), ("article_id", "ascending")])
+    at = [*values, None]
+    return keys["article_id"].take(order).combine_chunks(), [at[c] for c in code[order.to_numpy()].tolist()]
+
+
 def _order_key(published: str | None, article_id: str) -> tuple:
     day = _day(published)
     return (day if day is not None else 10**9, published or "", article_id)
@@ -1466,27 +1481,41 @@ def plan_segments(items: list[tuple[str, int | None]], placed: dict[str, str], s
     (:func:`stitch`). Slices are cut from the data alone, never from the number of workers, so
     the stories are the same however many run at once. Undated articles come last and are never cut.
     """
-    new = [(a, d) for a, d in items if a not in placed]
+    ids = pa.array([a for a, _ in items], pa.string())
+    return _plan(ids, [d for _, d in items], np.array([a in placed for a, _ in items], bool), placed,
+                 size, window_days)
+
+
+def _plan(ids: pa.Array, days: list[int | None], is_old: np.ndarray, placed: dict[str, str], size: int,
+          window_days: int) -> list[Segment]:
+    """:func:`plan_segments` of the articles ``ids`` (stream order) with their ``days``, ``is_old``
+    marking those ``placed`` names: Python strings only for the ids the slices list."""
+    new_at = np.flatnonzero(~is_old)
+    new_days = [days[i] for i in new_at.tolist()]
+    new_ids = ids.take(pa.array(new_at))
     cuts, lo = [0], 0  # lo: first new article within the window before the candidate cut
-    for i in range(1, len(new)):
-        day, before = new[i][1], new[i - 1][1]
+    for i in range(1, len(new_days)):
+        day, before = new_days[i], new_days[i - 1]
         if day is None or day == before:
             continue
-        while new[lo][1] is not None and new[lo][1] < day - window_days:
+        while new_days[lo] is not None and new_days[lo] < day - window_days:
             lo += 1
-        if i - cuts[-1] >= max(size, WARM_RATIO * (i - lo)) and 2 * (len(new) - i) >= size:
+        if i - cuts[-1] >= max(size, WARM_RATIO * (i - lo)) and 2 * (len(new_days) - i) >= size:
             cuts.append(i)
-    old = [(a, d) for a, d in items if a in placed]
+    old_at = np.flatnonzero(is_old).tolist()
+    old = list(zip(ids.take(pa.array(old_at, pa.int64())).to_pylist(), [days[i] for i in old_at]))
     out = []
     for j, start in enumerate(cuts):
-        end = cuts[j + 1] if j + 1 < len(cuts) else len(new)
+        end = cuts[j + 1] if j + 1 < len(cuts) else len(new_days)
         first = start
         if start:
-            while first > 0 and new[first - 1][1] is not None and new[first - 1][1] >= new[start][1] - window_days:
+            while first > 0 and new_days[first - 1] is not None and new_days[first - 1] >= new_days[start] - window_days:
                 first -= 1
-        mine = new[first:end]
-        replay = replayed_ids(old + mine, placed, window_days) if old else set()
-        out.append(Segment([a for a, _ in new[start:end]], [a for a, _ in new[first:start]],
+        replay: set[str] = set()
+        if old:
+            mine = list(zip(new_ids.slice(first, end - first).to_pylist(), new_days[first:end]))
+            replay = replayed_ids(old + mine, placed, window_days)
+        out.append(Segment(new_ids.slice(start, end - start).to_pylist(), new_ids.slice(first, start - first).to_pylist(),
                            [a for a, _ in old if a in replay]))
     return out
 
@@ -1494,7 +1523,7 @@ def plan_segments(items: list[tuple[str, int | None]], placed: dict[str, str], s
 EXTERNAL = "after:"  # placeholder story of a slice's article that follows a reuse partner of an earlier slice
 
 
-def stitch(decisions: pa.Table, old_stories: set[str] = frozenset()) -> Iterator[dict]:
+def stitch(decisions: pa.Table, old_stories: set[str] | pa.Array = frozenset()) -> Iterator[dict]:
     """The new articles' rows (story_id, article_id, score, reason) of the slices' ``decisions``
     (a :data:`model.CLUSTER_DECISION` table), as one stream would have placed them.
 
@@ -1502,26 +1531,54 @@ def stitch(decisions: pa.Table, old_stories: set[str] = frozenset()) -> Iterator
     the slices before (the most of them; ties to the smaller id): a story running across a cut
     keeps one id. Stories of ``old_stories`` (an earlier run's) keep theirs.
     """
+    for table in stitched(decisions, old_stories):
+        yield from table.to_pylist()
+
+
+STITCHED = pa.schema([("story_id", pa.string()), ("article_id", pa.string()), ("score", pa.float64()),
+                      ("reason", pa.string())])
+
+
+def stitched(decisions: pa.Table, old_stories: set[str] | pa.Array = frozenset()) -> Iterator[pa.Table]:
+    """:func:`stitch`'s rows, one table per slice: Python objects for one slice at a time, never
+    for the whole run. A slice looks up the final stories of only the earlier articles it names
+    (its warm-up, its reuse partners), in the tables already yielded."""
     decisions = decisions.take(pc.sort_indices(decisions, [("segment", "ascending")]))  # stable: stream order kept
-    cols = decisions.select(["article_id", "story_id", "score", "reason", "warm"]).to_pydict()
+    old = old_stories if isinstance(old_stories, pa.Array) else pa.array(sorted(old_stories), pa.string())
     segment = decisions["segment"].to_numpy()
     bounds = [0, *(np.flatnonzero(np.diff(segment)) + 1).tolist(), len(segment)]
-    final: dict[str, str] = {}
+    done: list[pa.Table] = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        rows = list(zip(*(cols[c][lo:hi] for c in ("article_id", "story_id", "score", "reason", "warm"))))
+        part = decisions.slice(lo, hi - lo)
+        cols = part.select(["article_id", "story_id", "score", "reason", "warm"]).to_pydict()
+        is_old = pc.is_in(part["story_id"], value_set=old).to_pylist()
+        rows = list(zip(*(cols[c] for c in ("article_id", "story_id", "score", "reason", "warm")), is_old))
+        external = {s for s in cols["story_id"] if s.startswith(EXTERNAL)}
+        final = _final_stories(done, {a for a, *_, warm, _ in rows if warm} | {s[len(EXTERNAL):] for s in external})
         votes: dict[str, dict[str, int]] = {}
-        for a, s, _, _, warm in rows:
-            if warm and a in final and s not in old_stories:
+        for a, s, _, _, warm, old_story in rows:
+            if warm and a in final and not old_story:
                 tally = votes.setdefault(s, {})
                 tally[final[a]] = tally.get(final[a], 0) + 1
         remap = {s: min(tally.items(), key=lambda kv: (-kv[1], kv[0]))[0] for s, tally in votes.items()}
-        for _, s, _, _, _ in rows:
-            if s.startswith(EXTERNAL):  # joined through a reuse partner of an earlier slice: that partner's story
-                remap[s] = final[s[len(EXTERNAL):]]
-        for a, s, score, reason, warm in rows:
-            if not warm:
-                final[a] = s = remap.get(s, s)
-                yield {"story_id": s, "article_id": a, "score": score, "reason": reason}
+        for s in external:  # joined through a reuse partner of an earlier slice: that partner's story
+            remap[s] = final[s[len(EXTERNAL):]]
+        mine = [(remap.get(s, s), a, score, reason) for a, s, score, reason, warm, _ in rows if not warm]
+        table = pa.table(dict(zip(STITCHED.names, zip(*mine))) if mine else STITCHED.empty_table().to_pydict(),
+                         schema=STITCHED)
+        done.append(table.select(["article_id", "story_id"]))
+        yield table
+
+
+def _final_stories(done: list[pa.Table], ids: set[str]) -> dict[str, str]:
+    """article id -> story of ``ids`` in the slices ``done`` (the latest slice that placed one wins)."""
+    want = pa.array(sorted(ids), pa.string())
+    out: dict[str, str] = {}
+    for table in reversed(done) if len(want) else ():
+        hit = table.filter(pc.is_in(table["article_id"], value_set=want))
+        for a, s in zip(hit["article_id"].to_pylist(), hit["story_id"].to_pylist()):
+            out.setdefault(a, s)
+    return out
 
 
 def _placed(articles: pa.Table, previous: pa.Table | None) -> dict[str, str]:
@@ -1592,9 +1649,18 @@ class Stitch:
 
     def __call__(self, articles: pa.Table, decisions: pa.Table, edges: pa.Table | None = None,
                  previous: pa.Table | None = None, corrections: pa.Table | None = None) -> pa.Table:
+        previous = model.STORY_MEMBER.empty_table() if previous is None else previous
+        unique = [t["article_id"] for t in (articles, previous)]
+        if (corrections is not None and corrections.num_rows) or any(pc.count_distinct(c).as_py() < len(c) for c in unique):
+            return self._rows(articles, decisions, edges, previous, corrections)
+        return self._columns(articles, decisions, edges, previous)
+
+    def _rows(self, articles: pa.Table, decisions: pa.Table, edges: pa.Table | None, previous: pa.Table,
+              corrections: pa.Table | None) -> pa.Table:
+        """Stitch with a Python row per member: the analysts' corrections (and repeated ids) need them."""
         placed = _placed(articles, previous)
-        old_score = {} if previous is None else {a: sc for a, sc in zip(previous["article_id"].to_pylist(),
-                                                                       previous["score"].to_pylist()) if a in placed}
+        old_score = {a: sc for a, sc in zip(previous["article_id"].to_pylist(), previous["score"].to_pylist())
+                     if a in placed}
         members = [{"story_id": s, "article_id": a, "score": old_score[a]} for a, s in placed.items()]
         members += [{"story_id": r["story_id"], "article_id": r["article_id"], "score": r["score"]}
                     for r in stitch(decisions, set(placed.values()))]
@@ -1602,11 +1668,85 @@ class Stitch:
         rank = {a: _order_key(published[i], a) for i, a in enumerate(ids)}
         if corrections is not None and corrections.num_rows:
             members = corrections_mod.apply(members, corrections, rank)
-        flagged = set() if previous is None else {
-            s for a, s, r in zip(previous["article_id"].to_pylist(), previous["story_id"].to_pylist(),
-                                 previous["review"].to_pylist()) if r and a in placed}
+        flagged = {s for a, s, r in zip(previous["article_id"].to_pylist(), previous["story_id"].to_pylist(),
+                                        previous["review"].to_pylist()) if r and a in placed}
         members = cap_size(members, rank, self.config.max_story_size, flagged)
         return _with_roles(members, _strong_edges(edges, self.config.reuse_min_words), self.output_schema)
+
+    def _columns(self, articles: pa.Table, decisions: pa.Table, edges: pa.Table | None,
+                 previous: pa.Table) -> pa.Table:
+        """:meth:`_rows` in Arrow columns, for unique ids and no corrections: a million members cost
+        their columns, not a million dicts (Python rows only for the stories cut by size)."""
+        placed = previous.filter(pc.is_in(previous["article_id"], value_set=articles["article_id"]))
+        new = pa.concat_tables(stitched(decisions, pc.unique(placed["story_id"])))
+        members = pa.concat_tables([placed.select(["story_id", "article_id", "score"]),
+                                    new.select(["story_id", "article_id", "score"])])
+        flagged = pc.unique(placed.filter(pc.fill_null(placed["review"], False))["story_id"])
+        story, review = _cap_columns(members, articles, self.config.max_story_size, flagged)
+        members = members.set_column(0, "story_id", story)
+        role = _role_column(members, strong_edges(edges, self.config.reuse_min_words)
+                            if edges is not None and edges.num_rows else None)
+        out = pa.table({"story_id": members["story_id"], "article_id": members["article_id"], "role": role,
+                        "score": members["score"], "review": review}, schema=self.output_schema)
+        return out.sort_by([("story_id", "ascending"), ("article_id", "ascending")])
+
+
+def _cap_columns(members: pa.Table, articles: pa.Table, max_size: int,
+                 flagged: pa.Array | pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.Array]:
+    """:func:`cap_size` of ``members`` (story_id, article_id) as columns: each member's story and
+    review flag. Only the stories larger than ``max_size`` are sorted (in Python) and cut."""
+    sizes = members.group_by("story_id").aggregate([("article_id", "count")])
+    big = sizes.filter(pc.greater(sizes["article_id_count"], max_size))["story_id"]
+    review = pc.is_in(members["story_id"], value_set=flagged)
+    story = members["story_id"]
+    if not len(big):
+        return story, review
+    rows = np.flatnonzero(pc.is_in(story, value_set=big).to_numpy(zero_copy_only=False))
+    cut = members.take(pa.array(rows))
+    when = articles.filter(pc.is_in(articles["article_id"], value_set=cut["article_id"]))
+    published = dict(zip(when["article_id"].to_pylist(), when["published"].to_pylist()))
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for row, sid, a in zip(rows.tolist(), cut["story_id"].to_pylist(), cut["article_id"].to_pylist()):
+        groups.setdefault(sid, []).append((row, a))
+    new_story: dict[int, str] = {}
+    for sid, ms in groups.items():
+        ms.sort(key=lambda m: _order_key(published[m[1]], m[1]))
+        for i in range(0, len(ms), max_size):
+            part = ms[i:i + max_size]
+            pid = sid if i == 0 else model.stable_id("story", part[0][1])
+            for row, _ in part:
+                new_story[row] = pid
+    # scatter: the rows of the cut stories take their part's id, and are flagged
+    at = np.fromiter(new_story, np.int64, len(new_story))
+    mask = np.zeros(members.num_rows, bool)
+    mask[at] = True
+    slot = np.zeros(members.num_rows, np.int64)
+    slot[at] = np.arange(len(at))
+    replaced = pa.array(list(new_story.values()), pa.string()).take(pa.array(slot))
+    return pc.if_else(pa.array(mask), replaced, story), pc.or_(review, pa.array(mask))
+
+
+def _role_column(members: pa.Table, edges: pa.Table | None) -> pa.Array:
+    """Each member's reuse role (:func:`roles`) from the strong ``edges`` whose ends share a story."""
+    n = members.num_rows
+    copy, source, linked = (np.zeros(n, bool) for _ in range(3))
+    if edges is not None and edges.num_rows:
+        src, cpy = (pc.fill_null(pc.index_in(edges[c], value_set=members["article_id"]), -1).to_numpy()
+                    for c in ("source_id", "copy_id"))
+        story = members["story_id"]
+        both = (src >= 0) & (cpy >= 0)
+        same = np.zeros(len(src), bool)
+        if both.any():
+            same[both] = pc.equal(story.take(pa.array(src[both])), story.take(pa.array(cpy[both]))).to_numpy(
+                zero_copy_only=False)
+        undecided = pc.equal(edges["reason"], "undecided").to_numpy(zero_copy_only=False)
+        directed = same & ~undecided
+        copy[cpy[directed]] = True
+        source[src[directed]] = True
+        linked[src[same & undecided]] = True
+        linked[cpy[same & undecided]] = True
+    role = np.where(copy, "copy", np.where(source, "origin", np.where(linked, "reuse", "independent")))
+    return pa.array(role.astype(object), pa.string())
 
 
 @dataclass
@@ -1654,12 +1794,12 @@ class Cluster:
 
     def plan(self, articles: pa.Table, previous: pa.Table | None) -> list[Segment]:
         """The time slices of the articles that ``previous`` did not place (:func:`plan_segments`)."""
-        ids, published = articles["article_id"].to_pylist(), articles["published"].to_pylist()
-        order = sorted(range(len(ids)), key=lambda i: _order_key(published[i], ids[i]))
-        days = [_day(p) for p in published]
-        items = [(ids[i], days[i]) for i in order]
+        ids, days = stream_columns(articles)
+        placed = _placed(articles, previous)
+        is_old = (pc.is_in(ids, value_set=pa.array(list(placed), pa.string())).to_numpy(zero_copy_only=False)
+                  if placed else np.zeros(len(ids), bool))
         cfg = self.config
-        return plan_segments(items, _placed(articles, previous), cfg.segment_articles, cfg.window_days)
+        return _plan(ids, days, is_old, placed, cfg.segment_articles, cfg.window_days)
 
     def needs_text(self, articles: pa.Table, previous: pa.Table | None) -> set[str]:
         """Ids whose terms a run with stored ``df`` reads: the articles not in ``previous`` and the
