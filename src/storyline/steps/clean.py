@@ -9,11 +9,11 @@ Two modes share one output, :class:`Cleaned`:
 * Text mode (:func:`clean_text`): whole-page text (menus, share bars, reader comments, related
   links mixed in) goes through a two-stage line classifier. Stage one scores each line from its
   own shape and its neighbours'; the densest run of prose (a maximum-sum segment that cannot cross
-  a comment-section line) gives stage two its position features. On plain-text pages a block
-  model then drops whole blocks (runs of lines between blank lines) judged against the rest of
-  the page (see :func:`block_features`). The weights are logistic regressions fitted on
-  extraction-dev by ``bench/extraction.py --fit`` and pasted below; markdown pages (html2text-like
-  renderings) have a second line-weight set of their own and no block model. A few
+  a comment-section line) gives stage two its position features. A block model then drops whole
+  blocks (runs of lines between blank lines) judged against the rest of the page (see
+  :func:`block_features`). The weights are logistic regressions fitted on extraction-dev by
+  ``bench/extraction.py --fit`` and pasted below; markdown pages (html2text-like renderings) have
+  a second set of line weights and block model of their own. A few
   line shapes are dropped whatever the score: comment sections, timers, e-mail lines, photo credits.
 
 The :class:`Clean` step maps ``PAGE`` rows to ``ARTICLE`` rows and rejects the rows with no body.
@@ -284,7 +284,7 @@ def stage_two_features(z: np.ndarray, x: np.ndarray, barrier: np.ndarray) -> np.
 # (intercept last). Regenerate with that script after changing any feature. MD_*: the same two
 # stages fitted on the html2text renderings only, used on markdown pages (see _is_markdown); that set
 # leaves the truncated-teaser column out (weight 0, see MD_UNUSED in the bench). BLOCK_*: the
-# block model of plain-text pages (see block_features and BLOCK_DROP). Column 14 (the line is one of
+# block model of plain-text pages (see block_features and BLOCK_DROP); MD_BLOCK_*: markdown pages'. Column 14 (the line is one of
 # ``site_lines``) is fitted on the lines extraction-dev's two-page sites repeat on both pages: such a
 # line is dropped anyway, and its weight tells its neighbours (site-grouped 5-fold CV F1 with site
 # lines, mean of 5 splits: inscriptis 0.9304 -> 0.9305, html2text 0.9113 -> 0.9150).
@@ -300,12 +300,15 @@ MD_SCALE1 = np.array([1.11213, 1.01581, 0.380818, 0.0803864, 0.065866, 0.192244,
 BLOCK_MEAN = np.array([-1.19067, -3.60295, 2.63382, 0.0165915, 0.367335, 1.19876, 0.582019, 0.079302, 0.418438, 0.146383, 0.149251, 0.00454835])
 BLOCK_SCALE = np.array([4.00393, 4.01099, 3.89818, 0.029302, 0.904004, 1.55583, 0.216499, 0.240404, 0.486717, 0.338986, 0.441509, 0.0361524])
 BLOCK_W = np.array([2.72819, 0.545746, -0.85298, 0.0600009, -1.16701, -2.06303, -0.300219, -0.565917, 0.580608, 0.265151, 0.119962, 0.083879, -2.01037])
+MD_BLOCK_MEAN = np.array([-2.02366, -3.75195, 1.58114, 0.0113356, 0.811548, 1.38157, 0.526159, 0.0443552, 0.2902, 0.401534, 0.05231, 0.00127012])
+MD_BLOCK_SCALE = np.array([2.75974, 2.95454, 2.66859, 0.0209254, 1.34675, 1.71836, 0.220626, 0.16353, 0.451548, 0.488201, 0.1822, 0.0188916])
+MD_BLOCK_W = np.array([1.4085, 1.48678, -0.72833, 0.110314, -1.70818, -1.973, 0.0656407, -0.0641635, 0.370604, 0.335004, 0.252945, -0.000851849, -3.11176])
 TRIM_MEAN = np.array([4.76742, 3.08701, 0.756596, 0.00893617, 0.0565476, 0.29773, 0.227933, 0.0187694, 0.0468237, 0.0710638, 0.0365957, 0, 0.00170213, 0.0131915, 0, 0.00212766, 0, 0.00382979, 0.00638298, 0.02, 0.0449018, 0.798298, 0.0757447, 0.501277, 0.0729534, 0.873322, 0.0597302, 0.0593171, 2.7233, 2.7233, 0.5, 3.66792, 0.0391489, 0, 0.0523404, 0.0408511])
 TRIM_SCALE = np.array([1.07324, 1.0149, 0.429137, 0.094108, 0.056969, 0.17314, 0.235804, 0.0443782, 0.0602376, 0.256931, 0.187767, 1, 0.0412217, 0.114094, 1, 0.0460775, 1, 0.0617667, 0.0796382, 0.14, 0.0588047, 0.401271, 0.264589, 0.499998, 0.192051, 0.33125, 0.10402, 0.108453, 1.23409, 1.23409, 0.30061, 0.933066, 0.0502703, 1, 0.222713, 0.197945])
 TRIM_W = np.array([0.316328, 0.303369, -0.64086, -0.123685, -0.13426, -0.547245, 0.0835822, -0.176726, 0.214081, -0.136491, 0.225737, 0, 0.0633536, -0.223247, 0, 0.0234686, 0, 0.0453392, 0.172152, -0.0137565, -0.11017, 0.425466, -0.0973318, -0.181427, 0.666075, -0.429372, 0.138172, 0.0881541, -0.578478, -0.602286, 0.233422, -0.385521, -0.226336, 0, 0.00285251, -0.205598, -4.48516])
 # END FITTED
 
-# Block-model logit under which a plain-text block is dropped. The block model is fitted on in-sample
+# Block-model logit under which a block is dropped (markdown pages' block model uses it too). The block model is fitted on in-sample
 # stage scores, which are surer than held-out ones, so the cut sits below 0 (site-grouped 5-fold CV F1
 # on inscriptis, 3-split means: -1 0.9264, -0.5 0.9273, 0 0.9268; without the block model 0.9218).
 BLOCK_DROP = -0.5
@@ -340,13 +343,13 @@ class _Weights:
     # Markdown pages (html2text-like renderings: # headings, **bold**, table rules) get their own
     # stage weights: the same line shapes mean different things there. None: one set for all pages.
     md: _Weights | None = None
-    # Plain-text pages' block model (see block_features); None: lines are judged one by one only.
+    # The block model (see block_features; markdown pages use md's); None: lines are judged one by one only.
     block: _Logistic | None = None
 
 
 def default_weights() -> _Weights:
     """The fitted weights pasted into this module."""
-    md = _Weights(MD_MEAN1, MD_SCALE1, MD_W1, MD_W2)
+    md = _Weights(MD_MEAN1, MD_SCALE1, MD_W1, MD_W2, block=_Logistic(MD_BLOCK_MEAN, MD_BLOCK_SCALE, MD_BLOCK_W))
     block = _Logistic(BLOCK_MEAN, BLOCK_SCALE, BLOCK_W)
     return _Weights(MEAN1, SCALE1, W1, W2, _Logistic(TRIM_MEAN, TRIM_SCALE, TRIM_W), md, block)
 
@@ -490,10 +493,10 @@ def _keep_mask(lines: list[str], gaps: list[bool], cfg: CleanConfig, site_lines:
     """Which lines are body: classifier score over threshold, minus comments, junk and repeats."""
     scores = _stages(lines, site_lines, weights, memo)
     keep = (_sigmoid(scores.z2) > cfg.keep_threshold) & ~_comment_lines(lines, gaps)
-    if lines and weights.block is not None and not scores.markdown:
-        # Drop whole blocks the block model judges junk for this page (markdown pages have no block model).
+    b = weights.md.block if scores.markdown else weights.block
+    if lines and b is not None:
+        # Drop whole blocks the block model judges junk for this page (markdown pages have their own model).
         feats, block = block_features(scores, gaps)
-        b = weights.block
         keep &= (_logit((feats - b.mean) / b.scale, b.w) >= BLOCK_DROP)[block]
     if site_lines:
         keep &= np.array([s not in site_lines for s in lines], dtype=bool)
