@@ -112,3 +112,28 @@ def test_compare_step_is_analyze_story_per_story():
     assert got.to_pylist() == want
     status = {r["article_id"]: r["status"] for r in want if r["kind"] == "figure"}
     assert status == {"a1": "conflict", "a2": "conflict", "b1": "only_here"}
+
+
+def test_compare_conflicts_of_a_sentence_repeated_thousands_of_times_stay_small():
+    # An article that repeats one sentence (a page stuck in a loop) must not square its figures:
+    # the product runs over distinct sentences, so memory stays flat while every copy is flagged.
+    import tracemalloc
+
+    said = "Officials said 4,000 people were evacuated from the valley"
+    other = "Officials said 5,000 people were evacuated from the valley"
+    figures = [("s1", {"figure_id": f"a{i}", "article_id": "a", "value": 4000.0, "unit": "people",
+                       "context": said}) for i in range(3000)]
+    figures += [("s1", {"figure_id": "b0", "article_id": "b", "value": 5000.0, "unit": "people", "context": other}),
+                ("s1", {"figure_id": "c0", "article_id": "c", "value": 4000.0, "unit": "people", "context": said}),
+                ("s2", {"figure_id": "d0", "article_id": "d", "value": 7.0, "unit": "people", "context": other})]
+    contexts = {c: compare._content_words(c) for c in (said, other)}
+    outlet = {"a": "one.example", "b": "two.example", "c": "three.example", "d": "two.example"}
+    tracemalloc.start()
+    try:
+        got = compare._conflicts(figures, contexts, outlet)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Every 4,000 conflicts with b's 5,000 (another outlet, same sentence otherwise); d is another story.
+    assert got == {f"a{i}" for i in range(3000)} | {"b0", "c0"}
+    assert peak < 20 * 2**20, peak  # a 3,003-square product alone would take ~70 MB

@@ -393,29 +393,40 @@ def _conflicts(figures: list[tuple[str, dict]], contexts: dict[str | None, set[s
     shorter shared, so at least one).
 
     ``figures`` are (story id, figure) pairs, ``contexts`` the content words of each context. A
-    sparse product of figures by their (story, unit, word) keys counts the shared words of every
-    pair sharing one, for many stories at once, not pair by pair in Python (a big story has
-    hundreds of figures).
+    sparse product of the distinct (story, unit, context) sentences by their (story, unit, word)
+    keys counts the shared words of every pair sharing one, for many stories at once, not pair by
+    pair in Python (a big story has hundreds of figures). Figures are grouped by sentence first,
+    and within it by (value, article): an article that repeats one sentence thousands of times
+    adds one row, not a square of them.
     """
     vocab: dict[str, int] = {}
     codes = {c: np.array([vocab.setdefault(w, len(vocab)) for w in ws], np.int64) for c, ws in contexts.items()}
     if not vocab:
         return set()
-    word = np.concatenate([codes[f["context"]] for _, f in figures])
-    sizes = np.array([len(contexts[f["context"]]) for _, f in figures], np.int64)
-    group = _codes([(sid, f["unit"] or "") for sid, f in figures])
+    sentence = _codes([(sid, f["unit"] or "", f["context"]) for sid, f in figures])
+    members: list[dict[tuple, list[str]]] = [{} for _ in range(int(sentence.max()) + 1)]
+    first = np.full(len(members), -1, np.int64)
+    for k, (code, (_, f)) in enumerate(zip(sentence.tolist(), figures)):
+        members[code].setdefault((f["value"], f["article_id"]), []).append(f["figure_id"])
+        if first[code] < 0:
+            first[code] = k
+    heads = [figures[k] for k in first.tolist()]
+    word = np.concatenate([codes[f["context"]] for _, f in heads])
+    sizes = np.array([len(contexts[f["context"]]) for _, f in heads], np.int64)
+    group = _codes([(sid, f["unit"] or "") for sid, f in heads])
     _, key = np.unique(np.repeat(group, sizes) * len(vocab) + word, return_inverse=True)
     m = sparse.csr_matrix((np.ones(word.size, np.int32), key.ravel(), np.concatenate(([0], np.cumsum(sizes)))),
-                          shape=(len(figures), int(key.max()) + 1))
-    shared = sparse.triu(m @ m.T, k=1).tocoo()
+                          shape=(len(heads), int(key.max()) + 1))
+    shared = sparse.triu(m @ m.T, k=0).tocoo()  # the diagonal: figures of one sentence
     i, j, n = shared.row, shared.col, shared.data.astype(np.int64)
     like = 2 * n >= np.maximum(1, np.minimum(sizes[i], sizes[j]))  # n / max(1, min) >= 0.5
     out: set[str] = set()
     for a, b in zip(i[like].tolist(), j[like].tolist()):
-        f, g = figures[a][1], figures[b][1]
-        if (f["value"] != g["value"] and f["article_id"] != g["article_id"]
-                and outlet[f["article_id"]] != outlet[g["article_id"]]):
-            out.update((f["figure_id"], g["figure_id"]))
+        for (va, aa), ids_a in members[a].items():
+            for (vb, ab), ids_b in members[b].items():
+                if va != vb and aa != ab and outlet[aa] != outlet[ab]:
+                    out.update(ids_a)
+                    out.update(ids_b)
     return out
 
 
