@@ -99,3 +99,23 @@ def test_pairs_stage_same_pairs_for_any_number_of_key_buckets(tmp_path):
         tables[rows] = store.read("pairs")
     assert tables[10**9].num_rows >= 6
     assert tables[40].equals(tables[10**9]) and tables[7].equals(tables[10**9])
+
+
+@pytest.mark.parametrize("rows", [1, 7, 50])
+def test_candidates_count_pairs_in_parts_equals_one_pass(rows):
+    # The pipeline sums candidate rows per pair in parts of whole a_id groups (bounded memory at
+    # 1M articles); sorted by pair, the parts' output must be exactly the single pass's.
+    from storyline.pipeline import _count_pairs
+
+    rng = np.random.default_rng(3)
+    n = 400
+    a = rng.integers(0, 25, n)
+    b = a + 1 + rng.integers(0, 6, n)
+    counted = pa.table({"a_id": [f"art{x:03d}" for x in a], "b_id": [f"art{x:03d}" for x in b],
+                        "shared_keys": rng.integers(1, 5, n).astype(np.int64),
+                        "via": rng.choice(["band", "gram"], n).tolist()}, schema=model.CANDIDATE_PAIR)
+    step = CountPairs(CandidatesConfig(min_shared_grams=4))
+    engine = LocalEngine()
+    whole = engine.group(step, counted)
+    parts = _count_pairs(engine, step, counted, rows)
+    assert whole.num_rows > 20 and parts.equals(whole)

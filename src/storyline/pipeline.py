@@ -380,10 +380,29 @@ def _pairs_stage(store: Store, cfg: PipelineConfig, engine: Any, bucket_rows: in
         return
     n = -(-(store.manifest("keys") or {}).get("rows", 0) // bucket_rows)
     step = Candidates(cfg.candidates)
-    counted = [sum_keys(engine.group(step, shared_rows(bucket)))
-               for bucket in store.buckets("keys", "band_key", n, schema=model.BAND_KEY)]
-    pairs = engine.group(CountPairs(cfg.candidates), concat(counted, model.CANDIDATE_PAIR))
-    store.replace("pairs", pairs, cid, inputs=store.fingerprint("keys"))
+    counted = concat([sum_keys(engine.group(step, shared_rows(bucket)))
+                      for bucket in store.buckets("keys", "band_key", n, schema=model.BAND_KEY)],
+                     model.CANDIDATE_PAIR)
+    store.replace("pairs", _count_pairs(engine, CountPairs(cfg.candidates), counted), cid,
+                  inputs=store.fingerprint("keys"))
+
+
+COUNT_ROWS = 2_000_000  # candidate rows summed per pair together (21M rows at 1M articles)
+
+
+def _count_pairs(engine: Any, step: CountPairs, counted: pa.Table, rows: int = COUNT_ROWS) -> pa.Table:
+    """``step`` over ``counted`` in parts that each hold whole ``a_id`` groups (by the code of the
+    id), so the sort and the batches sent to workers are a part's size, not the corpus's; the
+    parts' outputs sorted by pair are exactly the output of one pass over all of it."""
+    k = -(-counted.num_rows // rows)
+    if k <= 1:
+        return engine.group(step, counted)
+    part = np.asarray(pc.dictionary_encode(counted["a_id"]).combine_chunks().indices) % k
+    out = []
+    for b in range(k):
+        out.append(engine.group(step, counted.filter(pa.array(part == b))))
+        release_memory()
+    return concat(out, step.output_schema).sort_by([("a_id", "ascending"), ("b_id", "ascending")])
 
 
 def _pair_groups(store: Store, pairs: pa.Table, rows: int) -> list[pa.Table]:
