@@ -66,8 +66,9 @@ def _facts(rows: list[dict], outlet_of: dict[str, str]) -> list[dict]:
                               "status": r["status"], "detail": r.get("detail")})
         cell = "conflict" if r["status"] == "conflict" else "only_here" if r["status"] == "only_here" else "reported"
         f["cells"][outlet_of[r["article_id"]]] = cell
+    outlets = sorted(set(outlet_of.values()))  # once: a big story has thousands of facts
     for f in facts.values():  # an outlet of the story that does not carry the fact omits it
-        for o in sorted(set(outlet_of.values())):
+        for o in outlets:
             f["cells"].setdefault(o, "omitted")
     kinds = {"passage": 0, "quote": 1, "figure": 2, "unique": 3}
     return sorted(facts.values(), key=lambda f: (kinds.get(f["kind"], 9), -f["outlets"], f["fact_id"]))
