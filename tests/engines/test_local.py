@@ -135,3 +135,47 @@ def test_pool_sends_big_tables_as_files_that_the_workers_remove(monkeypatch):
     assert not os.path.exists(spool) and shipped == [50, 40] * 5
     want = [Joined()(*g) for g in groups]
     assert [t.drop_columns(["pid"]) for t in got] == [t.drop_columns(["pid"]) for t in want]
+
+
+_DRIVER = """
+import multiprocessing.forkserver as fs, sys, time
+import pyarrow as pa
+from storyline.engines.local import LocalEngine
+from storyline.steps.fingerprint import Fingerprint
+if __name__ == "__main__":
+    engine = LocalEngine(workers=2, batch_rows=1)
+    engine.map(Fingerprint(), pa.table({"article_id": ["a", "b", "c"], "text": ["one two", "three", "four"]}))
+    pids = list(engine._pool._processes) + [getattr(fs._forkserver, "_forkserver_pid", None) or 0]
+    print(" ".join(map(str, pids)), flush=True)
+    time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_local_pool_and_its_fork_server_exit_when_the_driver_is_killed(tmp_path):
+    # A driver killed with SIGKILL cannot stop its pool: its workers (and under forkserver the fork
+    # server, which waits on them) must notice and exit rather than idle forever.
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "driver.py"
+    script.write_text(_DRIVER)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split() if int(p)]
+        assert len(pids) >= 2 and all(_alive(p) for p in pids)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.2)
+    assert not [p for p in pids if _alive(p)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import select
 import shutil
 import tempfile
 import threading
@@ -57,17 +58,31 @@ def _run(step_type: type, step_params: dict[str, Any], *tables: pa.Table | _Ship
     return out
 
 
-def _exit_with_parent() -> None:
-    """Worker initializer: exit once the process that started this worker is gone.
+def _exit_with_driver(driver: int) -> None:
+    """Worker initializer: exit once ``driver``, the process that started the pool, is gone.
 
     A driver killed with SIGKILL cannot stop its pool; without this its idle workers would wait
-    for tasks forever. (Under forkserver the parent is the fork server, which exits with the driver.)
+    for tasks forever. The driver itself is watched, not the worker's parent: under forkserver the
+    parent is the fork server, which exits only once every holder of its "alive" pipe has, and the
+    workers hold it, so each would wait for the other.
     """
-    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
+        try:
+            fd = os.pidfd_open(driver)  # readable once the driver exits (a zombie counts as gone)
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while True:
+                try:
+                    os.kill(driver, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+                time.sleep(1.0)
         os._exit(0)
 
     threading.Thread(target=watch, daemon=True).start()
@@ -121,7 +136,7 @@ class LocalEngine:
                 self._timer.cancel()
                 self._timer = None
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_parent,
+                self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_driver, initargs=(os.getpid(),),
                                                  mp_context=multiprocessing.get_context(_start_method()))
                 self._spool = tempfile.mkdtemp(prefix="storyline-ship-")
             pool, spool = self._pool, self._spool
