@@ -283,17 +283,10 @@ def tokenize_many(texts: Sequence[str] | pa.Array | pa.ChunkedArray,
 
 def _scan_arrow(texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int] | None:
     """``(hashes, doc, n_texts)`` from an Arrow string array's UTF-8 buffer; None if a text leaves the BMP."""
-    arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
-    if pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.string())
-    if arr.null_count:
-        arr = arr.fill_null("")
-    n = len(arr)
+    n = len(texts)
     if n == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64), 0
-    _, offsets, data = arr.buffers()
-    offs = np.frombuffer(offsets, dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
-    buf = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    buf, offs = utf8_buffers(texts)
     raw, doc, ok = _utf8_words(buf, offs, _LOWER, _POW)
     return (raw, doc, n) if ok else None
 
