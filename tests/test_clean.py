@@ -357,6 +357,17 @@ def test_clean_step_rejects_garbage(content: str, kind: str, reason: str) -> Non
     assert out[0]["article_id"] == "p1" and out[0]["outlet"]
 
 
+def test_is_binary_counts_controls_and_replacement_characters() -> None:
+    import unicodedata
+
+    # Bad: U+FFFD and every control character (category Cc) but tab, newline, form feed, return.
+    for c in map(chr, range(0x3000)):
+        bad = c == "\ufffd" or (unicodedata.category(c) == "Cc" and c not in "\n\r\t\f")
+        assert clean_mod.is_binary(c) == bad, hex(ord(c))
+    assert not clean_mod.is_binary("\ufffd" + "x" * 19) and clean_mod.is_binary("\x0b" + "x" * 18)  # > 5%
+    assert not clean_mod.is_binary("x" * 20000 + "\x00" * 2000)  # only the first 20,000 characters count
+
+
 def test_clean_step_error_becomes_reject(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*a, **k):
         raise RuntimeError("bad page")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -981,13 +980,17 @@ def _line_counts(pages: list[tuple[str, str]]) -> dict[str, Counter[str]]:
 MAX_BINARY_SHARE = 0.05
 
 
+# Replacement characters and control characters (category Cc: U+0000-U+001F, U+007F-U+009F, a set
+# Unicode keeps fixed) other than \t \n \f \r. One regex scan, not a Python call per character.
+_BINARY_CHAR = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
 def is_binary(content: str) -> bool:
     """Whether ``content`` looks like decoded binary data rather than text."""
     sample = content[:20000]
-    if not sample:
+    if not sample or not _BINARY_CHAR.search(sample):
         return False
-    bad = sum(1 for c in sample if c == "\ufffd" or (unicodedata.category(c) == "Cc" and c not in "\n\r\t\f"))
-    return bad / len(sample) > MAX_BINARY_SHARE
+    return len(_BINARY_CHAR.findall(sample)) / len(sample) > MAX_BINARY_SHARE
 
 
 def _fallback_outlet(url: str | None, path: str | None) -> str:
