@@ -308,16 +308,18 @@ def read(inputs: Iterable[str], cfg: IngestConfig | None = None) -> Iterator[Pag
 
 def to_tables(items: Iterable[Page | Reject]) -> tuple[pa.Table, pa.Table]:
     """Split read results into a PAGE table and a REJECT table."""
-    pages, rejects = [], []
+    pages: list[Page] = []
+    rejects = []
     for it in items:
         if isinstance(it, Reject):
             rejects.append({"path": it.path, "record": it.record, "stage": "ingest", "reason": it.reason, "page_id": None,
                             "detail": it.detail})
         else:
-            pages.append({f: getattr(it, f) for f in model.PAGE.names})
-    for p in pages:
-        p["extras"] = list(p["extras"].items())
+            pages.append(it)
+    # Column by column: cheaper than a dict per page through from_pylist.
+    cols = [[list(p.extras.items()) for p in pages] if f.name == "extras" else [getattr(p, f.name) for p in pages]
+            for f in model.PAGE]
     return (
-        pa.Table.from_pylist(pages, schema=model.PAGE),
+        pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, model.PAGE)], schema=model.PAGE),
         pa.Table.from_pylist(rejects, schema=model.REJECT),
     )
