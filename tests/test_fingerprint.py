@@ -5,7 +5,8 @@ import pytest
 
 from storyline.config import FingerprintConfig
 from storyline.errors import ConfigError
-from storyline.steps.fingerprint import Fingerprint, fingerprint, fingerprint_batch, minhash, winnow
+from storyline.steps.fingerprint import (Fingerprint, _fingerprint_rows, fingerprint, fingerprint_batch, minhash,
+                                         winnow)
 from storyline.textutil import ngram_hashes, tokenize, tokenize_many
 from tests.conftest import make_articles
 
@@ -92,3 +93,19 @@ def test_fingerprint_tokenize_many_bounds_with_empty_texts():
     assert bounds.size == len(texts) + 1
     for i, t in enumerate(texts):
         assert np.array_equal(hashes[bounds[i]:bounds[i + 1]], tokenize(t, aliases=True).hashes)
+
+
+@pytest.mark.parametrize("shingle,window,num_perm,bands", [(5, 8, 128, 32), (3, 1, 64, 16), (3, 3, 16, 16), (4, 13, 32, 8)])
+def test_fingerprint_fused_pass_equals_step_by_step(shingle, window, num_perm, bands):
+    # Texts of 0 to 80 words from a small vocabulary (repeated n-grams and minima, empty MinHash bins),
+    # shorter and longer than the shingle and the window.
+    rng = np.random.default_rng(shingle * window)
+    texts = [" ".join(f"w{k}" for k in rng.integers(0, 12, size=n)) for n in [0, 1, 4, 5, 7, 12, 13, 80, 2, 30]]
+    cfg = FingerprintConfig(shingle_words=shingle, gram_words=shingle, winnow_window=window, num_perm=num_perm,
+                            bands=bands)
+    hashes, bounds = tokenize_many(texts, aliases=True)
+    fused = fingerprint_batch(texts, cfg)
+    stepwise = _fingerprint_rows(hashes, bounds, len(texts), cfg)
+    assert fused[2].size > 0
+    for got, want in zip(fused, stepwise):
+        assert got.dtype == want.dtype and np.array_equal(got, want)

@@ -160,20 +160,118 @@ def winnow(hashes: np.ndarray, window: int, doc: np.ndarray | None = None) -> tu
     return keys if single else (keys, owner)
 
 
+@numba.njit(cache=True, nogil=True)
+def _fingerprint_docs(hashes: np.ndarray, bounds: np.ndarray, n: int, num_perm: int, bands: int,
+                      seed: np.uint64, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fingerprint_batch`'s rows when the shingles are the indexed n-grams, text by text in one pass.
+
+    Per text: its n-gram hashes (``textutil._roll``), the MinHash bins (:func:`_bin_min`), the
+    densified signature (:func:`_densify`), its band keys (:func:`band_keys`), then its winnowed
+    keys (:func:`_winnow`); no batch-wide intermediate arrays and no sort by text at the end.
+    """
+    docs = bounds.size - 1
+    total, longest = 0, 0
+    for d in range(docs):
+        m = bounds[d + 1] - bounds[d] - n + 1
+        if m > 0:
+            total += bands + m
+            longest = max(longest, m)
+    doc = np.empty(total, np.int64)
+    is_band = np.empty(total, np.bool_)
+    key = np.empty(total, np.uint64)
+    grams = np.empty(longest, np.uint64)
+    minima = np.empty(longest, np.uint64)
+    ahead = np.empty(longest, np.uint64)
+    behind = np.empty(longest, np.uint64)
+    sig = np.empty(num_perm, np.uint64)
+    dense = np.empty(num_perm, np.uint64)
+    rows = num_perm // bands
+    out = 0
+    for d in range(docs):
+        s = bounds[d]
+        m = bounds[d + 1] - s - n + 1
+        if m <= 0:
+            continue  # too short to shingle: no rows
+        sig[:] = _MAX
+        for i in range(m):
+            g = hashes[s + i]
+            for t in range(1, n):
+                g = _mix(g * np.uint64(0xD6E8FEB86659FD93) + hashes[s + i + t])
+            grams[i] = g
+            h = _mix(g ^ seed)
+            b = ((h >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)
+            v = _mix(h)
+            if v < sig[b]:
+                sig[b] = v
+        # Densify: an empty bin takes the next non-empty bin to its right (circularly), salted by distance.
+        nxt = 2 * num_perm
+        for j in range(2 * num_perm - 1, -1, -1):
+            if sig[j % num_perm] != _MAX:
+                nxt = j
+            if j < num_perm:
+                dense[j] = sig[j] if sig[j] != _MAX else _mix(sig[nxt % num_perm] + np.uint64(nxt - j))
+        for b in range(bands):
+            k = np.uint64(b)
+            for r in range(rows):
+                k = _mix(k * _BAND_MUL + dense[b * rows + r])
+            doc[out] = d
+            is_band[out] = True
+            key[out] = k
+            out += 1
+        # Winnow: the distinct minima of every window of n-grams (the minimum alone in a shorter text).
+        count = 0
+        if m < window:
+            v = grams[0]
+            for i in range(1, m):
+                v = min(v, grams[i])
+            minima[0] = v
+            count = 1
+        else:
+            # Window minima in O(m) (van Herk / Gil-Werman): minima from each block start (ahead) and to
+            # each block end (behind); a window spans at most two blocks.
+            for i in range(m):
+                ahead[i] = grams[i] if i % window == 0 else min(ahead[i - 1], grams[i])
+            for i in range(m - 1, -1, -1):
+                behind[i] = grams[i] if i == m - 1 or (i + 1) % window == 0 else min(behind[i + 1], grams[i])
+            prev = np.uint64(0)
+            for i in range(m - window + 1):
+                v = min(behind[i], ahead[i + window - 1])
+                if i == 0 or v != prev:
+                    minima[count] = v
+                    count += 1
+                prev = v
+        seg = np.sort(minima[:count])
+        for t in range(count):
+            if t == 0 or seg[t] != seg[t - 1]:
+                doc[out] = d
+                is_band[out] = False
+                key[out] = seg[t]
+                out += 1
+    return doc[:out].copy(), is_band[:out].copy(), key[:out].copy()
+
+
 def fingerprint_batch(texts: Sequence[str] | pa.Array | pa.ChunkedArray,
                       cfg: FingerprintConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(doc, is_band, key)`` rows for a batch of texts (strings or an Arrow string array, null = empty);
     texts under ``shingle_words`` words get none."""
     hashes, bounds = tokenize_many(texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else list(texts),
                                    aliases=ALIASES)
-    n_docs = len(texts)
+    if cfg.gram_words == cfg.shingle_words:  # the default: one fused pass
+        return _fingerprint_docs(np.ascontiguousarray(hashes, dtype=np.uint64),
+                                 np.ascontiguousarray(bounds, dtype=np.int64), cfg.shingle_words, cfg.num_perm,
+                                 cfg.bands, _seed(cfg), cfg.winnow_window)
+    return _fingerprint_rows(hashes, bounds, len(texts), cfg)
+
+
+def _fingerprint_rows(hashes: np.ndarray, bounds: np.ndarray, n_docs: int,
+                      cfg: FingerprintConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fingerprint_batch`'s rows from word hashes, step by step over the whole batch (any config)."""
     shingles, sdoc = batch_ngrams(hashes, bounds, cfg.shingle_words)
     has = np.zeros(n_docs, dtype=bool)
     has[sdoc] = True
     sig = minhash(shingles, cfg.num_perm, _seed(cfg), sdoc, n_docs)
     bands = band_keys(sig, cfg.bands)[has]
     band_doc = np.repeat(np.flatnonzero(has), cfg.bands)
-    # The default config shingles and indexes the same n-grams: hash them once.
     grams, gdoc = (shingles, sdoc) if cfg.gram_words == cfg.shingle_words else batch_ngrams(hashes, bounds, cfg.gram_words)
     grams, gdoc = winnow(grams, cfg.winnow_window, gdoc)
     keep = has[gdoc]
