@@ -439,3 +439,19 @@ def test_quotes_clean_name_matches_plain_form(tokens: list[str]) -> None:
     while toks and toks[-1].endswith(".") and len(toks[-1]) > 2 and quotes._norm(toks[-1]) not in {"jr.", "sr."}:
         toks[-1] = toks[-1].rstrip(".")
     assert quotes._clean_name_cached.__wrapped__(tuple(tokens)) == tuple(toks)
+
+
+# Letters, digits (an Arabic-Indic one too), é (a word character that starts no word), marks and punctuation.
+_SCAN_CHARS = st.text(st.sampled_from(list("aZb9٣é_.,-'’“” \n(")), max_size=60)
+
+
+@given(_SCAN_CHARS, st.integers(0, 60), st.integers(0, 60))
+@settings(max_examples=400, deadline=None)
+def test_quotes_scans_match_their_regexes(text: str, lo: int, hi: int) -> None:
+    import re
+
+    from storyline.steps import quotes as q
+
+    words = [(m.start(), m.end(), m.group()) for m in q._WORD.finditer(text, lo, hi)]
+    assert q._tokens(text, lo, hi) == words
+    assert q._mark_offsets(text) == [m.start() for m in re.finditer("[\"“”„«»‘']", text)]
