@@ -24,9 +24,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -35,7 +36,7 @@ import pyarrow.compute as pc
 
 from .. import model
 from ..config import CleanConfig
-from .base import REJECT_COLUMN, StepTimeout, check_reads, time_limit, with_reject
+from .base import REJECT_COLUMN, check_reads, record_limits, with_reject
 
 __all__ = [
     "Clean",
@@ -1023,20 +1024,23 @@ class Clean:
         check_reads(self, batch)
         # Column by column both ways: cheaper than Arrow's row dicts (to_pylist, from_pylist).
         cols = batch.select(list(self.reads)).to_pydict()
-        rows = [self._row(dict(zip(self.reads, r))) for r in zip(*cols.values())]
+        # One alarm handler for the batch, each page only arms the timer (a handler per page cost
+        # a tenth of cleaning a JSONL record).
+        with record_limits(self.config.timeout_s) as limited:
+            rows = [self._row(dict(zip(self.reads, r)), limited) for r in zip(*cols.values())]
         return pa.Table.from_arrays([pa.array([r[f.name] for r in rows], type=f.type) for f in self.output_schema],
                                     schema=self.output_schema)
 
-    def _row(self, page: dict) -> dict:
-        """One ARTICLE row (with ``_reject``) from one PAGE row; never raises."""
+    def _row(self, page: dict, limited: Callable[..., tuple[Any, str | None]]) -> dict:
+        """One ARTICLE row (with ``_reject``) from one PAGE row, cleaned under ``limited``
+        (:func:`~storyline.steps.base.record_limits`); never raises."""
         content = page["content"] or ""
-        try:
-            with time_limit(self.config.timeout_s):
-                cleaned, raw, reason = self._clean(page, content)
-        except StepTimeout:
-            cleaned, raw, reason = Cleaned(None, None, None, None, ""), content, f"timeout: > {self.config.timeout_s}s"
-        except Exception as exc:  # a bad page must not kill the batch
-            cleaned, raw, reason = Cleaned(None, None, None, None, ""), content, f"clean_error: {type(exc).__name__}"
+        done, failed = limited(self._clean, page, content)
+        if failed:  # "timeout: > Ns", or "error: Type" when cleaning raised: a bad page must not kill the batch
+            reason = "clean_" + failed if failed.startswith("error: ") else failed
+            cleaned, raw = Cleaned(None, None, None, None, ""), content
+        else:
+            cleaned, raw, reason = done
         outlet = page["outlet"] or cleaned.outlet or _fallback_outlet(page["url"], page["path"])
         return {
             "article_id": page["page_id"],
