@@ -15,7 +15,7 @@ whose prediction is empty has no precision (it is left out of the precision aver
 recall 0; a page where both sides are empty scores 1 on both.
 
 Usage:
-    python bench/extraction.py [--data PATH]      # the table
+    python bench/extraction.py [--data PATH]      # the table, then the pages text mode loses most on
     python bench/extraction.py --fit             # refit text-mode weights; prints code to paste
 """
 
@@ -434,11 +434,48 @@ def speed(pages: list[dict]) -> float:
     return len(texts) / best
 
 
+def page_losses(pages: list[dict], results: list[tuple[int, int, int]]) -> list[tuple[float, float, float, dict]]:
+    """Each page's cost to the averages, largest first: (1 - precision, 1 - recall, their mean, page).
+
+    The metric averages per page, so a page's cost to the average precision is (1 - P) / pages; a
+    page with an empty prediction costs recall only, as in :func:`prf`.
+    """
+
+    def ratio(a: int, b: int) -> float:
+        return a / b if b else 1.0
+
+    rows = []
+    for pg, (tp, fp, fn) in zip(pages, results):
+        lp = 1.0 - ratio(tp, tp + fp) if tp + fp else 0.0
+        lr = 1.0 - ratio(tp, tp + fn)
+        rows.append((lp, lr, (lp + lr) / 2, pg))
+    return sorted(rows, key=lambda r: -r[2])
+
+
+def print_losses(pages: list[dict], cv: dict[str, list], top: int) -> None:
+    """The ``top`` pages that cost text mode most, per rendering (site-grouped CV, page by page)."""
+    n = len(pages)
+    index = {id(p): i for i, p in enumerate(pages)}
+    for source in ("inscriptis", "html2text"):
+        rows = page_losses(pages, cv[source])
+        print(f"\nstoryline-text {source}: pages losing most (CV), points of the P and R averages lost")
+        print(f"{'#':>4}  {'id':<14}{'site':<30}{'P':>6}{'R':>6}{'-P pts':>8}{'-R pts':>8}")
+        for lp, lr, _, pg in rows[:top]:
+            print(f"{index[id(pg)]:>4}  {pg['id'][:12]:<14}{pg['site'][:28]:<30}{1 - lp:>6.2f}{1 - lr:>6.2f}"
+                  f"{100 * lp / n:>8.2f}{100 * lr / n:>8.2f}")
+        shown = rows[:top]
+        print(f"      these {len(shown)} pages: {100 * sum(r[0] for r in shown) / n:.2f} of "
+              f"{100 * sum(r[0] for r in rows) / n:.2f} P points lost, {100 * sum(r[1] for r in shown) / n:.2f} "
+              f"of {100 * sum(r[1] for r in rows) / n:.2f} R points lost")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print the table (or, with --fit, the refitted weights)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT)
     ap.add_argument("--fit", action="store_true", help="refit text-mode weights on all pages and print them")
+    ap.add_argument("--pages", type=int, default=12, metavar="N",
+                    help="list the N pages text mode loses most on (CV), per rendering (0: none)")
     args = ap.parse_args(argv)
     pages = load(args.data)
     if args.fit:
@@ -467,6 +504,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, source, p, r, f in rows:
         print(f"{name:<42}{source:<12}{p:>10.4f}{r:>10.4f}{f:>10.4f}")
     print(f"storyline-text speed: {speed(pages):.0f} pages/s per core")
+    if args.pages:
+        print_losses(pages, cv, args.pages)
 
 
 if __name__ == "__main__":
