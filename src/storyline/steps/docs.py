@@ -1,4 +1,8 @@
-"""Story documents: one JSON document per story, what export, the Python API and the web UI show."""
+"""Story documents: one JSON document per story, what export, the Python API and the web UI show.
+
+A stored document leaves out its articles' ``text``: the articles table holds each text once, and
+:func:`with_texts` puts them back when a document is read (:func:`storyline.export.stories`).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ import orjson
 import pyarrow as pa
 
 from .. import model
+from .quotes import _clean_name_cached as clean_name
 from .quotes import full_name, person_names
 
-# Columns of the articles table a document shows.
+# Columns of the articles table a document shows (``text`` only once read: see with_texts).
 ARTICLE_COLUMNS = ["article_id", "path", "record", "url", "outlet", "published", "title", "byline", "text"]
 # The tables a document draws on, each by the article that owns its rows.
 OWNER = {"articles": "article_id", "alignments": "a_id", "edges": "source_id", "figures": "article_id",
@@ -28,10 +33,14 @@ def _by(rows: list[dict], key: str) -> dict[str, list[dict]]:
 
 def resolve_story_speakers(quotes: list[dict], texts: list[str]) -> None:
     """Give bare-surname speakers the full name used elsewhere in the story (quotes or text)."""
-    if not any(q.get("speaker") and len(q["speaker"].split()) == 1 for q in quotes):
+    bare = {q["speaker"] for q in quotes if q.get("speaker") and len(q["speaker"].split()) == 1}
+    if not bare:
         return  # nothing to resolve: skip reading every text for names
+    # A name only resolves a surname it contains, and the names of a text are pieces of it: texts
+    # without any of the surnames (most of a big story) hold no name that matters.
+    surnames = {toks[-1] for toks in (clean_name(tuple(sp.split())) for sp in bare) if toks}
     known = sorted({q["speaker"] for q in quotes if q.get("speaker") and len(q["speaker"].split()) > 1}
-                   | {name for t in texts for _, _, name in person_names(t)})
+                   | {name for t in texts if t and any(s in t for s in surnames) for _, _, name in person_names(t)})
     for q in quotes:
         sp = q.get("speaker")
         if sp and len(sp.split()) == 1:
@@ -58,18 +67,21 @@ def _facts(rows: list[dict], outlet_of: dict[str, str]) -> list[dict]:
     """Fact rows folded into one entry per fact, with its row of the fact-by-outlet matrix."""
     facts: dict[str, dict] = {}
     for r in rows:
-        f = facts.setdefault(r["fact_id"], {k: r[k] for k in ("fact_id", "kind", "label", "outlets", "origins")}
-                             | {"status": r["status"], "carriers": [], "cells": {}})
+        f = facts.get(r["fact_id"])
+        if f is None:  # not setdefault: that would build this dict for every row of the fact
+            f = facts[r["fact_id"]] = {k: r[k] for k in ("fact_id", "kind", "label", "outlets", "origins")} \
+                | {"status": r["status"], "carriers": [], "cells": {}}
         if r["status"] == "conflict":
             f["status"] = "conflict"
         f["carriers"].append({"article_id": r["article_id"], "start": r["start"], "end": r["end"],
                               "status": r["status"], "detail": r.get("detail")})
         cell = "conflict" if r["status"] == "conflict" else "only_here" if r["status"] == "only_here" else "reported"
         f["cells"][outlet_of[r["article_id"]]] = cell
-    outlets = sorted(set(outlet_of.values()))  # once: a big story has thousands of facts
-    for f in facts.values():  # an outlet of the story that does not carry the fact omits it
-        for o in outlets:
-            f["cells"].setdefault(o, "omitted")
+    # An outlet of the story that does not carry the fact omits it; one dict merge per fact (a big
+    # story has thousands of facts and dozens of outlets). Key order is the JSON's sorted one anyway.
+    omitted = dict.fromkeys(sorted(set(outlet_of.values())), "omitted")
+    for f in facts.values():
+        f["cells"] = omitted | f["cells"]
     kinds = {"passage": 0, "quote": 1, "figure": 2, "unique": 3}
     return sorted(facts.values(), key=lambda f: (kinds.get(f["kind"], 9), -f["outlets"], f["fact_id"]))
 
@@ -96,7 +108,7 @@ def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, d
         "review": any(m.get("review") for m in ms),
         "articles": [{"article_id": a["article_id"], "path": a["path"], "url": a["url"], "outlet": a["outlet"],
                       "title": a["title"], "published": a["published"], "byline": a["byline"],
-                      "role": role[a["article_id"]], "text": a["text"]} for a in arts],
+                      "role": role[a["article_id"]]} for a in arts],
         "shared": [{k: al[k] for k in ("a_id", "a_start", "a_end", "b_id", "b_start", "b_end", "score", "words")}
                    | {"edits": orjson.loads(al["edits"] or "[]")}
                    for al in own["alignments"] if al["b_id"] in mine],
@@ -110,6 +122,13 @@ def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, d
                   | {"edits": e["edits"] or []} for e in edges],
         "facts": _facts(fact_rows, {a["article_id"]: a["outlet"] for a in arts}),
     }
+
+
+def with_texts(doc: dict[str, Any], texts: dict[str, str | None]) -> dict[str, Any]:
+    """``doc`` as read from the ``docs`` table with each article's ``text`` (``texts`` by article id)
+    put back, keys in the sorted order of the stored JSON, as they were when documents held texts."""
+    doc["articles"] = [dict(sorted((a | {"text": texts.get(a["article_id"])}).items())) for a in doc["articles"]]
+    return doc
 
 
 def docs_table(docs: list[dict[str, Any]]) -> pa.Table:
