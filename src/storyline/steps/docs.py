@@ -164,7 +164,7 @@ class StoryDocs:
 
     After the members come the tables of :data:`OWNER`, in that order, holding (at least) the rows
     the members' articles own; rows of other articles are ignored. Rows come out largest
-    story first, then by id.
+    story first, then by id. Articles' texts are read (speaker names) but not stored: see :func:`with_texts`.
     """
 
     kind: ClassVar[str] = "gather"
