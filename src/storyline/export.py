@@ -2,7 +2,8 @@
 
 :func:`stories` reads the per-story documents (written by :class:`~storyline.steps.docs.StoryDocs`)
 that ``export --table stories``, the Python API and the web UI all show, so what a user sees is
-exactly what export writes.
+exactly what export writes. Documents are stored without their articles' texts, which it reads
+from the articles table.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow.parquet as pq
 
 from . import model
 from .errors import ConfigError
+from .steps.docs import with_texts
 from .store import Store
 
 FORMATS = ("jsonl", "csv", "parquet")
@@ -46,7 +48,25 @@ def stories(store: Store, story_id: str | None = None) -> list[dict[str, Any]]:
     else:
         rows = [r["doc"] for r in store.query("select doc from docs where story_id = ?", [story_id])] \
             if "docs" in store.tables() else []
-    return [orjson.loads(r) for r in rows]
+    docs = [orjson.loads(r) for r in rows]
+    texts = _texts(store, {a["article_id"] for d in docs for a in d["articles"]}, lookup=story_id is not None)
+    return [with_texts(d, texts) for d in docs]
+
+
+def _texts(store: Store, ids: set[str], lookup: bool) -> dict[str, str | None]:
+    """The stored text of each article of ``ids``: by :meth:`Store.take` for one story's few
+    (``lookup``), else in one pass over the articles table, a part in memory at a time."""
+    if not ids:
+        return {}
+    if lookup:
+        got = store.take("articles", sorted(ids), ["article_id", "text"])
+        return dict(zip(got["article_id"].to_pylist(), got["text"].to_pylist()))
+    out: dict[str, str | None] = {}
+    for part in store.parts("articles"):
+        got = store.read_part("articles", part.name, ["article_id", "text"])
+        got = got.filter(pa.array([a in ids for a in got["article_id"].to_pylist()], pa.bool_()))
+        out.update(zip(got["article_id"].to_pylist(), got["text"].to_pylist()))
+    return out
 
 
 def table(store: Store, name: str) -> pa.Table:

@@ -1,8 +1,15 @@
-"""Story documents: one JSON document per story, what export, the Python API and the web UI show."""
+"""Story documents: one JSON document per story, what export, the Python API and the web UI show.
+
+A stored document leaves out its articles' ``text``: the articles table holds each text once, and
+:func:`with_texts` puts them back when a document is read (:func:`storyline.export.stories`).
+"""
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -10,9 +17,10 @@ import orjson
 import pyarrow as pa
 
 from .. import model
+from .quotes import _clean_name_cached as clean_name
 from .quotes import full_name, person_names
 
-# Columns of the articles table a document shows.
+# Columns of the articles table a document shows (``text`` only once read: see with_texts).
 ARTICLE_COLUMNS = ["article_id", "path", "record", "url", "outlet", "published", "title", "byline", "text"]
 # The tables a document draws on, each by the article that owns its rows.
 OWNER = {"articles": "article_id", "alignments": "a_id", "edges": "source_id", "figures": "article_id",
@@ -28,10 +36,14 @@ def _by(rows: list[dict], key: str) -> dict[str, list[dict]]:
 
 def resolve_story_speakers(quotes: list[dict], texts: list[str]) -> None:
     """Give bare-surname speakers the full name used elsewhere in the story (quotes or text)."""
-    if not any(q.get("speaker") and len(q["speaker"].split()) == 1 for q in quotes):
+    bare = {q["speaker"] for q in quotes if q.get("speaker") and len(q["speaker"].split()) == 1}
+    if not bare:
         return  # nothing to resolve: skip reading every text for names
+    # A name only resolves a surname it contains, and the names of a text are pieces of it: texts
+    # without any of the surnames (most of a big story) hold no name that matters.
+    surnames = {toks[-1] for toks in (clean_name(tuple(sp.split())) for sp in bare) if toks}
     known = sorted({q["speaker"] for q in quotes if q.get("speaker") and len(q["speaker"].split()) > 1}
-                   | {name for t in texts for _, _, name in person_names(t)})
+                   | {name for t in texts if t and any(s in t for s in surnames) for _, _, name in person_names(t)})
     for q in quotes:
         sp = q.get("speaker")
         if sp and len(sp.split()) == 1:
@@ -57,19 +69,23 @@ def independent_sources(member_ids: list[str], edges: list[dict]) -> int:
 def _facts(rows: list[dict], outlet_of: dict[str, str]) -> list[dict]:
     """Fact rows folded into one entry per fact, with its row of the fact-by-outlet matrix."""
     facts: dict[str, dict] = {}
-    for r in rows:
-        f = facts.setdefault(r["fact_id"], {k: r[k] for k in ("fact_id", "kind", "label", "outlets", "origins")}
-                             | {"status": r["status"], "carriers": [], "cells": {}})
-        if r["status"] == "conflict":
+    cell_of = {"conflict": "conflict", "only_here": "only_here"}  # any other status: reported
+    for r in rows:  # a big story has tens of thousands of rows: one lookup of each field
+        fid, status, aid = r["fact_id"], r["status"], r["article_id"]
+        f = facts.get(fid)
+        if f is None:  # not setdefault: that would build this dict for every row of the fact
+            f = facts[fid] = {"fact_id": fid, "kind": r["kind"], "label": r["label"], "outlets": r["outlets"],
+                              "origins": r["origins"], "status": status, "carriers": [], "cells": {}}
+        elif status == "conflict":
             f["status"] = "conflict"
-        f["carriers"].append({"article_id": r["article_id"], "start": r["start"], "end": r["end"],
-                              "status": r["status"], "detail": r.get("detail")})
-        cell = "conflict" if r["status"] == "conflict" else "only_here" if r["status"] == "only_here" else "reported"
-        f["cells"][outlet_of[r["article_id"]]] = cell
-    outlets = sorted(set(outlet_of.values()))  # once: a big story has thousands of facts
-    for f in facts.values():  # an outlet of the story that does not carry the fact omits it
-        for o in outlets:
-            f["cells"].setdefault(o, "omitted")
+        f["carriers"].append({"article_id": aid, "start": r["start"], "end": r["end"], "status": status,
+                              "detail": r.get("detail")})
+        f["cells"][outlet_of[aid]] = cell_of.get(status, "reported")
+    # An outlet of the story that does not carry the fact omits it; one dict merge per fact (a big
+    # story has thousands of facts and dozens of outlets). Key order is the JSON's sorted one anyway.
+    omitted = dict.fromkeys(sorted(set(outlet_of.values())), "omitted")
+    for f in facts.values():
+        f["cells"] = omitted | f["cells"]
     kinds = {"passage": 0, "quote": 1, "figure": 2, "unique": 3}
     return sorted(facts.values(), key=lambda f: (kinds.get(f["kind"], 9), -f["outlets"], f["fact_id"]))
 
@@ -96,7 +112,7 @@ def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, d
         "review": any(m.get("review") for m in ms),
         "articles": [{"article_id": a["article_id"], "path": a["path"], "url": a["url"], "outlet": a["outlet"],
                       "title": a["title"], "published": a["published"], "byline": a["byline"],
-                      "role": role[a["article_id"]], "text": a["text"]} for a in arts],
+                      "role": role[a["article_id"]]} for a in arts],
         "shared": [{k: al[k] for k in ("a_id", "a_start", "a_end", "b_id", "b_start", "b_end", "score", "words")}
                    | {"edits": orjson.loads(al["edits"] or "[]")}
                    for al in own["alignments"] if al["b_id"] in mine],
@@ -112,6 +128,13 @@ def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, d
     }
 
 
+def with_texts(doc: dict[str, Any], texts: dict[str, str | None]) -> dict[str, Any]:
+    """``doc`` as read from the ``docs`` table with each article's ``text`` (``texts`` by article id)
+    put back, keys in the sorted order of the stored JSON, as they were when documents held texts."""
+    doc["articles"] = [dict(sorted((a | {"text": texts.get(a["article_id"])}).items())) for a in doc["articles"]]
+    return doc
+
+
 def docs_table(docs: list[dict[str, Any]]) -> pa.Table:
     """The ``docs`` table: one row per story with summary columns and the JSON document."""
     rows = [{"story_id": d["story_id"], "title": d["title"], "size": d["size"], "outlets": d["outlets"],
@@ -121,13 +144,27 @@ def docs_table(docs: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=model.STORY_DOC)
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector: documents are millions of small dicts and lists, none in
+    a cycle, and each thousand of them would start a pass over every object alive (two thirds of
+    the time of :func:`_facts` at 100k articles). Reference counting still frees them."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 @dataclass
 class StoryDocs:
     """Gather step: story members + their articles and stage rows -> one document row per story.
 
     After the members come the tables of :data:`OWNER`, in that order, holding (at least) the rows
     the members' articles own; rows of other articles are ignored. Rows come out largest
-    story first, then by id.
+    story first, then by id. Articles' texts are read (speaker names) but not stored: see :func:`with_texts`.
     """
 
     kind: ClassVar[str] = "gather"
@@ -136,6 +173,12 @@ class StoryDocs:
 
     def __call__(self, members: pa.Table, articles: pa.Table, alignments: pa.Table, edges: pa.Table,
                  figures: pa.Table, quotes: pa.Table, facts: pa.Table) -> pa.Table:
+        with _no_cycle_collection():
+            return self._docs(members, articles, alignments, edges, figures, quotes, facts)
+
+    @staticmethod
+    def _docs(members: pa.Table, articles: pa.Table, alignments: pa.Table, edges: pa.Table,
+              figures: pa.Table, quotes: pa.Table, facts: pa.Table) -> pa.Table:
         by_id = {a["article_id"]: a for a in articles.select(ARTICLE_COLUMNS).to_pylist()}
         tables = {name: _by(t.to_pylist(), OWNER[name])
                   for name, t in zip(("quotes", "figures", "alignments", "edges"), (quotes, figures, alignments, edges))}
