@@ -13,7 +13,10 @@ fed in chunks of ``--chunk`` articles so ingest streams, in a subprocess per eng
 per_article stage is the per-article steps the corpus stages read first (fingerprint, terms);
 quotes and figures run inside the corpus stage, beside clustering. Per stage
 it reports wall time, articles/s, peak RSS of the process tree (driver plus Ray's processes,
-sampled every 0.2 s; shared object-store pages may count twice), and the store's size on disk.
+sampled every 0.2 s; shared object-store pages may count twice), and the store's size on disk;
+per step, its time and rows; and per pipeline stage function, its wall time split into engine
+steps, store calls and the driver code between them, with the driver's peak RSS (a timeline
+whose rows add up to each stage's wall time).
 With several ``--n`` it also reports how each stage's cost grows (1.0 = linear).
 
 Usage:
@@ -24,6 +27,8 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import json
 import os
 import random
@@ -202,6 +207,164 @@ class Peak:
         self.peak = max(self.peak, _tree_rss(os.getpid()))
 
 
+class Timeline:
+    """Wall time of the pipeline's stage functions, so every second of a bench stage is placed.
+
+    Each wrapped function (``per_article``, ``_pairs_stage``, ...) records its calls' wall time and
+    the driver's peak RSS while it ran; engine step time (:class:`TimedEngine`) and store time
+    (reads, takes, partitions, part writes: the :class:`~storyline.store.Store` methods in
+    ``STORE``) are charged to the stage running on the calling thread, or, on a thread outside any
+    stage (the engine's feeders), to the stage started last. A stage's ``other`` is its wall time
+    less its steps, store calls and the stages it called on its own thread: driver code between them.
+    """
+
+    FUNCTIONS = ("ingest_new", "per_article", "_per_article_stage", "_reuse_stages", "_pairs_stage", "_align_stage",
+                 "_direction_stage", "_stories_stage", "_story_stages", "_docs_stage", "release_memory")
+    STORE = ("read", "read_part", "take", "_location_index", "write_part", "_commit", "_spilled")
+    NONE = "(no stage)"
+
+    def __init__(self) -> None:
+        self.stages: dict[str, dict[str, Any]] = {}
+        self.store: dict[str, dict[str, float]] = {}  # store method -> calls, s
+        self.order: list[str] = []  # stages in the order first started
+        self._local = threading.local()
+        self._started: list[str] = []  # stages under way, on any thread, in start order
+        self._lock = threading.Lock()
+
+    def take(self) -> dict[str, Any]:
+        """What was recorded since the last take (one bench stage's), and start afresh."""
+        with self._lock:
+            out = {"stages": {n: self.stages[n] for n in self.order}, "store": self.store}
+            self.stages, self.store, self.order = {}, {}, []
+        return out
+
+    def _rec(self, name: str) -> dict[str, Any]:
+        if name not in self.stages:
+            self.order.append(name)
+        return self.stages.setdefault(name, {"calls": 0, "s": 0.0, "steps": 0.0, "store": 0.0, "children": 0.0,
+                                             "driver": 0, "parent": None, "side": False})
+
+    def current(self) -> str:
+        stack = getattr(self._local, "stack", None)
+        if stack:
+            return stack[-1]
+        with self._lock:
+            return self._started[-1] if self._started else self.NONE
+
+    def charge(self, kind: str, s: float) -> None:
+        """Add ``s`` seconds of ``kind`` (steps or store) to the stage under way here."""
+        name = self.current()
+        with self._lock:
+            self._rec(name)[kind] += s
+
+    def in_step(self) -> bool:
+        return getattr(self._local, "in_step", 0) > 0
+
+    def step_enter(self) -> None:
+        self._local.in_step = getattr(self._local, "in_step", 0) + 1
+
+    def step_leave(self) -> None:
+        self._local.in_step -= 1
+
+    def sample(self, own: int) -> None:
+        with self._lock:
+            for name in set(self._started):
+                rec = self._rec(name)
+                rec["driver"] = max(rec["driver"], own)
+
+    def wrap_function(self, module: Any, fname: str) -> None:
+        fn = getattr(module, fname)
+
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            name = f"{fname}:{args[3]}" if fname == "_per_article_stage" else fname
+            stack = self._local.__dict__.setdefault("stack", [])
+            side = not stack and hasattr(self._local, "submitter")  # run by a pool thread beside its caller
+            parent = stack[-1] if stack else getattr(self._local, "submitter", None)
+            # one record per (caller, function): release_memory is called from several stages
+            name = f"{parent or ''}/{'|| ' if side else ''}{name}"
+            with self._lock:
+                rec = self._rec(name)
+                rec["parent"], rec["side"] = parent, side
+                self._started.append(name)
+            stack.append(name)
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                took = time.perf_counter() - start
+                stack.pop()
+                with self._lock:
+                    self._started.remove(name)
+                    rec["calls"] += 1
+                    rec["s"] += took
+                    if stack:
+                        self._rec(stack[-1])["children"] += took
+
+        setattr(module, fname, timed)
+
+    def pool(self, base: type) -> type:
+        """``base`` (a ThreadPoolExecutor) whose tasks know the stage that submitted them."""
+        timeline = self
+
+        class Pool(base):  # type: ignore[misc, valid-type]
+            def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+                stack = getattr(timeline._local, "stack", None)
+                submitter = stack[-1] if stack else None
+
+                def run() -> Any:
+                    timeline._local.submitter = submitter
+                    try:
+                        return fn(*args, **kwargs)
+                    finally:
+                        del timeline._local.submitter
+                return super().submit(run)
+        return Pool
+
+    def wrap_store(self, cls: Any) -> None:
+        for meth in self.STORE:
+            fn = getattr(cls, meth)
+            setattr(cls, meth, self._timed_gen(meth, fn) if inspect.isgeneratorfunction(fn) else self._timed(meth, fn))
+
+    def _account(self, meth: str, took: float, outer: bool = True) -> None:
+        with self._lock:
+            rec = self.store.setdefault(meth, {"calls": 0, "s": 0.0, "in_steps": 0.0})
+            rec["calls"] += 1
+            rec["s"] += took
+            if self.in_step():
+                rec["in_steps"] += took
+        if outer and not self.in_step():  # inside a timed draw it is step time already
+            self.charge("store", took)
+
+    def _timed(self, meth: str, fn: Any) -> Any:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            depth = getattr(self._local, "store_depth", 0)  # take calls _location_index: charged once
+            self._local.store_depth = depth + 1
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._local.store_depth = depth
+                self._account(meth, time.perf_counter() - start, outer=not depth)
+        return timed
+
+    def _timed_gen(self, meth: str, fn: Any) -> Any:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            it = fn(*args, **kwargs)
+            while True:
+                start = time.perf_counter()
+                try:
+                    item = next(it)
+                except StopIteration:
+                    self._account(meth, time.perf_counter() - start)
+                    return
+                self._account(meth, time.perf_counter() - start)
+                yield item
+        return timed
+
+
 def _own_rss() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -214,8 +377,8 @@ class TimedEngine:
 
     BETWEEN = "(between steps)"
 
-    def __init__(self, engine: Any) -> None:
-        self.engine, self.steps = engine, {}
+    def __init__(self, engine: Any, timeline: Timeline | None = None) -> None:
+        self.engine, self.steps, self.timeline = engine, {}, timeline or Timeline()
         self._nested: list[float] = []  # per timed draw under way: time its nested draws took
         self._active: dict[str, int] = {}
         self._lock = threading.Lock()  # steps start and end on several driver threads
@@ -227,6 +390,7 @@ class TimedEngine:
     def _sample(self) -> None:
         while not self._stop.wait(0.2):
             own, tree = _own_rss(), _tree_rss(os.getpid())
+            self.timeline.sample(own)
             for name in [n for n, k in list(self._active.items()) if k] or [self.BETWEEN]:
                 rec = self.memory.setdefault(name, {"driver": 0, "tree": 0})
                 rec["driver"], rec["tree"] = max(rec["driver"], own), max(rec["tree"], tree)
@@ -248,12 +412,16 @@ class TimedEngine:
     def _timed(self, verb: str, step: Any, *tables: Any) -> Any:
         start = time.perf_counter()
         name = self._enter(step)
+        self.timeline.step_enter()
         try:
             out = getattr(self.engine, verb)(step, *tables)
         finally:
+            self.timeline.step_leave()
             self._leave(name)
+        took = time.perf_counter() - start
+        self.timeline.charge("steps", took)
         rec = self.steps.setdefault(type(step).__name__, {"s": 0.0, "rows_in": 0, "rows_out": 0, "calls": 0})
-        rec["s"] += time.perf_counter() - start
+        rec["s"] += took
         rec["rows_in"] += tables[0].num_rows
         rec["rows_out"] += out.num_rows
         rec["calls"] += 1
@@ -287,11 +455,15 @@ class TimedEngine:
         def timed_next() -> Any:
             self._nested.append(0.0)
             start = time.perf_counter()
+            self.timeline.step_enter()
             try:
                 return next(out, None)
             finally:
+                self.timeline.step_leave()
                 took = time.perf_counter() - start
-                rec["s"] += took - self._nested.pop()
+                own = took - self._nested.pop()
+                rec["s"] += own
+                self.timeline.charge("steps", own)
                 if self._nested:
                     self._nested[-1] += took
 
@@ -327,7 +499,12 @@ def run_engine(engine_name: str, shards: list[Path], out: Path, stages: list[str
         startup = time.perf_counter() - start
     else:
         base, startup = LocalEngine(workers=cpus), 0.0
-    engine = TimedEngine(base)
+    timeline = Timeline()
+    for fname in Timeline.FUNCTIONS:
+        timeline.wrap_function(pipeline, fname)
+    timeline.wrap_store(Store)
+    pipeline.ThreadPoolExecutor = timeline.pool(pipeline.ThreadPoolExecutor)
+    engine = TimedEngine(base, timeline)
     cfg = PipelineConfig()
     shutil.rmtree(out, ignore_errors=True)
     store = Store(out)
@@ -344,13 +521,14 @@ def run_engine(engine_name: str, shards: list[Path], out: Path, stages: list[str
             for shard in shards:  # streaming: one chunk at a time, as reruns on a growing store do
                 fn(shard)
             wall = time.perf_counter() - start
-        result["stages"][name] = {"s": wall, "peak_rss": peak.peak, "disk": _du(out)}
+        result["stages"][name] = {"s": wall, "peak_rss": peak.peak, "disk": _du(out), "timeline": timeline.take()}
     if "corpus" in stages:
         with Peak() as peak:
             start = time.perf_counter()
             pipeline.corpus_stages(store, cfg, engine)
             wall = time.perf_counter() - start
-        result["stages"]["corpus"] = {"s": wall, "peak_rss": peak.peak, "disk": _du(out)}
+        result["stages"]["corpus"] = {"s": wall, "peak_rss": peak.peak, "disk": _du(out),
+                                      "timeline": timeline.take()}
     result["articles"] = store.read("articles", ["article_id"]).num_rows
     engine.close()
     result["steps"] = engine.steps
@@ -391,6 +569,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
     for r in results:
         for step, m in sorted(r.get("memory", {}).items(), key=lambda kv: -kv[1]["driver"]):
             print(f"{r['n']:>9,} {r['engine']:6} {step:18} {_mb(m['driver']):>9} {_mb(m['tree']):>9}")
+    print_timeline(results)
     engines = sorted({r["engine"] for r in results})
     by = {(r["n"], r["engine"]): r for r in results}
     ns = sorted({r["n"] for r in results})
@@ -415,6 +594,46 @@ def print_table(results: list[dict[str, Any]]) -> None:
                     steps = [f"{s} {rb['steps'][s]['s'] / max(ra['steps'][s]['s'], 1e-9) / k:.2f}"
                              for s in ra["steps"] if s in rb["steps"]]
                     print(f"  {e} {a:,}->{b:,}: " + ", ".join(parts) + " | steps: " + ", ".join(steps))
+
+
+WAITS = ("per_article",)  # stages whose thread only waits for the stages it started beside it
+
+
+def print_timeline(results: list[dict[str, Any]]) -> None:
+    """Per bench stage, the wall time of each pipeline stage function (:class:`Timeline`): the
+    unindented rows not marked ``||`` sum to the bench stage's wall time with ``(outside stages)``.
+    ``||`` marks a stage run on another thread beside its caller; ``steps`` and ``store`` are engine
+    and store calls made under it, ``other`` the rest of its wall time (driver code)."""
+    print(f"\n{'n':>9} {'engine':6} {'stage / function':34} {'calls':>6} {'wall s':>8} {'steps s':>8} {'store s':>8} "
+          f"{'other s':>8} {'driver MB':>10}")
+    for r in results:
+        for bench_stage, m in r["stages"].items():
+            tl = m.get("timeline")
+            if not tl:
+                continue
+            stages = tl["stages"]
+
+            children: dict[str | None, list[str]] = {}
+            for name, v in stages.items():  # in the order first started
+                children.setdefault(v["parent"] if v["parent"] in stages else None, []).append(name)
+            top = sum(v["s"] for v in stages.values() if v["parent"] is None and not v["side"])
+            print(f"{r['n']:>9,} {r['engine']:6} {bench_stage.upper():34} {'':6} {m['s']:8.1f}")
+            todo = [(name, 1) for name in reversed(children.get(None, []))]
+            while todo:  # depth first: each stage under its caller
+                name, depth = todo.pop()
+                todo.extend((c, depth + 1) for c in reversed(children.get(name, [])))
+                v = stages[name]
+                other = v["s"] - v["steps"] - v["store"] - v["children"]
+                if name.rsplit("/", 1)[1].removeprefix("|| ") in WAITS:
+                    other -= max([stages[c]["s"] for c in children.get(name, []) if stages[c]["side"]], default=0)
+                label = "  " * depth + name.rsplit("/", 1)[1]
+                print(f"{r['n']:>9,} {r['engine']:6} {label:34} {v['calls']:6} {v['s']:8.1f} {v['steps']:8.1f} "
+                      f"{v['store']:8.1f} {other:8.1f} {_mb(v['driver']):>10}")
+            print(f"{r['n']:>9,} {r['engine']:6} {'  (outside stages)':34} {'':6} {m['s'] - top:8.1f}")
+            calls = ", ".join(f"{k} {v['calls']} x {v['s']:.1f} s" + (f" ({v['in_steps']:.1f} in steps)"
+                                                                       if v["in_steps"] else "")
+                              for k, v in sorted(tl["store"].items(), key=lambda kv: -kv[1]["s"]))
+            print(f"{'':17}store calls: {calls}")
 
 
 def main() -> None:

@@ -114,18 +114,23 @@ def _split_rejects(table: pa.Table, stage: str) -> tuple[pa.Table, pa.Table]:
 
 
 def _pair_view(pairs: pa.Table, articles: pa.Table, cols: list[str]) -> pa.Table:
-    """``pairs`` with ``a_<col>`` and ``b_<col>`` columns joined from ``articles``."""
-    # Arrow's join carries no list columns: join row numbers, then take the nested columns by them.
+    """``pairs`` whose two articles are in ``articles``, in ``(a_id, b_id)`` order, with
+    ``a_<col>`` and ``b_<col>`` columns from ``articles`` (nested pair columns last)."""
+    # Positions, not a join: a join would copy the texts once into its output and again in the sort.
     nested = [f.name for f in pairs.schema if pa.types.is_nested(f.type)]
-    view = pairs.drop_columns(nested).append_column("_row", pa.array(np.arange(pairs.num_rows, dtype=np.int64)))
-    side = articles.select(["article_id", *cols])
-    for prefix in ("a", "b"):
-        renamed = side.rename_columns([f"{prefix}_id", *[f"{prefix}_{c}" for c in cols]])
-        view = view.join(renamed, f"{prefix}_id", join_type="inner")
-    view = view.sort_by([("a_id", "ascending"), ("b_id", "ascending")])
+    view = pairs.sort_by([("a_id", "ascending"), ("b_id", "ascending")])
+    at = {p: pc.index_in(view[f"{p}_id"], value_set=articles["article_id"]) for p in ("a", "b")}
+    found = pc.and_(pc.is_valid(at["a"]), pc.is_valid(at["b"]))
+    if not pc.all(found).as_py():
+        view, at = view.filter(found), {p: a.filter(found) for p, a in at.items()}
+    flat = view.drop_columns(nested)
+    for p in ("a", "b"):
+        side = articles.select(cols).take(at[p])
+        for c in cols:
+            flat = flat.append_column(f"{p}_{c}", side[c])
     for name in nested:
-        view = view.append_column(name, pairs[name].take(view["_row"]))
-    return view.drop_columns(["_row"])
+        flat = flat.append_column(name, view[name])
+    return flat
 
 
 def _align_id(cfg: AlignConfig) -> str:
