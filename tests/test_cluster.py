@@ -376,6 +376,34 @@ def test_cluster_rebuilds_that_evict_keep_the_postings_of_the_held_documents():
             assert all(g.dtype == x.dtype and np.array_equal(g, x) for g, x in zip(got, want)), (d, per_doc)
 
 
+def test_cluster_rebuild_holds_no_second_forward_store():
+    import tracemalloc
+    rng = np.random.default_rng(3)
+    cluster._Postings(16).rebuild([])  # the kernels loaded outside the trace
+    tracemalloc.start()  # numpy reports its arrays: the index is traced from its first one
+    try:
+        rep = cluster._Postings(4096)
+        n = 0
+        for d in range(3000):
+            idx = np.unique(rng.integers(0, 4096, 120)).astype(np.int64)
+            rep.add(d, d // 3, idx, rng.random(idx.size).astype(np.float32), 0.0)
+            n += idx.size
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        rep.rebuild(range(3000))
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    # new postings (8 bytes an entry) and the store's room for the next documents; a second
+    # store with its postings would be 24 bytes an entry and more
+    assert peak < 16 * n, (peak, n)
+    q = np.unique(rng.integers(0, 4096, 50)).astype(np.int64)
+    w = rng.random(q.size).astype(np.float32)
+    doc_story = np.arange(3000) // 3
+    got, want = rep.story_dots(q, w, doc_story, True)[:3], rep.story_dots_reference(q, w, doc_story, True)
+    assert all(np.array_equal(g, x) for g, x in zip(got, want))
+
+
 @pytest.mark.parametrize("skim", [False, True])
 def test_cluster_fused_candidates_give_the_features_of_the_separate_kernels(monkeypatch, skim):
     texts = [EVENT_A, EVENT_A2, EVENT_B, EVENT_A + " " + EVENT_B, EVENT_A2 + " Szentendre 8.9", EVENT_B + " 13.75"]

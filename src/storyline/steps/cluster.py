@@ -416,21 +416,14 @@ def _set_bit(bits: np.ndarray, i: int) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _reindex(keep: np.ndarray, kept: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray, fw_terms: np.ndarray,
-             fw_w: np.ndarray, fw_doc: np.ndarray, fw_base: int, fw_n: int, indptr: np.ndarray, post_doc: np.ndarray,
-             post_w: np.ndarray, head: np.ndarray, tail: np.ndarray, nxt: np.ndarray, count: np.ndarray,
-             new_terms: np.ndarray, new_w: np.ndarray, new_doc: np.ndarray, new_indptr: np.ndarray,
-             new_post_doc: np.ndarray, new_post_w: np.ndarray) -> None:
-    """The forward store of the documents ``keep`` (ascending; ``kept``: the same as a mask by doc)
-    and the inverted index over it, as a counting sort of the new store would give them: each term's
-    indexed postings of kept documents, then its buffer chain's (later documents), both in document
-    order. A merge reads each posting once in order instead of scattering every entry; the chains
-    are emptied."""
-    at = 0
-    for d in keep:
-        for p in range(doc_off[d], doc_off[d] + doc_len[d]):
-            new_terms[at], new_w[at], new_doc[at] = fw_terms[p], fw_w[p], d
-            at += 1
+def _repost(kept: np.ndarray, fw_terms: np.ndarray, fw_w: np.ndarray, fw_doc: np.ndarray, fw_base: int, fw_n: int,
+            indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, head: np.ndarray, tail: np.ndarray,
+            nxt: np.ndarray, count: np.ndarray, new_indptr: np.ndarray, new_post_doc: np.ndarray,
+            new_post_w: np.ndarray) -> None:
+    """The inverted index over the documents ``kept`` (a mask by doc) as a counting sort of their
+    forward store would give it: each term's indexed postings of kept documents, then its buffer
+    chain's (later documents), both in document order. A merge reads each posting once in order
+    instead of scattering every entry; the chains are emptied."""
     at = 0
     for t in range(new_indptr.size - 1):
         for p in range(indptr[t], indptr[t + 1]):
@@ -447,6 +440,18 @@ def _reindex(keep: np.ndarray, kept: np.ndarray, doc_off: np.ndarray, doc_len: n
     for e in range(fw_base, fw_n):
         t = fw_terms[e]
         head[t], tail[t], count[t] = -1, -1, 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _compact(keep: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray, fw_terms: np.ndarray, fw_w: np.ndarray,
+             fw_doc: np.ndarray) -> None:
+    """The forward store of the documents ``keep`` (ascending), moved to its head in place: documents
+    are stored in doc order, so each moves down, never onto one still to move."""
+    at = 0
+    for d in keep:
+        for p in range(doc_off[d], doc_off[d] + doc_len[d]):
+            fw_terms[at], fw_w[at], fw_doc[at] = fw_terms[p], fw_w[p], d
+            at += 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -782,19 +787,11 @@ def _interleaved(terms: np.ndarray, weights: np.ndarray, size: int = 0) -> tuple
     return buf[0::2], buf.view(np.float32)[1::2]
 
 
-def _root(a: np.ndarray) -> np.ndarray:
-    """The array that owns the memory of the view ``a``."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
+def _resized(a: np.ndarray, size: int) -> np.ndarray:
+    """``a`` (which owns its memory, no view of it in use) with room for ``size`` entries, in place
+    where the allocator can (a large block is remapped, not copied): no second copy at once."""
+    a.resize(size, refcheck=False)
     return a
-
-
-def _take(spare: dict[str, np.ndarray], name: str, size: int, dtype: type) -> np.ndarray:
-    """``size`` entries of ``dtype`` (contents undefined): of ``spare[name]`` when it is large enough."""
-    a = spare.get(name)
-    if a is None or a.dtype != dtype or a.size < size:
-        a = np.empty(size + size // 4, dtype)
-    return a[:size]
 
 
 def _grow(a: np.ndarray, size: int, fill: float = 0) -> np.ndarray:
@@ -838,7 +835,6 @@ class _Postings:
         # the unindexed tail: per term, its entries chained in insertion order, and their count
         self.head, self.tail = np.full(n_features, -1, np.int32), np.full(n_features, -1, np.int32)
         self.nxt, self.count = np.zeros(4096, np.int32), np.zeros(n_features, np.int32)
-        self._spare: dict[str, np.ndarray] = {}  # the arrays of the index before the last rebuild
         # accumulators of story_dots, zero between calls: per doc and per story slot, marks as bitmaps
         self.dacc, self.dbits = np.zeros(1024), np.zeros(1024 // 64, np.uint64)
         self.sacc, self.sbest, self.sbits = np.zeros(1024), np.zeros(1024, np.float32), np.zeros(1024 // 64, np.uint64)
@@ -972,9 +968,10 @@ class _Postings:
             wi = w * self.idf(idx) if weighted is None else weighted
             self.rare_scale[doc] = 1.0 / max(float(np.sqrt(np.sum(wi ** 2))), 1e-30)
         if n + m > min(self.fw_terms.size, self.fw_doc.size, self.nxt.size):
-            size = max(n + m, 2 * self.fw_terms.size)
-            self.fw_terms, self.fw_w = _interleaved(self.fw_terms[:n], self.fw_w[:n], size)
-            self.fw_doc, self.nxt = _grow(self.fw_doc, size), _grow(self.nxt, size)
+            size = max(n + m, self.fw_terms.size + self.fw_terms.size // REBUILD_SHARE)  # in place: steps suffice
+            buf = _resized(self.fw_terms.base, 2 * size)
+            self.fw_terms, self.fw_w = buf[0::2], buf.view(np.float32)[1::2]
+            self.fw_doc, self.nxt = _resized(self.fw_doc, size), _resized(self.nxt, size)
         self.fw_n = _insert(self.norm2, self.story_head, self.story_tail, self.doc_next, self.doc_off, self.doc_len,
                             self.fw_terms, self.fw_w, self.fw_doc, self.head, self.tail, self.nxt, self.count, n, doc,
                             story, idx, w, float(w @ w), dot_story)
@@ -988,28 +985,24 @@ class _Postings:
         n = int(lens.sum())
         kept = np.zeros(self.doc_len.size, np.bool_)
         kept[keep] = True
-        # room for the documents added until the next rebuild: growing copies the whole store
-        size = n + n // REBUILD_SHARE + 4096
-        # The new arrays reuse those of the index before the last one (fresh memory costs a page
-        # fault per page); every entry is written before it is read.
-        spare = self._spare
-        buf = _take(spare, "fw", 2 * size, np.int32)
-        fw_terms, fw_w = buf[0::2], buf.view(np.float32)[1::2]
-        fw_doc, nxt = _take(spare, "fw_doc", size, np.int32), _take(spare, "nxt", size, np.int32)
-        indptr = _take(spare, "indptr", len(self.df) + 1, np.int64)
+        # The postings are merged into new arrays (the old ones go right after), then the forward
+        # store is compacted in place and given room for the documents added until the next
+        # rebuild: at most the store and two sets of postings are held at once, never two stores.
+        indptr = np.empty(len(self.df) + 1, np.int64)
         indptr[0] = 0
-        post_doc, post_w = _take(spare, "post_doc", n, np.int32), _take(spare, "post_w", n, np.float32)
-        _reindex(keep, kept, self.doc_off, self.doc_len, self.fw_terms, self.fw_w, self.fw_doc, self.fw_base,
-                 self.fw_n, self.indptr, self.post_doc, self.post_w, self.head, self.tail, self.nxt, self.count,
-                 fw_terms, fw_w, fw_doc, indptr, post_doc, post_w)
+        post_doc, post_w = np.empty(n, np.int32), np.empty(n, np.float32)
+        _repost(kept, self.fw_terms, self.fw_w, self.fw_doc, self.fw_base, self.fw_n, self.indptr, self.post_doc,
+                self.post_w, self.head, self.tail, self.nxt, self.count, indptr, post_doc, post_w)
+        self.indptr, self.post_doc, self.post_w = indptr, post_doc, post_w
+        _compact(keep, self.doc_off, self.doc_len, self.fw_terms, self.fw_w, self.fw_doc)
+        size = n + n // REBUILD_SHARE + 4096
+        buf = _resized(self.fw_terms.base, 2 * size)
+        self.fw_terms, self.fw_w = buf[0::2], buf.view(np.float32)[1::2]
+        self.fw_doc, self.nxt = _resized(self.fw_doc, size), _resized(self.nxt, size)
         dropped = self.stored(self.doc_len.size)
         self.doc_len[dropped], self.doc_off[dropped] = 0, -1  # evicted
         self.doc_len[keep], self.doc_off[keep] = lens, np.cumsum(lens) - lens
-        self._spare = {"fw": _root(self.fw_terms), "fw_doc": _root(self.fw_doc), "nxt": _root(self.nxt),
-                       "indptr": _root(self.indptr), "post_doc": _root(self.post_doc), "post_w": _root(self.post_w)}
-        self.fw_terms, self.fw_w, self.fw_doc, self.nxt = fw_terms, fw_w, fw_doc, nxt
         self.fw_n = self.fw_base = n
-        self.indptr, self.post_doc, self.post_w = indptr, post_doc, post_w
         self.indexed = keep.size
 
 
