@@ -868,7 +868,8 @@ class _Postings:
         if doc >= self.doc_len.size or not self.doc_len[doc]:
             return None
         at = slice(self.doc_off[doc], self.doc_off[doc] + self.doc_len[doc])
-        return self.fw_terms[at], self.fw_w[at]
+        # copies: the store is resized in place (_resized), which would leave a view dangling
+        return self.fw_terms[at].copy(), self.fw_w[at].copy()
 
     def stored(self, n_docs: int) -> np.ndarray:
         """The documents (of the first ``n_docs``) whose vectors are held."""
