@@ -176,3 +176,28 @@ def test_partition_sends_a_repeated_key_to_its_last_bucket_and_shares_an_index(t
     shared = KeyIndex(pa.array(["c", "b"]), np.array([1, 0]))
     assert [t["row"].to_pylist() for t in s.partition("t", "id", shared, None, 2, schema)] == [[1, 4], [2]]
     assert [t["row"].to_pylist() for t in s.partition("t", "id", shared, None, 1, schema)] == [[1, 2, 4]]
+
+
+def test_append_reads_only_the_new_parts_footer_and_counts_rows(tmp_path, monkeypatch):
+    import storyline.store as store_mod
+
+    st = Store(tmp_path / "s")
+    for i in range(5):
+        st.append("t", pa.table({"article_id": [f"a{i}"] * (i + 1)}), "c")
+    opened: list[str] = []
+    real = store_mod.pq.ParquetFile
+
+    def counting(path, *a, **k):
+        opened.append(str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(store_mod.pq, "ParquetFile", counting)
+    st.append("t", pa.table({"article_id": ["z"] * 7}), "c")
+    m = st.manifest("t")
+    assert len(opened) == 1 and opened[0].endswith(m["parts"][-1])  # one footer, not one per part
+    assert m["part_rows"] == [1, 2, 3, 4, 5, 7] and m["rows"] == 22 == st.read("t").num_rows
+    # a manifest without part_rows (an older store) is counted from the footers
+    m.pop("part_rows")
+    (tmp_path / "s" / "t" / "_manifest.json").write_text(__import__("json").dumps(m))
+    st.append("t", pa.table({"article_id": ["y"]}), "c")
+    assert st.manifest("t")["part_rows"] == [1, 2, 3, 4, 5, 7, 1] and st.manifest("t")["rows"] == 23

@@ -293,9 +293,14 @@ class Store:
         return part
 
     def _commit(self, name: str, parts: list[str], meta: dict[str, Any]) -> None:
-        rows = sum(pq.ParquetFile(self.root / name / p).metadata.num_rows for p in parts)
-        previous = (self.manifest(name) or {}).get("parts", [])
-        manifest = {"version": __version__, "parts": parts, "previous_parts": previous, "rows": rows, **meta}
+        m = self.manifest(name) or {}
+        previous = m.get("parts", [])
+        # Row counts of parts already committed come from the manifest (names are unique): reading
+        # every part's footer again made each append cost O(parts), a run of appends quadratic.
+        known = dict(zip(previous, m.get("part_rows", []))) if len(m.get("part_rows", [])) == len(previous) else {}
+        counts = [known[p] if p in known else pq.ParquetFile(self.root / name / p).metadata.num_rows for p in parts]
+        manifest = {"version": __version__, "parts": parts, "part_rows": counts, "previous_parts": previous,
+                    "rows": sum(counts), **meta}
         _write_json(self.root / name / MANIFEST, manifest)
         # The previous generation stays on disk so a reader that has just read the old manifest
         # can still open its parts; anything older (or orphaned by a killed run) goes.
