@@ -620,11 +620,14 @@ def _segment_inputs(store: Store, plan: list[Segment], dates: pa.Table, edges: p
         terms = concat([own, before.filter(pc.is_in(before["article_id"], pa.array(seg.warm, pa.string()))),
                         old.filter(pc.is_in(old["article_id"], pa.array(seg.replay, pa.string())))],
                        model.CLUSTER_TERMS)
-        yield segment_input(k, seg, dates, edges, previous, df, terms)
+        held = [segment_input(k, seg, dates, edges, previous, df, terms)]
         # Only the next slice's warm-up is kept of this bucket (a few MB, not the whole slice's terms).
         warm = plan[k + 1].warm if k + 1 < len(plan) else []
         before = own.filter(pc.is_in(own["article_id"], pa.array(warm, pa.string())))
         del own, terms
+        # Popped as it is yielded: this frame holds nothing of the slice while the engine clusters it
+        # (the engine lets it go once sent).
+        yield held.pop()
         release_memory()  # the slice sent is gone: its freed buffers would add to the next slices'
 
 
