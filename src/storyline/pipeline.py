@@ -19,8 +19,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 import queue
+import shutil
 import threading
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -384,12 +387,50 @@ def _pairs_stage(store: Store, cfg: PipelineConfig, engine: Any, bucket_rows: in
     if store.is_current("pairs", cid, store.fingerprint("keys")):
         return
     n = -(-(store.manifest("keys") or {}).get("rows", 0) // bucket_rows)
-    step = Candidates(cfg.candidates)
-    counted = concat([sum_keys(engine.group(step, shared_rows(bucket)))
-                      for bucket in store.buckets("keys", "band_key", n, schema=model.BAND_KEY)],
-                     model.CANDIDATE_PAIR)
-    store.replace("pairs", _count_pairs(engine, CountPairs(cfg.candidates), counted), cid,
-                  inputs=store.fingerprint("keys"))
+    step, count = Candidates(cfg.candidates), CountPairs(cfg.candidates)
+    summed = (sum_keys(engine.group(step, shared_rows(bucket)))
+              for bucket in store.buckets("keys", "band_key", n, schema=model.BAND_KEY))
+    if n <= 1:
+        pairs = _count_pairs(engine, count, concat(list(summed), model.CANDIDATE_PAIR))
+    else:
+        # The buckets' sums (21M rows, 1.3 GB at 1M articles) go to disk by article as they come,
+        # so memory holds one bucket and one part, not all of them at once.
+        pairs = concat([engine.group(count, part) for part in _by_article(store, summed, n)], count.output_schema)
+        pairs = pairs.sort_by([("a_id", "ascending"), ("b_id", "ascending")])
+    store.replace("pairs", pairs, cid, inputs=store.fingerprint("keys"))
+
+
+def _by_article(store: Store, tables: Iterable[pa.Table], n: int) -> Iterator[pa.Table]:
+    """The rows of ``tables`` in ``n`` parts that each hold whole ``a_id`` groups (by where the
+    article is stored), spilled to a temporary folder under the store as they come, then read
+    back one part at a time."""
+    tmp = store.root / f".buckets-{os.getpid()}-{uuid.uuid4().hex[:12]}"  # swept as the store's buckets are
+    tmp.mkdir()
+    options = pa.ipc.IpcWriteOptions(compression="lz4" if pa.Codec.is_available("lz4") else None)
+    writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+    try:
+        for table in tables:
+            part = store.locations("articles", table["a_id"]) % n
+            order = np.argsort(part, kind="stable")
+            bounds = np.searchsorted(part[order], np.arange(n + 1))
+            for b in np.flatnonzero(np.diff(bounds)).tolist():
+                if b not in writers:
+                    writers[b] = pa.ipc.new_file(tmp / f"{b}.arrow", table.schema, options=options)
+                writers[b].write_table(table.take(pa.array(order[bounds[b]:bounds[b + 1]])))
+            del table, part, order
+        while writers:
+            writers.popitem()[1].close()
+        for b in sorted(int(p.stem) for p in tmp.glob("*.arrow")):
+            with pa.ipc.open_file(tmp / f"{b}.arrow") as f:
+                part_rows = f.read_all()
+            (tmp / f"{b}.arrow").unlink()
+            yield part_rows
+            del part_rows
+            release_memory()
+    finally:
+        for w in writers.values():  # left open by an error
+            w.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 COUNT_ROWS = 2_000_000  # candidate rows summed per pair together (21M rows at 1M articles)
@@ -563,7 +604,7 @@ def _segment_inputs(store: Store, plan: list[Segment], dates: pa.Table, edges: p
 
     One partition pass reads the terms: each slice's own articles in a bucket, the old articles
     to replay in one bucket read first. A slice's warm-up lies inside the slice before
-    (:func:`~storyline.steps.cluster.plan_segments` cuts so), whose bucket is kept for it.
+    (:func:`~storyline.steps.cluster.plan_segments` cuts so), whose rows of it are kept for it.
     """
     if not plan:
         return
@@ -579,8 +620,15 @@ def _segment_inputs(store: Store, plan: list[Segment], dates: pa.Table, edges: p
         terms = concat([own, before.filter(pc.is_in(before["article_id"], pa.array(seg.warm, pa.string()))),
                         old.filter(pc.is_in(old["article_id"], pa.array(seg.replay, pa.string())))],
                        model.CLUSTER_TERMS)
-        yield segment_input(k, seg, dates, edges, previous, df, terms)
-        before = own
+        held = [segment_input(k, seg, dates, edges, previous, df, terms)]
+        # Only the next slice's warm-up is kept of this bucket (a few MB, not the whole slice's terms).
+        warm = plan[k + 1].warm if k + 1 < len(plan) else []
+        before = own.filter(pc.is_in(own["article_id"], pa.array(warm, pa.string())))
+        del own, terms
+        # Popped as it is yielded: this frame holds nothing of the slice while the engine clusters it
+        # (the engine lets it go once sent).
+        yield held.pop()
+        release_memory()  # the slice sent is gone: its freed buffers would add to the next slices'
 
 
 def _story_stages(store: Store, engine: Any) -> None:

@@ -268,9 +268,11 @@ class Store:
                     yield _empty(parts[0], columns)
                     continue
                 with pa.ipc.open_file(path) as f:
-                    table = f.read_all()
+                    held = [f.read_all()]
                 path.unlink()
-                yield table
+                # Popped as it is yielded: a local would keep the bucket alive while this frame
+                # waits, after the caller has let it go (a slice of terms, 225 MB at 1M articles).
+                yield held.pop()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import ctypes
+import ctypes.util
+import functools
+import platform
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,6 +39,25 @@ def release_memory() -> None:
     process's RSS would stay at its largest table's size while it goes on to build Python objects
     (or, in a worker, while it waits), and the two peaks would add up."""
     pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None elsewhere (musl, macOS). NumPy arrays and Python objects
+    come from glibc's malloc, whose arenas keep freed memory (and, once a large block is freed,
+    serve blocks up to 32 MB from the heap rather than mmap), so without a trim the driver's RSS
+    stays near its largest stage's long after the stage returns."""
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 def concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
