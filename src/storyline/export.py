@@ -62,9 +62,10 @@ def _texts(store: Store, ids: set[str], lookup: bool) -> dict[str, str | None]:
         got = store.take("articles", sorted(ids), ["article_id", "text"])
         return dict(zip(got["article_id"].to_pylist(), got["text"].to_pylist()))
     out: dict[str, str | None] = {}
+    wanted = pa.array(sorted(ids), pa.string())
     for part in store.parts("articles"):
         got = store.read_part("articles", part.name, ["article_id", "text"])
-        got = got.filter(pa.array([a in ids for a in got["article_id"].to_pylist()], pa.bool_()))
+        got = got.filter(pc.is_in(got["article_id"], value_set=wanted))
         out.update(zip(got["article_id"].to_pylist(), got["text"].to_pylist()))
     return out
 

@@ -50,7 +50,7 @@ from .steps.docs import ARTICLE_COLUMNS, OWNER, StoryDocs
 from .steps.figures import Figures
 from .steps.fingerprint import Fingerprint
 from .steps.quotes import Quotes
-from .store import KeyIndex, Store
+from .store import KeyIndex, Store, spill_options
 
 log = logging.getLogger("storyline")
 
@@ -406,7 +406,7 @@ def _by_article(store: Store, tables: Iterable[pa.Table], n: int) -> Iterator[pa
     back one part at a time."""
     tmp = store.root / f".buckets-{os.getpid()}-{uuid.uuid4().hex[:12]}"  # swept as the store's buckets are
     tmp.mkdir()
-    options = pa.ipc.IpcWriteOptions(compression="lz4" if pa.Codec.is_available("lz4") else None)
+    options = spill_options()
     writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
     try:
         for table in tables:
