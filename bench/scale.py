@@ -187,6 +187,33 @@ def _tree_rss(root: int) -> int:
     return total
 
 
+def _tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of ``root``, its live descendants and the children it has reaped."""
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(d)
+        # fields[1] is ppid; utime, stime, cutime, cstime are stat fields 14-17
+        cpu[pid] = sum(int(x) for x in fields[11:13]) / tick
+        if pid == root:
+            cpu[pid] += sum(int(x) for x in fields[13:15]) / tick
+        children.setdefault(int(fields[1]), []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
 class Peak:
     """The peak process-tree RSS while a ``with`` block runs."""
 
@@ -242,7 +269,7 @@ class Timeline:
         if name not in self.stages:
             self.order.append(name)
         return self.stages.setdefault(name, {"calls": 0, "s": 0.0, "steps": 0.0, "store": 0.0, "children": 0.0,
-                                             "driver": 0, "parent": None, "side": False})
+                                             "driver": 0, "parent": None, "side": False, "cpu": 0.0})
 
     def current(self) -> str:
         stack = getattr(self._local, "stack", None)
@@ -288,16 +315,18 @@ class Timeline:
                 rec["parent"], rec["side"] = parent, side
                 self._started.append(name)
             stack.append(name)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _tree_cpu(os.getpid())
             try:
                 return fn(*args, **kwargs)
             finally:
                 took = time.perf_counter() - start
+                used = _tree_cpu(os.getpid()) - cpu
                 stack.pop()
                 with self._lock:
                     self._started.remove(name)
                     rec["calls"] += 1
                     rec["s"] += took
+                    rec["cpu"] += used
                     if stack:
                         self._rec(stack[-1])["children"] += took
 
@@ -517,18 +546,19 @@ def run_engine(engine_name: str, shards: list[Path], out: Path, stages: list[str
         if name not in stages:
             continue
         with Peak() as peak:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _tree_cpu(os.getpid())
             for shard in shards:  # streaming: one chunk at a time, as reruns on a growing store do
                 fn(shard)
             wall = time.perf_counter() - start
-        result["stages"][name] = {"s": wall, "peak_rss": peak.peak, "disk": _du(out), "timeline": timeline.take()}
+        result["stages"][name] = {"s": wall, "cpu": _tree_cpu(os.getpid()) - cpu, "peak_rss": peak.peak,
+                                  "disk": _du(out), "timeline": timeline.take()}
     if "corpus" in stages:
         with Peak() as peak:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _tree_cpu(os.getpid())
             pipeline.corpus_stages(store, cfg, engine)
             wall = time.perf_counter() - start
-        result["stages"]["corpus"] = {"s": wall, "peak_rss": peak.peak, "disk": _du(out),
-                                      "timeline": timeline.take()}
+        result["stages"]["corpus"] = {"s": wall, "cpu": _tree_cpu(os.getpid()) - cpu, "peak_rss": peak.peak,
+                                      "disk": _du(out), "timeline": timeline.take()}
     result["articles"] = store.read("articles", ["article_id"]).num_rows
     engine.close()
     result["steps"] = engine.steps
@@ -603,9 +633,11 @@ def print_timeline(results: list[dict[str, Any]]) -> None:
     """Per bench stage, the wall time of each pipeline stage function (:class:`Timeline`): the
     unindented rows not marked ``||`` sum to the bench stage's wall time with ``(outside stages)``.
     ``||`` marks a stage run on another thread beside its caller; ``steps`` and ``store`` are engine
-    and store calls made under it, ``other`` the rest of its wall time (driver code)."""
+    and store calls made under it, ``other`` the rest of its wall time (driver code). ``cores`` is
+    the process tree's CPU time while the stage ran over its wall time (stages side by side share
+    it): below the core count, workers idled."""
     print(f"\n{'n':>9} {'engine':6} {'stage / function':34} {'calls':>6} {'wall s':>8} {'steps s':>8} {'store s':>8} "
-          f"{'other s':>8} {'driver MB':>10}")
+          f"{'other s':>8} {'driver MB':>10} {'cores':>6}")
     for r in results:
         for bench_stage, m in r["stages"].items():
             tl = m.get("timeline")
@@ -617,7 +649,8 @@ def print_timeline(results: list[dict[str, Any]]) -> None:
             for name, v in stages.items():  # in the order first started
                 children.setdefault(v["parent"] if v["parent"] in stages else None, []).append(name)
             top = sum(v["s"] for v in stages.values() if v["parent"] is None and not v["side"])
-            print(f"{r['n']:>9,} {r['engine']:6} {bench_stage.upper():34} {'':6} {m['s']:8.1f}")
+            print(f"{r['n']:>9,} {r['engine']:6} {bench_stage.upper():34} {'':6} {m['s']:8.1f} {'':38} "
+                  f"{m.get('cpu', 0.0) / max(m['s'], 1e-9):6.2f}")
             todo = [(name, 1) for name in reversed(children.get(None, []))]
             while todo:  # depth first: each stage under its caller
                 name, depth = todo.pop()
@@ -628,7 +661,7 @@ def print_timeline(results: list[dict[str, Any]]) -> None:
                     other -= max([stages[c]["s"] for c in children.get(name, []) if stages[c]["side"]], default=0)
                 label = "  " * depth + name.rsplit("/", 1)[1]
                 print(f"{r['n']:>9,} {r['engine']:6} {label:34} {v['calls']:6} {v['s']:8.1f} {v['steps']:8.1f} "
-                      f"{v['store']:8.1f} {other:8.1f} {_mb(v['driver']):>10}")
+                      f"{v['store']:8.1f} {other:8.1f} {_mb(v['driver']):>10} {v.get('cpu', 0.0) / max(v['s'], 1e-9):6.2f}")
             print(f"{r['n']:>9,} {r['engine']:6} {'  (outside stages)':34} {'':6} {m['s'] - top:8.1f}")
             calls = ", ".join(f"{k} {v['calls']} x {v['s']:.1f} s" + (f" ({v['in_steps']:.1f} in steps)"
                                                                        if v["in_steps"] else "")
