@@ -171,38 +171,59 @@ def _set_stage_rejects(store: Store, stage: str, rejects: pa.Table) -> None:
 
 
 def ingest_new(store: Store, inputs: Iterable[str], cfg: PipelineConfig, engine: Any, report: Report) -> None:
-    """Read inputs and clean, chunk by chunk, the pages the store has not seen; append articles and rejects."""
+    """Read inputs and clean, chunk by chunk, the pages the store has not seen; append articles and rejects.
+
+    On a parallel engine the next chunk is read, parsed and sifted on one thread, and the last one
+    written on another, while the workers clean this one.
+    """
     seen = set(store.read("articles", ["article_id"], model.ARTICLE)["article_id"].to_pylist())
     old_rejects = store.read("rejects", schema=model.REJECT)
     seen |= {p for p in old_rejects["page_id"].to_pylist() if p}
     known_rejects = {(r["path"], r["record"], r["reason"]) for r in old_rejects.to_pylist()}
-    chunks = (ingest.to_tables(chunk) for chunk in _chunks(ingest.read(inputs, cfg.ingest), cfg.ingest.chunk_pages))
-    if getattr(engine, "parallel", False):
-        chunks = _read_ahead(chunks)  # the next chunk is read and parsed while the workers clean this one
-    for pages, rejects in chunks:
-        report.pages_read += pages.num_rows + rejects.num_rows
+
+    def sifted(pages: pa.Table, rejects: pa.Table) -> tuple[int, pa.Table, pa.Table, Clean]:
         mask = []
         for pid in pages["page_id"].to_pylist():  # skip stored pages and repeats within this run
             mask.append(pid not in seen)
             seen.add(pid)
         new = pages.filter(pa.array(mask, pa.bool_()))
         report.skipped_existing += pages.num_rows - new.num_rows
-        step = Clean(cfg.clean, site_lines=chunk_site_lines(new, cfg.clean.site_min_pages))
-        articles, clean_rejects = _split_rejects(engine.map(step, new), "clean")
-        all_rejects = pa.concat_tables([rejects, clean_rejects])
-        keys = [(r["path"], r["record"], r["reason"]) for r in all_rejects.to_pylist()]
-        all_rejects = all_rejects.filter(pa.array([k not in known_rejects for k in keys], pa.bool_()))
-        known_rejects.update(keys)
-        for reason in sorted(set(all_rejects["reason"].to_pylist())):
-            log.warning("rejected input (%s); see the rejects table", reason)
-        # Rejects first: a crash between the two writes re-reads the page instead of losing it.
-        stats = dict(Counter(f"dropped_{r}" for r in all_rejects["reason"].to_pylist()))
-        if all_rejects.num_rows or store.manifest("rejects") is None:
-            store.append("rejects", all_rejects, "rejects", stats=stats)
-        if articles.num_rows or store.manifest("articles") is None:
-            store.append("articles", articles.cast(model.ARTICLE), config_id(cfg.clean))
-        report.articles_added += articles.num_rows
-        report.rejected += all_rejects.num_rows
+        return pages.num_rows + rejects.num_rows, new, rejects, Clean(
+            cfg.clean, site_lines=chunk_site_lines(new, cfg.clean.site_min_pages))
+
+    chunks = (sifted(*ingest.to_tables(chunk)) for chunk in _chunks(ingest.read(inputs, cfg.ingest), cfg.ingest.chunk_pages))
+    parallel = getattr(engine, "parallel", False)
+    if parallel:
+        chunks = _read_ahead(chunks)
+    with ThreadPoolExecutor(1, thread_name_prefix="storyline-write") as writer:
+        written = None
+        for n_read, new, rejects, step in chunks:
+            report.pages_read += n_read
+            articles, clean_rejects = _split_rejects(engine.map(step, new), "clean")
+            all_rejects = pa.concat_tables([rejects, clean_rejects])
+            keys = [(r["path"], r["record"], r["reason"]) for r in all_rejects.to_pylist()]
+            all_rejects = all_rejects.filter(pa.array([k not in known_rejects for k in keys], pa.bool_()))
+            known_rejects.update(keys)
+            for reason in sorted(set(all_rejects["reason"].to_pylist())):
+                log.warning("rejected input (%s); see the rejects table", reason)
+            if written is not None:
+                written.result()  # in order, one chunk at a time; its error stops the run here
+            written = writer.submit(_write_chunk, store, articles, all_rejects, cfg) if parallel else None
+            if not parallel:
+                _write_chunk(store, articles, all_rejects, cfg)
+            report.articles_added += articles.num_rows
+            report.rejected += all_rejects.num_rows
+        if written is not None:
+            written.result()
+
+
+def _write_chunk(store: Store, articles: pa.Table, rejects: pa.Table, cfg: PipelineConfig) -> None:
+    # Rejects first: a crash between the two writes re-reads the page instead of losing it.
+    stats = dict(Counter(f"dropped_{r}" for r in rejects["reason"].to_pylist()))
+    if rejects.num_rows or store.manifest("rejects") is None:
+        store.append("rejects", rejects, "rejects", stats=stats)
+    if articles.num_rows or store.manifest("articles") is None:
+        store.append("articles", articles.cast(model.ARTICLE), config_id(cfg.clean))
 
 
 def _read_ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
@@ -507,18 +528,17 @@ def corpus_stages(store: Store, cfg: PipelineConfig, engine: Any) -> None:
     comparison and documents over the whole store.
 
     Each corpus stage holds a bounded part of the corpus at a time (a bucket of keys, a group of
-    pairs or of stories) but clustering; stages are functions so that none keeps another's tables
-    alive. Quotes and figures are read only by comparison: on an engine that runs steps outside
-    this thread (``engine.parallel``) they are computed while clustering, which runs in this
-    process alone, takes one core (started any earlier, they would slow candidates and alignment,
-    which use every worker).
+    pairs or of stories); stages are functions so that none keeps another's tables alive. Quotes
+    and figures are read only by comparison: on an engine that runs steps outside this thread
+    (``engine.parallel``) they are computed beside the reuse stages and clustering, whose driver
+    code (partitioning, pair counting, writing) leaves workers idle that they fill.
     """
     per_article(store, cfg, engine, EARLY)
-    _reuse_stages(store, cfg, engine)
-    release_memory()
     late = [name for name, _ in PER_ARTICLE if name not in EARLY]
     with ThreadPoolExecutor(1, thread_name_prefix="storyline-late") as side:
         pending = side.submit(per_article, store, cfg, engine, late) if getattr(engine, "parallel", False) else None
+        _reuse_stages(store, cfg, engine)
+        release_memory()
         _stories_stage(store, cfg, engine)
     if pending is None:
         per_article(store, cfg, engine, late)
