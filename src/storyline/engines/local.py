@@ -207,7 +207,7 @@ class LocalEngine:
 
     def gather_each(self, step: Any, inputs: Iterable[tuple[pa.Table, ...]]) -> Iterator[pa.Table]:
         """Apply a gather step to each tuple of tables of ``inputs`` (independent groups), results in
-        order; with workers, one group per worker at a time while the next ones are read."""
+        order; with workers, one group per worker at a time and one queued, while the next ones are read."""
         def check(tables: tuple[pa.Table, ...]) -> tuple[pa.Table, ...]:
             check_reads(step, tables[0])
             return tables
@@ -218,7 +218,9 @@ class LocalEngine:
             for tables in checked():
                 yield step(*tables)
             return
-        yield from self._in_pool(step, checked(), self.workers)
+        # One group more than workers in flight: a worker that finishes out of order finds the next
+        # queued instead of idling while this thread waits for the first (results come in order).
+        yield from self._in_pool(step, checked(), self.workers + 1)
 
     def shutdown(self) -> None:
         """Stop the worker pool, if one was started; a later call starts a new one."""
