@@ -39,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -164,54 +165,46 @@ def make_corpus(n: int, folder: Path, chunk: int, seed: int = 0, data: Path = SH
 # Measuring
 
 
-def _tree_rss(root: int) -> int:
-    """RSS in bytes of ``root`` and all its descendants (Ray's raylet, workers, object store)."""
+def _tree_sum(root: int, value: Callable[[int, list[str]], float]) -> float:
+    """``value(pid, stat fields after the name)`` summed over ``root`` and all its descendants."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{d}/statm") as f:
-                rss[int(d)] = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-            children.setdefault(ppid, []).append(int(d))
-        except (OSError, ValueError, IndexError):
-            continue
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(children.get(pid, []))
-    return total
-
-
-def _tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) of ``root``, its live descendants and the children it has reaped."""
-    children: dict[int, list[int]] = {}
-    cpu: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
+    got: dict[int, float] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
             with open(f"/proc/{d}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
+            got[int(d)] = value(int(d), fields)
+        except (OSError, ValueError, IndexError):
             continue
-        pid = int(d)
-        # fields[1] is ppid; utime, stime, cutime, cstime are stat fields 14-17
-        cpu[pid] = sum(int(x) for x in fields[11:13]) / tick
-        if pid == root:
-            cpu[pid] += sum(int(x) for x in fields[13:15]) / tick
-        children.setdefault(int(fields[1]), []).append(pid)
+        children.setdefault(int(fields[1]), []).append(int(d))  # fields[1]: the parent's pid
     total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()
-        total += cpu.get(pid, 0.0)
+        total += got.get(pid, 0.0)
         todo.extend(children.get(pid, []))
     return total
+
+
+def _rss(pid: int, _: list[str]) -> float:
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _tree_rss(root: int) -> int:
+    """RSS in bytes of ``root`` and all its descendants (Ray's raylet, workers, object store)."""
+    return int(_tree_sum(root, _rss))
+
+
+def _tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of ``root``, its live descendants and the children it has reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu(pid: int, fields: list[str]) -> float:  # utime, stime, then cutime, cstime (stat fields 14-17)
+        return sum(int(x) for x in fields[11:15 if pid == root else 13]) / tick
+
+    return _tree_sum(root, cpu)
 
 
 class Peak:
