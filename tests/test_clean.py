@@ -516,6 +516,24 @@ def test_clean_text_block_model_drops_whole_blocks() -> None:
     assert clean_text(_LIST_PAGE, CFG).text == clean_mod.body_text(_LIST_PAGE, CFG)
 
 
+def test_clean_text_keeps_a_list_its_body_announces() -> None:
+    # Bullets right after a kept sentence ending in a colon are the body's own list: kept even by a
+    # block model that drops every bulleted block; the same list after a full stop still goes.
+    assert clean_mod._introduced_lists(["Menu:", "* a", "Intro:", "* b", "- c", "d", "* e"],
+                                       clean_mod.np.array([False, False, True, False, False, True, False])).tolist() == [
+        False, False, False, True, True, False, False]
+    w = clean_mod.default_weights()
+    n = len(w.block.mean)
+    coef = clean_mod.np.zeros(n + 1)
+    coef[9], coef[-1] = -10.0, 5.0
+    lists_out = dataclasses.replace(w, block=clean_mod._Logistic(clean_mod.np.zeros(n), clean_mod.np.ones(n), coef))
+    announced = _LIST_PAGE.replace(PROSE, PROSE[:-1] + ":")
+    out = clean_mod.body_text(announced, CFG, weights=lists_out)
+    assert PROSE[:-1] + ":" in out and _AFTER in out and all(item in out for item in _LIST)
+    assert clean_mod.body_text(out, CFG, weights=lists_out) == out
+    assert not any(item in clean_mod.body_text(_LIST_PAGE, CFG, weights=lists_out) for item in _LIST)
+
+
 def test_clean_site_line_weight_is_fitted() -> None:
     # Stage one has learned that a line repeated on other pages of the site is not body, and that
     # lowers the neighbours' stage-two scores too (both weight sets).

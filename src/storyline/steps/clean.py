@@ -492,12 +492,14 @@ def _keep_mask(lines: list[str], gaps: list[bool], cfg: CleanConfig, site_lines:
                weights: _Weights, memo: dict[str, list[float]] | None = None) -> np.ndarray:
     """Which lines are body: classifier score over threshold, minus comments, junk and repeats."""
     scores = _stages(lines, site_lines, weights, memo)
-    keep = (_sigmoid(scores.z2) > cfg.keep_threshold) & ~_comment_lines(lines, gaps)
+    comments = _comment_lines(lines, gaps)
+    keep = (_sigmoid(scores.z2) > cfg.keep_threshold) & ~comments
     b = weights.md.block if scores.markdown else weights.block
     if lines and b is not None:
         # Drop whole blocks the block model judges junk for this page (markdown pages have their own model).
         feats, block = block_features(scores, gaps)
         keep &= (_logit((feats - b.mean) / b.scale, b.w) >= BLOCK_DROP)[block]
+    keep |= _introduced_lists(lines, keep) & ~comments
     if site_lines:
         keep &= np.array([s not in site_lines for s in lines], dtype=bool)
     _drop_leading_headings(lines, keep)
@@ -508,6 +510,25 @@ def _keep_mask(lines: list[str], gaps: list[bool], cfg: CleanConfig, site_lines:
             keep[i] = False
         seen.add(line)
     return keep
+
+
+def _introduced_lists(lines: list[str], keep: np.ndarray) -> np.ndarray:
+    """The bulleted lines right after a kept line that ends in a colon ("It offers:"): the body's own list.
+
+    Bullets score like menus line by line, but a body sentence that announces a list vouches for it
+    (on extraction-dev every such run is body; related-link lists follow headings, not sentences).
+    """
+    out = np.zeros(len(lines), dtype=bool)
+    i = 0
+    while i < len(lines) - 1:
+        if keep[i] and lines[i].endswith(":") and _BULLET.match(lines[i + 1]):
+            i += 1
+            while i < len(lines) and _BULLET.match(lines[i]):
+                out[i] = True
+                i += 1
+        else:
+            i += 1
+    return out
 
 
 def _drop_leading_headings(lines: list[str], keep: np.ndarray) -> None:
