@@ -534,6 +534,22 @@ def test_clean_text_keeps_a_list_its_body_announces() -> None:
     assert not any(item in clean_mod.body_text(_LIST_PAGE, CFG, weights=lists_out) for item in _LIST)
 
 
+def test_clean_numbered_list_follows_its_first_item() -> None:
+    # A numbered list (1, 2, 3, ... in order, other lines allowed between items) takes its first item's
+    # decision, down to the end of its last item's block; comment lines stay out; two items are no list.
+    np = clean_mod.np
+    lines = ["Intro.", "1) Lego set", "link", "2) Toy car", "link", "3) Board game", "link", "4) Film",
+             "link", "Footer", "1. Top story", "2. Other story", "3. Third story", "1. a", "2. b"]
+    gaps = [True, True, False, True, False, True, False, True, False, True, True, False, False, True, False]
+    keep = np.array([True, True, True, True, True, False, False, False, False, False,
+                     False, True, True, True, False])
+    comments = np.zeros(len(lines), dtype=bool)
+    comments[6] = True
+    clean_mod._follow_first_items(lines, gaps, keep, comments)
+    assert keep.tolist() == [True, True, True, True, True, True, False, True, True, False,
+                             False, False, False, True, False]
+
+
 def test_clean_site_line_weight_is_fitted() -> None:
     # Stage one has learned that a line repeated on other pages of the site is not body, and that
     # lowers the neighbours' stage-two scores too (both weight sets).

@@ -500,6 +500,7 @@ def _keep_mask(lines: list[str], gaps: list[bool], cfg: CleanConfig, site_lines:
         feats, block = block_features(scores, gaps)
         keep &= (_logit((feats - b.mean) / b.scale, b.w) >= BLOCK_DROP)[block]
     keep |= _introduced_lists(lines, keep) & ~comments
+    _follow_first_items(lines, gaps, keep, comments)
     if site_lines:
         keep &= np.array([s not in site_lines for s in lines], dtype=bool)
     _drop_leading_headings(lines, keep)
@@ -529,6 +530,34 @@ def _introduced_lists(lines: list[str], keep: np.ndarray) -> np.ndarray:
         else:
             i += 1
     return out
+
+
+# "1. ", "2) ", also as a markdown heading or in bold: an item of a numbered list.
+_NUMBERED = re.compile(r"^(?:#{1,6}\s*)?\**(\d{1,3})[.)]\s")
+
+
+def _follow_first_items(lines: list[str], gaps: list[bool], keep: np.ndarray, comments: np.ndarray,
+                        max_gap: int = 8) -> None:
+    """Give each numbered list (items 1, 2, 3, ... in order) its first item's decision, in place.
+
+    Line by line the items of a top-ten list fade out of the body as they get further from its prose,
+    and a numbered box of most-read stories creeps in next to it; a list is one thing, and its first
+    item is the one nearest what introduced it (on extraction-dev a list whose first item is kept is
+    body, one whose first item is dropped is not). Items may be up to ``max_gap`` lines apart; the list
+    runs from its first item to the end of the last item's block, so the lines under each item go with it.
+    """
+    items: list[int] = []
+    numbered = [(i, int(m.group(1))) for i, s in enumerate(lines) if (m := _NUMBERED.match(s))]
+    for i, n in numbered + [(len(lines) + max_gap, 0)]:
+        if items and n == len(items) + 1 and i - items[-1] <= max_gap:
+            items.append(i)
+            continue
+        if len(items) >= 3:
+            end = items[-1] + 1
+            while end < len(lines) and not gaps[end]:
+                end += 1
+            keep[items[0]:end] = keep[items[0]] & ~comments[items[0]:end]
+        items = [i] if n == 1 else []
 
 
 def _drop_leading_headings(lines: list[str], keep: np.ndarray) -> None:
