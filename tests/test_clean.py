@@ -550,6 +550,30 @@ def test_clean_numbered_list_follows_its_first_item() -> None:
                              False, False, False, True, False]
 
 
+_TABLE = [f"{i}     Driver {name}     {5040 - 7 * i}     {i % 4}" for i, name in
+          enumerate(["Ames", "Brook", "Cole", "Dunn", "Eady", "Ford", "Gray"], 1)]
+_MENU = ["* Home", "* Results 2019", "* Drivers 2019", "* Teams 2019", "* Contact"]
+
+
+def test_clean_text_keeps_the_table_of_a_page_without_prose() -> None:
+    # A page whose body is a results table: rows that start alike with a number; the bulleted menu
+    # shares a pattern too but is no table. With prose on the page the rule stays out of the way.
+    page = "\n".join(_MENU) + "\n\nStandings\n\n" + "\n".join(_TABLE) + "\n\nPrivacy policy\nTerms of use"
+    out = clean_mod.body_text(page, CFG)
+    assert all(row in out for row in _TABLE) and not any(item in out for item in _MENU)
+    assert clean_mod.body_text(out, CFG) == out
+    lines, gaps = clean_mod._split(page)
+    keep = clean_mod.np.zeros(len(lines), dtype=bool)
+    never = keep.copy()
+    never[len(_MENU) + 3] = True  # a comment line inside the table stays out
+    clean_mod._table_fallback(lines, gaps, keep, never, clean_mod.np.ones(len(lines)))
+    assert [lines[i] for i in clean_mod.np.flatnonzero(keep)] == _TABLE[:2] + _TABLE[3:]
+    keep = clean_mod.np.zeros(len(lines), dtype=bool)
+    keep[len(_MENU)] = True  # "Standings", made to weigh 40 words: enough body kept, no fallback
+    clean_mod._table_fallback(lines, gaps, keep, never, clean_mod.np.full(len(lines), 40.0))
+    assert keep.sum() == 1
+
+
 def test_clean_site_line_weight_is_fitted() -> None:
     # Stage one has learned that a line repeated on other pages of the site is not body, and that
     # lowers the neighbours' stage-two scores too (both weight sets).

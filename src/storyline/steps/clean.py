@@ -15,6 +15,8 @@ Two modes share one output, :class:`Cleaned`:
   ``bench/extraction.py --fit`` and pasted below; markdown pages (html2text-like renderings) have
   a second set of line weights and block model of their own. A few
   line shapes are dropped whatever the score: comment sections, timers, e-mail lines, photo credits.
+  Lists are judged whole: bullets announced by a kept line ending in a colon are kept, a numbered
+  list follows its first item, and a page where almost nothing is kept keeps its longest table.
 
 The :class:`Clean` step maps ``PAGE`` rows to ``ARTICLE`` rows and rejects the rows with no body.
 """
@@ -501,8 +503,9 @@ def _keep_mask(lines: list[str], gaps: list[bool], cfg: CleanConfig, site_lines:
         keep &= (_logit((feats - b.mean) / b.scale, b.w) >= BLOCK_DROP)[block]
     keep |= _introduced_lists(lines, keep) & ~comments
     _follow_first_items(lines, gaps, keep, comments)
-    if site_lines:
-        keep &= np.array([s not in site_lines for s in lines], dtype=bool)
+    # Lines no rule may bring back: comments and the site's repeated lines.
+    never = (comments | np.array([s in site_lines for s in lines], dtype=bool)) if site_lines else comments
+    keep &= ~never
     _drop_leading_headings(lines, keep)
     seen: set[str] = set()
     for i, line in enumerate(lines):
@@ -510,6 +513,7 @@ def _keep_mask(lines: list[str], gaps: list[bool], cfg: CleanConfig, site_lines:
         if keep[i] and (line in seen or _is_junk(line)):
             keep[i] = False
         seen.add(line)
+    _table_fallback(lines, gaps, keep, never, np.expm1(scores.x[:, 1]))
     return keep
 
 
@@ -558,6 +562,56 @@ def _follow_first_items(lines: list[str], gaps: list[bool], keep: np.ndarray, co
                 end += 1
             keep[items[0]:end] = keep[items[0]] & ~comments[items[0]:end]
         items = [i] if n == 1 else []
+
+
+def _row_shape(line: str, tokens: int = 3) -> str:
+    """The token pattern of a line's first ``tokens`` tokens: digits as 9, runs of words as a, others as is."""
+    out: list[str] = []
+    for tok in line.split():
+        if _DIGIT.search(tok):
+            c = "9"
+        elif tok[0].isalpha() or tok[-1].isalpha():
+            c = "a" + (tok[-1] if tok[-1] in ":," else "")
+            if out and out[-1] == c:
+                continue
+        else:
+            c = tok
+        out.append(c)
+        if len(out) == tokens:
+            break
+    return " ".join(out)
+
+
+def _table_fallback(lines: list[str], gaps: list[bool], keep: np.ndarray, never: np.ndarray,
+                    words: np.ndarray, min_words: float = 40.0, min_rows: int = 4) -> None:
+    """On a page where almost nothing is kept, keep its longest table, in place.
+
+    A results table or a calendar as the whole body has no prose for the classifier to find, and its
+    rows score like a menu. Rows differ from menu items in that they start alike with a number in the
+    same place ("3a etapa: 22 de abril", "12 | Name | 2257 | ..."), where menu items start with a bullet
+    and a word. The table is the longest run of at least ``min_rows`` such lines, with the rest of the
+    blocks it starts and ends in (less the ``never`` lines: comments, site lines). On extraction-dev only
+    two pages keep under ``min_words``, and both are such tables.
+    """
+    if not len(lines) or (words * keep).sum() >= min_words:
+        return
+    shapes = [_row_shape(s) for s in lines]
+    best, span, i = 0, (0, 0), 0
+    while i < len(lines):
+        j = i + 1
+        while j < len(lines) and shapes[j] == shapes[i]:
+            j += 1
+        if j - i > best and "9" in shapes[i] and not _BULLET.match(lines[i]):
+            best, span = j - i, (i, j)
+        i = j
+    if best < min_rows:
+        return
+    start, end = span
+    while start > 0 and not gaps[start]:
+        start -= 1
+    while end < len(lines) and not gaps[end]:
+        end += 1
+    keep[start:end] |= ~never[start:end]
 
 
 def _drop_leading_headings(lines: list[str], keep: np.ndarray) -> None:
