@@ -516,6 +516,64 @@ def test_clean_text_block_model_drops_whole_blocks() -> None:
     assert clean_text(_LIST_PAGE, CFG).text == clean_mod.body_text(_LIST_PAGE, CFG)
 
 
+def test_clean_text_keeps_a_list_its_body_announces() -> None:
+    # Bullets right after a kept sentence ending in a colon are the body's own list: kept even by a
+    # block model that drops every bulleted block; the same list after a full stop still goes.
+    assert clean_mod._introduced_lists(["Menu:", "* a", "Intro:", "* b", "- c", "d", "* e"],
+                                       clean_mod.np.array([False, False, True, False, False, True, False])).tolist() == [
+        False, False, False, True, True, False, False]
+    w = clean_mod.default_weights()
+    n = len(w.block.mean)
+    coef = clean_mod.np.zeros(n + 1)
+    coef[9], coef[-1] = -10.0, 5.0
+    lists_out = dataclasses.replace(w, block=clean_mod._Logistic(clean_mod.np.zeros(n), clean_mod.np.ones(n), coef))
+    announced = _LIST_PAGE.replace(PROSE, PROSE[:-1] + ":")
+    out = clean_mod.body_text(announced, CFG, weights=lists_out)
+    assert PROSE[:-1] + ":" in out and _AFTER in out and all(item in out for item in _LIST)
+    assert clean_mod.body_text(out, CFG, weights=lists_out) == out
+    assert not any(item in clean_mod.body_text(_LIST_PAGE, CFG, weights=lists_out) for item in _LIST)
+
+
+def test_clean_numbered_list_follows_its_first_item() -> None:
+    # A numbered list (1, 2, 3, ... in order, other lines allowed between items) takes its first item's
+    # decision, down to the end of its last item's block; comment lines stay out; two items are no list.
+    np = clean_mod.np
+    lines = ["Intro.", "1) Lego set", "link", "2) Toy car", "link", "3) Board game", "link", "4) Film",
+             "link", "Footer", "1. Top story", "2. Other story", "3. Third story", "1. a", "2. b"]
+    gaps = [True, True, False, True, False, True, False, True, False, True, True, False, False, True, False]
+    keep = np.array([True, True, True, True, True, False, False, False, False, False,
+                     False, True, True, True, False])
+    comments = np.zeros(len(lines), dtype=bool)
+    comments[6] = True
+    clean_mod._follow_first_items(lines, gaps, keep, comments)
+    assert keep.tolist() == [True, True, True, True, True, True, False, True, True, False,
+                             False, False, False, True, False]
+
+
+_TABLE = [f"{i}     Driver {name}     {5040 - 7 * i}     {i % 4}" for i, name in
+          enumerate(["Ames", "Brook", "Cole", "Dunn", "Eady", "Ford", "Gray"], 1)]
+_MENU = ["* Home", "* Results 2019", "* Drivers 2019", "* Teams 2019", "* Contact"]
+
+
+def test_clean_text_keeps_the_table_of_a_page_without_prose() -> None:
+    # A page whose body is a results table: rows that start alike with a number; the bulleted menu
+    # shares a pattern too but is no table. With prose on the page the rule stays out of the way.
+    page = "\n".join(_MENU) + "\n\nStandings\n\n" + "\n".join(_TABLE) + "\n\nPrivacy policy\nTerms of use"
+    out = clean_mod.body_text(page, CFG)
+    assert all(row in out for row in _TABLE) and not any(item in out for item in _MENU)
+    assert clean_mod.body_text(out, CFG) == out
+    lines, gaps = clean_mod._split(page)
+    keep = clean_mod.np.zeros(len(lines), dtype=bool)
+    never = keep.copy()
+    never[len(_MENU) + 3] = True  # a comment line inside the table stays out
+    clean_mod._table_fallback(lines, gaps, keep, never, clean_mod.np.ones(len(lines)))
+    assert [lines[i] for i in clean_mod.np.flatnonzero(keep)] == _TABLE[:2] + _TABLE[3:]
+    keep = clean_mod.np.zeros(len(lines), dtype=bool)
+    keep[len(_MENU)] = True  # "Standings", made to weigh 40 words: enough body kept, no fallback
+    clean_mod._table_fallback(lines, gaps, keep, never, clean_mod.np.full(len(lines), 40.0))
+    assert keep.sum() == 1
+
+
 def test_clean_site_line_weight_is_fitted() -> None:
     # Stage one has learned that a line repeated on other pages of the site is not body, and that
     # lowers the neighbours' stage-two scores too (both weight sets).

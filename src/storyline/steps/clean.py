@@ -15,6 +15,8 @@ Two modes share one output, :class:`Cleaned`:
   ``bench/extraction.py --fit`` and pasted below; markdown pages (html2text-like renderings) have
   a second set of line weights and block model of their own. A few
   line shapes are dropped whatever the score: comment sections, timers, e-mail lines, photo credits.
+  Lists are judged whole: bullets announced by a kept line ending in a colon are kept, a numbered
+  list follows its first item, and a page where almost nothing is kept keeps its longest table.
 
 The :class:`Clean` step maps ``PAGE`` rows to ``ARTICLE`` rows and rejects the rows with no body.
 """
@@ -492,14 +494,18 @@ def _keep_mask(lines: list[str], gaps: list[bool], cfg: CleanConfig, site_lines:
                weights: _Weights, memo: dict[str, list[float]] | None = None) -> np.ndarray:
     """Which lines are body: classifier score over threshold, minus comments, junk and repeats."""
     scores = _stages(lines, site_lines, weights, memo)
-    keep = (_sigmoid(scores.z2) > cfg.keep_threshold) & ~_comment_lines(lines, gaps)
+    comments = _comment_lines(lines, gaps)
+    keep = (_sigmoid(scores.z2) > cfg.keep_threshold) & ~comments
     b = weights.md.block if scores.markdown else weights.block
     if lines and b is not None:
         # Drop whole blocks the block model judges junk for this page (markdown pages have their own model).
         feats, block = block_features(scores, gaps)
         keep &= (_logit((feats - b.mean) / b.scale, b.w) >= BLOCK_DROP)[block]
-    if site_lines:
-        keep &= np.array([s not in site_lines for s in lines], dtype=bool)
+    keep |= _introduced_lists(lines, keep) & ~comments
+    _follow_first_items(lines, gaps, keep, comments)
+    # Lines no rule may bring back: comments and the site's repeated lines.
+    never = (comments | np.array([s in site_lines for s in lines], dtype=bool)) if site_lines else comments
+    keep &= ~never
     _drop_leading_headings(lines, keep)
     seen: set[str] = set()
     for i, line in enumerate(lines):
@@ -507,7 +513,105 @@ def _keep_mask(lines: list[str], gaps: list[bool], cfg: CleanConfig, site_lines:
         if keep[i] and (line in seen or _is_junk(line)):
             keep[i] = False
         seen.add(line)
+    _table_fallback(lines, gaps, keep, never, np.expm1(scores.x[:, 1]))
     return keep
+
+
+def _introduced_lists(lines: list[str], keep: np.ndarray) -> np.ndarray:
+    """The bulleted lines right after a kept line that ends in a colon ("It offers:"): the body's own list.
+
+    Bullets score like menus line by line, but a body sentence that announces a list vouches for it
+    (on extraction-dev every such run is body; related-link lists follow headings, not sentences).
+    """
+    out = np.zeros(len(lines), dtype=bool)
+    i = 0
+    while i < len(lines) - 1:
+        if keep[i] and lines[i].endswith(":") and _BULLET.match(lines[i + 1]):
+            i += 1
+            while i < len(lines) and _BULLET.match(lines[i]):
+                out[i] = True
+                i += 1
+        else:
+            i += 1
+    return out
+
+
+# "1. ", "2) ", also as a markdown heading or in bold: an item of a numbered list.
+_NUMBERED = re.compile(r"^(?:#{1,6}\s*)?\**(\d{1,3})[.)]\s")
+
+
+def _follow_first_items(lines: list[str], gaps: list[bool], keep: np.ndarray, comments: np.ndarray,
+                        max_gap: int = 8) -> None:
+    """Give each numbered list (items 1, 2, 3, ... in order) its first item's decision, in place.
+
+    Line by line the items of a top-ten list fade out of the body as they get further from its prose,
+    and a numbered box of most-read stories creeps in next to it; a list is one thing, and its first
+    item is the one nearest what introduced it (on extraction-dev a list whose first item is kept is
+    body, one whose first item is dropped is not). Items may be up to ``max_gap`` lines apart; the list
+    runs from its first item to the end of the last item's block, so the lines under each item go with it.
+    """
+    items: list[int] = []
+    numbered = [(i, int(m.group(1))) for i, s in enumerate(lines) if (m := _NUMBERED.match(s))]
+    for i, n in numbered + [(len(lines) + max_gap, 0)]:
+        if items and n == len(items) + 1 and i - items[-1] <= max_gap:
+            items.append(i)
+            continue
+        if len(items) >= 3:
+            end = items[-1] + 1
+            while end < len(lines) and not gaps[end]:
+                end += 1
+            keep[items[0]:end] = keep[items[0]] & ~comments[items[0]:end]
+        items = [i] if n == 1 else []
+
+
+def _row_shape(line: str, tokens: int = 3) -> str:
+    """The token pattern of a line's first ``tokens`` tokens: digits as 9, runs of words as a, others as is."""
+    out: list[str] = []
+    for tok in line.split():
+        if _DIGIT.search(tok):
+            c = "9"
+        elif tok[0].isalpha() or tok[-1].isalpha():
+            c = "a" + (tok[-1] if tok[-1] in ":," else "")
+            if out and out[-1] == c:
+                continue
+        else:
+            c = tok
+        out.append(c)
+        if len(out) == tokens:
+            break
+    return " ".join(out)
+
+
+def _table_fallback(lines: list[str], gaps: list[bool], keep: np.ndarray, never: np.ndarray,
+                    words: np.ndarray, min_words: float = 40.0, min_rows: int = 4) -> None:
+    """On a page where almost nothing is kept, keep its longest table, in place.
+
+    A results table or a calendar as the whole body has no prose for the classifier to find, and its
+    rows score like a menu. Rows differ from menu items in that they start alike with a number in the
+    same place ("3a etapa: 22 de abril", "12 | Name | 2257 | ..."), where menu items start with a bullet
+    and a word. The table is the longest run of at least ``min_rows`` such lines, with the rest of the
+    blocks it starts and ends in (less the ``never`` lines: comments, site lines). On extraction-dev only
+    two pages keep under ``min_words``, and both are such tables.
+    """
+    if not len(lines) or (words * keep).sum() >= min_words:
+        return
+    shapes = [_row_shape(s) for s in lines]
+    best, span, i = 0, (0, 0), 0
+    while i < len(lines):
+        j = i + 1
+        while j < len(lines) and shapes[j] == shapes[i]:
+            j += 1
+        if j - i > best and "9" in shapes[i] and not _BULLET.match(lines[i]):
+            best, span = j - i, (i, j)
+        i = j
+    if best < min_rows:
+        return
+    start, end = span
+    while start > 0 and not gaps[start]:
+        start -= 1
+    while end < len(lines) and not gaps[end]:
+        end += 1
+    keep[start:end] |= ~never[start:end]
 
 
 def _drop_leading_headings(lines: list[str], keep: np.ndarray) -> None:
