@@ -198,11 +198,12 @@ def _tree_rss(root: int) -> int:
 
 
 def _tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) of ``root``, its live descendants and the children it has reaped."""
+    """CPU seconds (user + system) of ``root``, its live descendants and the children each has reaped
+    (pool workers that stopped: a forkserver's or the driver's)."""
     tick = os.sysconf("SC_CLK_TCK")
 
-    def cpu(pid: int, fields: list[str]) -> float:  # utime, stime, then cutime, cstime (stat fields 14-17)
-        return sum(int(x) for x in fields[11:15 if pid == root else 13]) / tick
+    def cpu(_: int, fields: list[str]) -> float:  # utime, stime, cutime, cstime (stat fields 14-17)
+        return sum(int(x) for x in fields[11:15]) / tick
 
     return _tree_sum(root, cpu)
 
