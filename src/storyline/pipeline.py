@@ -19,11 +19,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import os
 import queue
-import shutil
 import threading
-import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,7 +47,7 @@ from .steps.docs import ARTICLE_COLUMNS, OWNER, StoryDocs
 from .steps.figures import Figures
 from .steps.fingerprint import Fingerprint
 from .steps.quotes import Quotes
-from .store import KeyIndex, Store, spill_options
+from .store import KeyIndex, Store
 
 log = logging.getLogger("storyline")
 
@@ -414,44 +411,17 @@ def _pairs_stage(store: Store, cfg: PipelineConfig, engine: Any, bucket_rows: in
     if n <= 1:
         pairs = _count_pairs(engine, count, concat(list(summed), model.CANDIDATE_PAIR))
     else:
-        # The buckets' sums (21M rows, 1.3 GB at 1M articles) go to disk by article as they come,
-        # so memory holds one bucket and one part, not all of them at once.
-        pairs = concat([engine.group(count, part) for part in _by_article(store, summed, n)], count.output_schema)
+        # The buckets' sums (21M rows, 1.3 GB at 1M articles) go to disk by article (where it is
+        # stored) as they come, so memory holds one bucket and one part, not all of them at once.
+        parts = store.spill(summed, "a_id", n, lambda ids: store.locations("articles", ids) % n, model.CANDIDATE_PAIR)
+        counted = []
+        for part in parts:
+            counted.append(engine.group(count, part))
+            del part
+            release_memory()
+        pairs = concat(counted, count.output_schema)
         pairs = pairs.sort_by([("a_id", "ascending"), ("b_id", "ascending")])
     store.replace("pairs", pairs, cid, inputs=store.fingerprint("keys"))
-
-
-def _by_article(store: Store, tables: Iterable[pa.Table], n: int) -> Iterator[pa.Table]:
-    """The rows of ``tables`` in ``n`` parts that each hold whole ``a_id`` groups (by where the
-    article is stored), spilled to a temporary folder under the store as they come, then read
-    back one part at a time."""
-    tmp = store.root / f".buckets-{os.getpid()}-{uuid.uuid4().hex[:12]}"  # swept as the store's buckets are
-    tmp.mkdir()
-    options = spill_options()
-    writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
-    try:
-        for table in tables:
-            part = store.locations("articles", table["a_id"]) % n
-            order = np.argsort(part, kind="stable")
-            bounds = np.searchsorted(part[order], np.arange(n + 1))
-            for b in np.flatnonzero(np.diff(bounds)).tolist():
-                if b not in writers:
-                    writers[b] = pa.ipc.new_file(tmp / f"{b}.arrow", table.schema, options=options)
-                writers[b].write_table(table.take(pa.array(order[bounds[b]:bounds[b + 1]])))
-            del table, part, order
-        while writers:
-            writers.popitem()[1].close()
-        for b in sorted(int(p.stem) for p in tmp.glob("*.arrow")):
-            with pa.ipc.open_file(tmp / f"{b}.arrow") as f:
-                part_rows = f.read_all()
-            (tmp / f"{b}.arrow").unlink()
-            yield part_rows
-            del part_rows
-            release_memory()
-    finally:
-        for w in writers.values():  # left open by an error
-            w.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 COUNT_ROWS = 2_000_000  # candidate rows summed per pair together (21M rows at 1M articles)

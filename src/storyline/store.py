@@ -223,7 +223,8 @@ class Store:
             if parts or schema is not None:
                 yield self.read(name, columns, schema)
             return
-        yield from self._spilled(parts, column, n, columns, lambda values: values.to_numpy() % n)
+        yield from self._spilled(_part_batches(parts, columns), column, n, lambda values: values.to_numpy() % n,
+                                 _empty(parts[0], columns))
 
     def partition(self, name: str, column: str, keys: pa.Array | KeyIndex, bucket: np.ndarray | None, n: int,
                   schema: pa.Schema, columns: list[str] | None = None) -> Iterator[pa.Table]:
@@ -250,10 +251,17 @@ class Store:
                 table = table.filter(pa.array(lookup.get(table[column]) >= 0))
                 yield table if columns is None else table.select(columns)
             return
-        yield from self._spilled(parts, column, n, columns, lookup.get)
+        yield from self._spilled(_part_batches(parts, columns), column, n, lookup.get, _empty(parts[0], columns))
 
-    def _spilled(self, parts: list[Path], column: str, n: int, columns: list[str] | None,
-                 bucket_of: Callable[[pa.Array], np.ndarray]) -> Iterator[pa.Table]:
+    def spill(self, tables: Iterable[pa.Table], column: str, n: int, bucket_of: Callable[[pa.Array], np.ndarray],
+              schema: pa.Schema) -> Iterator[pa.Table]:
+        """The rows of ``tables`` (rows a stage makes, drawn one table at a time) in ``n`` buckets by
+        ``bucket_of(column)``, each in arrival order, as :meth:`buckets` cuts a stored table: they go
+        to temporary files as they come, so memory holds a table and the write buffers, never every bucket."""
+        yield from self._spilled((b for t in tables for b in t.to_batches()), column, n, bucket_of, schema.empty_table())
+
+    def _spilled(self, batches: Iterable[pa.RecordBatch], column: str, n: int,
+                 bucket_of: Callable[[pa.Array], np.ndarray], empty: pa.Table) -> Iterator[pa.Table]:
         for stale in self.root.glob(".buckets-*"):  # left by a run that was killed while it read buckets
             if not _alive(stale.name.split("-")[1]):
                 shutil.rmtree(stale, ignore_errors=True)
@@ -261,11 +269,11 @@ class Store:
         tmp = self.root / f".buckets-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         tmp.mkdir()
         try:
-            _spill(parts, tmp, column, n, columns, bucket_of)
+            _spill(batches, tmp, column, n, bucket_of)
             for b in range(n):
                 path = tmp / f"{b}.arrow"
                 if not path.exists():
-                    yield _empty(parts[0], columns)
+                    yield empty
                     continue
                 with pa.ipc.open_file(path) as f:
                     held = [f.read_all()]
@@ -386,17 +394,23 @@ class Store:
         return path
 
 
-def spill_options() -> pa.ipc.IpcWriteOptions:
-    """Write options of spill files: Arrow IPC with LZ4, a quarter of Parquet's time to write and
-    read back, for files read only once."""
-    return pa.ipc.IpcWriteOptions(compression="lz4" if pa.Codec.is_available("lz4") else None)
+def _part_batches(parts: list[Path], columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+    """The rows of ``parts`` in stored order, in batches of about SPILL_BYTES / 4 however wide the
+    rows: :func:`_spill` copies one into pieces at a time."""
+    for path in parts:
+        f = pq.ParquetFile(path)
+        meta = f.metadata
+        width = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups)) / max(1, meta.num_rows)
+        rows = int(min(ROW_GROUP * 8, max(1024, SPILL_BYTES // 4 / max(width, 1.0))))
+        yield from f.iter_batches(batch_size=rows, columns=columns)
 
 
-def _spill(parts: list[Path], folder: Path, column: str, n: int, columns: list[str] | None,
+def _spill(batches: Iterable[pa.RecordBatch], folder: Path, column: str, n: int,
            bucket_of: Callable[[pa.Array], np.ndarray]) -> None:
-    """Write the rows of ``parts`` to ``folder/<bucket>.arrow``, in stored order; ``bucket_of`` maps a
+    """Write the rows of ``batches`` to ``folder/<bucket>.arrow``, in order; ``bucket_of`` maps a
     batch's ``column`` to each row's bucket (-1: no bucket, the row is dropped)."""
-    options = spill_options()
+    # Arrow IPC with LZ4: a quarter of Parquet's time to write and read back, for files read only once.
+    options = pa.ipc.IpcWriteOptions(compression="lz4" if pa.Codec.is_available("lz4") else None)
     writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
     pending: dict[int, list[pa.RecordBatch]] = {}
     held: dict[int, int] = {}
@@ -412,29 +426,23 @@ def _spill(parts: list[Path], folder: Path, column: str, n: int, columns: list[s
         writers[b].write_table(table)
 
     try:
-        for path in parts:
-            f = pq.ParquetFile(path)
-            # Batches of about SPILL_BYTES / 4 however wide the rows: one is copied into pieces at a time.
-            meta = f.metadata
-            width = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups)) / max(1, meta.num_rows)
-            rows = int(min(ROW_GROUP * 8, max(1024, SPILL_BYTES // 4 / max(width, 1.0))))
-            for batch in f.iter_batches(batch_size=rows, columns=columns):
-                bucket = bucket_of(batch.column(column)).astype(np.int64)
-                order = np.argsort(bucket, kind="stable")
-                bounds = np.searchsorted(bucket[order], np.arange(n + 1))
-                for b in np.flatnonzero(np.diff(bounds)).tolist():
-                    # A copy per bucket, not a slice of one sorted batch: a slice would keep that
-                    # whole batch alive while any bucket holds a piece of it, far past the budget.
-                    piece = batch.take(pa.array(order[bounds[b]:bounds[b + 1]]))
-                    pending.setdefault(b, []).append(piece)
-                    held[b] = held.get(b, 0) + piece.num_rows
-                    held_bytes[b] = held_bytes.get(b, 0) + piece.nbytes
-                    if held[b] >= flush:
-                        write(b)
-                # Wide rows (article texts) fill memory long before a bucket's row count: then the
-                # fullest buckets are written until the buffer is back under its byte budget.
-                while sum(held_bytes.values()) > SPILL_BYTES:
-                    write(max(pending, key=held_bytes.__getitem__))
+        for batch in batches:
+            bucket = bucket_of(batch.column(column)).astype(np.int64)
+            order = np.argsort(bucket, kind="stable")
+            bounds = np.searchsorted(bucket[order], np.arange(n + 1))
+            for b in np.flatnonzero(np.diff(bounds)).tolist():
+                # A copy per bucket, not a slice of one sorted batch: a slice would keep that
+                # whole batch alive while any bucket holds a piece of it, far past the budget.
+                piece = batch.take(pa.array(order[bounds[b]:bounds[b + 1]]))
+                pending.setdefault(b, []).append(piece)
+                held[b] = held.get(b, 0) + piece.num_rows
+                held_bytes[b] = held_bytes.get(b, 0) + piece.nbytes
+                if held[b] >= flush:
+                    write(b)
+            # Wide rows (article texts) fill memory long before a bucket's row count: then the
+            # fullest buckets are written until the buffer is back under its byte budget.
+            while sum(held_bytes.values()) > SPILL_BYTES:
+                write(max(pending, key=held_bytes.__getitem__))
         for b in list(pending):
             write(b)
     finally:
