@@ -205,8 +205,9 @@ def ingest_new(store: Store, inputs: Iterable[str], cfg: PipelineConfig, engine:
                 log.warning("rejected input (%s); see the rejects table", reason)
             if written is not None:
                 written.result()  # in order, one chunk at a time; its error stops the run here
-            written = writer.submit(_write_chunk, store, articles, all_rejects, cfg) if parallel else None
-            if not parallel:
+            if parallel:
+                written = writer.submit(_write_chunk, store, articles, all_rejects, cfg)
+            else:
                 _write_chunk(store, articles, all_rejects, cfg)
             report.articles_added += articles.num_rows
             report.rejected += all_rejects.num_rows
