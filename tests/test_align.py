@@ -20,9 +20,9 @@ from storyline.steps.align import (
 )
 
 WIRE = (
-    "The U.S. intelligence community judges that large numbers of foreign fighters will stay to defend "
-    "what is left of their territory rather than return home, a senior official said on Friday. "
-    "Officials said the assessment contrasts with earlier warnings about a massive outflow of fighters."
+    "The U.S. weather service judges that large numbers of coastal towns will face flooding this winter "
+    "and must defend what is left of their harbours rather than wait for spring, a senior forecaster said on Friday. "
+    "Forecasters said the assessment contrasts with earlier warnings about a mild season along the coastlines."
 )
 
 
@@ -38,7 +38,7 @@ def test_align_tolerates_small_edits():
 def test_align_offsets_point_at_the_passage():
     a = "Completely different opening sentence written by the copier. " + WIRE
     p = align(a, WIRE)[0]
-    assert a[p.a_start:p.a_end].startswith("The U.S. intelligence") and a[p.a_end - 1] in "sd."
+    assert a[p.a_start:p.a_end].startswith("The U.S. weather") and a[p.a_end - 1] in "sd."
     assert p.b_start == 0
 
 
@@ -48,8 +48,8 @@ def test_align_unrelated_gives_nothing(other):
 
 
 def test_align_finds_several_passages_in_order():
-    second = ("Governments have been bracing for new strikes as the group loses ground, "
-              "and borders have been tightened significantly in the region this year.")
+    second = ("Councils have been bracing for new storms as the tides rise month after month, "
+              "and sea walls have been raised significantly in the region this year.")
     a = WIRE + " Our own reporting sits in between these passages and is long enough to split them apart. " + second
     b = second + " Unrelated middle text from another outlet that it wrote by itself entirely. " + WIRE
     ps = align(a, b, AlignConfig(min_passage_words=10))
