@@ -5,17 +5,20 @@ library or regex it replaces, on strings chosen to break a tokenizer (case mappi
 length or depend on context, astral letters, digits and underscores in words, apostrophes).
 """
 
+import subprocess
+import sys
+
 import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction import FeatureHasher
-from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 from sklearn.utils import murmurhash3_32 as sk_murmur
 
 from storyline.steps import cluster
-from storyline.textutil import hashed_strings, hashed_word_counts, murmurhash3_32
+from storyline.textutil import WordHasher, english_stop_words, hashed_strings, hashed_word_counts, murmurhash3_32
 
 _PIECES = (list("abzAZ09_ -.,'’\n\t\u00a0\u3000$%—") +
            ["é", "É", "ß", "ẞ", "İ", "ı", "I", "Σ", "σ", "ς", "中文", "日本語", "한국어", "\u0301", "\u0307", "\U00010400",
@@ -67,6 +70,24 @@ def test_hashed_word_counts_keeps_stop_word_order_and_nulls():
 @given(st.lists(TEXT, min_size=1, max_size=5))
 def test_hashed_word_counts_matches_sklearn(texts):
     _same(hashed_word_counts(cluster._WORDS, pa.array(texts))[0], cluster._WORDS.transform(texts))
+
+
+def test_word_hasher_is_the_vectorizer_it_names_without_importing_sklearn():
+    assert english_stop_words() == ENGLISH_STOP_WORDS
+    assert cluster._WORDS.sklearn().get_params() == HashingVectorizer(
+        n_features=cluster.N_FEATURES, stop_words="english", alternate_sign=False, norm=None, dtype=np.float32).get_params()
+    texts = ["Foo bar foo the", "Baz ΟΔΟΣ", " ".join(f"w{i}" for i in range(3000))]
+    for words in (WordHasher(2**10), WordHasher(1000, "english", np.float64)):
+        got, redo = hashed_word_counts(words, pa.array(texts))
+        _same(got, words.sklearn().transform(texts))
+        assert redo == 1  # the capital sigma
+    empty, redo = hashed_word_counts(cluster._WORDS, pa.array([], pa.string()))  # sklearn raises on no texts
+    assert empty.shape == (0, cluster.N_FEATURES) and empty.dtype == np.float32 and redo == 0
+    with pytest.raises(ValueError, match="stop_words"):
+        hashed_word_counts(WordHasher(2**10, "german"), pa.array(texts))
+    # Pool workers import every step; sklearn alone would add ~100 MB to each.
+    code = "import sys, storyline.pipeline, storyline.steps; print(sorted(m for m in sys.modules if m.startswith('sklearn')))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
 
 
 def test_hashed_word_counts_hands_other_settings_to_sklearn():

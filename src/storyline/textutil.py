@@ -18,8 +18,11 @@ the regex character classes (:func:`char_classes`) that compiled stand-ins of re
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numba
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
     from sklearn.feature_extraction.text import HashingVectorizer
 
 __all__ = ["ALIAS_CANON", "CHAR_DECIMAL", "CHAR_SPACE", "CHAR_WORD", "Tokens", "char_classes", "decode_utf8", "fold_aliases",
-           "hash32", "hashed_strings", "hashed_word_counts", "is_in", "mix64", "murmurhash3_32", "ngram_hashes", "paragraphs",
+           "WordHasher", "english_stop_words", "hash32", "hashed_strings", "hashed_word_counts", "is_in", "mix64", "murmurhash3_32", "ngram_hashes", "paragraphs",
            "prev_char", "sentences", "tokenize", "tokenize_many", "utf8_buffers", "utf8_strings", "word_hash"]
 
 _STRIP = str.maketrans("", "", ".'’")
@@ -694,17 +697,76 @@ def _stop_tables(stop_words: frozenset[str] | None) -> tuple[np.ndarray, np.ndar
     return slots, hashes, raw, np.array([len(b) for b in encoded], np.int64)
 
 
-def hashed_word_counts(vectorizer: HashingVectorizer, texts: pa.Array | pa.ChunkedArray) -> tuple[sp.csr_matrix, int]:
+@functools.cache
+def english_stop_words() -> frozenset[str]:
+    """sklearn's ``ENGLISH_STOP_WORDS``, loaded from its own module file without importing sklearn,
+    whose package import costs ~100 MB in every process that hashes words (each pool worker)."""
+    spec = importlib.util.find_spec("sklearn")  # finds the package without running it
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "feature_extraction" / "_stop_words.py"
+        file_spec = importlib.util.spec_from_file_location("_storyline_sklearn_stop_words", path)
+        if path.is_file() and file_spec is not None and file_spec.loader is not None:
+            module = importlib.util.module_from_spec(file_spec)
+            file_spec.loader.exec_module(module)
+            words = getattr(module, "ENGLISH_STOP_WORDS", None)
+            if isinstance(words, frozenset):
+                return words
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # another layout: the import it is
+
+    return ENGLISH_STOP_WORDS
+
+
+@dataclass(frozen=True)
+class WordHasher:
+    """``HashingVectorizer(n_features, stop_words, alternate_sign=False, norm=None, dtype)`` with its other
+    settings at their defaults (lowercased ``\\w\\w+`` words), as a spec: :func:`hashed_word_counts`
+    makes its matrix without sklearn, which is imported only for a text the kernel hands over."""
+
+    n_features: int
+    stop_words: str | None = None  # "english" or None
+    dtype: type = np.float32
+
+    def stop_list(self) -> frozenset[str] | None:
+        if self.stop_words is None:
+            return None
+        if self.stop_words != "english":
+            raise ValueError(f"stop_words must be 'english' or None, not {self.stop_words!r}")
+        return english_stop_words()
+
+    def sklearn(self) -> HashingVectorizer:
+        """The vectorizer itself (sklearn imported here, on first use)."""
+        return _vectorizer(self)
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """sklearn's matrix of ``texts`` (what :func:`hashed_word_counts` reproduces)."""
+        return self.sklearn().transform(texts)
+
+
+@functools.cache
+def _vectorizer(words: WordHasher) -> HashingVectorizer:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(n_features=words.n_features, stop_words=words.stop_words, alternate_sign=False,
+                             norm=None, dtype=words.dtype)
+
+
+def hashed_word_counts(vectorizer: WordHasher | HashingVectorizer,
+                       texts: pa.Array | pa.ChunkedArray) -> tuple[sp.csr_matrix, int]:
     """``vectorizer.transform(texts)`` from the Arrow texts' UTF-8 bytes, and how many texts sklearn did.
 
     The same CSR matrix (sorted, summed columns; nulls count as empty texts), about 9x cheaper. Texts
     the kernel cannot guarantee (a capital sigma) and vectorizers with other settings go to sklearn.
     """
     n = len(texts)
-    params = vectorizer.get_params()
-    if n == 0 or any(params[k] != v for k, v in _PLAIN_WORDS.items()) or vectorizer.n_features > 2**31 - 1:
-        return vectorizer.transform([t or "" for t in texts.to_pylist()]), n
-    stop = vectorizer.get_stop_words()
+    if isinstance(vectorizer, WordHasher):
+        stop = vectorizer.stop_list()
+        if vectorizer.n_features > 2**31 - 1:
+            return vectorizer.transform([t or "" for t in texts.to_pylist()]), n
+    else:
+        params = vectorizer.get_params()
+        if n == 0 or any(params[k] != v for k, v in _PLAIN_WORDS.items()) or vectorizer.n_features > 2**31 - 1:
+            return vectorizer.transform([t or "" for t in texts.to_pylist()]), n
+        stop = vectorizer.get_stop_words()
     buf, offs = utf8_buffers(texts)
     indptr, indices, counts, fallback = _hashed_words(buf, offs, _term_table(), vectorizer.n_features,
                                                       *_stop_tables(None if stop is None else frozenset(stop)))

@@ -31,13 +31,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
 
 from .. import corrections as corrections_mod
 from .. import model
 from ..config import ClusterConfig
 from ..engines.base import release_memory
-from ..textutil import (CHAR_DECIMAL, CHAR_SPACE, CHAR_WORD, char_classes, decode_utf8, hashed_strings, hashed_word_counts,
+from ..textutil import (CHAR_DECIMAL, CHAR_SPACE, CHAR_WORD, WordHasher, char_classes, decode_utf8, hashed_strings, hashed_word_counts,
                         prev_char, utf8_buffers, utf8_strings)
 
 # Defaults until ClusterConfig carries them (see the report of issue #5).
@@ -250,8 +249,7 @@ _PARTICLE_TABLE = _particle_table()  # a constant: _PARTICLES as arrays for the 
 
 
 # sklearn's hashed words: stored terms are its columns (the kernels of hashed_word_counts give the same).
-_WORDS = HashingVectorizer(n_features=N_FEATURES, alternate_sign=False, norm=None, stop_words="english",
-                           dtype=np.float32)
+_WORDS = WordHasher(N_FEATURES, stop_words="english", dtype=np.float32)
 
 
 def _day(value: str | None) -> int | None:
