@@ -12,8 +12,10 @@ The pipeline runs as ``storyline run`` does (pipeline.ingest_new / per_article /
 fed in chunks of ``--chunk`` articles so ingest streams, in a subprocess per engine. The
 per_article stage is the per-article steps the corpus stages read first (fingerprint, terms);
 quotes and figures run inside the corpus stage, beside clustering. Per stage
-it reports wall time, articles/s, peak RSS of the process tree (driver plus Ray's processes,
-sampled every 0.2 s; shared object-store pages may count twice), and the store's size on disk;
+it reports wall time, articles/s, peak RSS of the process tree (driver plus pool workers or Ray's
+processes, sampled every 0.2 s: pages several processes map, shared libraries and mapped files,
+count once per process) and its peak PSS (each shared page split among the processes mapping it,
+so counted once in the tree: the memory the tree takes), and the store's size on disk;
 per step, its time and rows; and per pipeline stage function, its wall time split into engine
 steps, store calls and the driver code between them, with the driver's peak RSS (a timeline
 whose rows add up to each stage's wall time).
@@ -197,6 +199,23 @@ def _tree_rss(root: int) -> int:
     return int(_tree_sum(root, _rss))
 
 
+def _pss(pid: int, _: list[str]) -> float:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # gone, or no smaps_rollup (kernel < 4.14)
+        pass
+    return 0.0
+
+
+def _tree_pss(root: int) -> int:
+    """PSS in bytes of ``root`` and its descendants: what the tree uses, each shared page (libraries
+    every worker maps, a file two processes map) counted once across them, where RSS counts it in each."""
+    return int(_tree_sum(root, _pss))
+
+
 def _tree_cpu(root: int) -> float:
     """CPU seconds (user + system) of ``root``, its live descendants and the children each has reaped
     (pool workers that stopped: a forkserver's or the driver's)."""
@@ -209,23 +228,27 @@ def _tree_cpu(root: int) -> float:
 
 
 class Peak:
-    """The peak process-tree RSS while a ``with`` block runs."""
+    """The peak process-tree RSS (and PSS) while a ``with`` block runs."""
 
     def __enter__(self) -> "Peak":
-        self.peak, self._stop = 0, threading.Event()
+        self.peak, self.pss, self._stop = 0, 0, threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
         return self
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss(os.getpid()))
+            self._take()
             self._stop.wait(0.2)
+
+    def _take(self) -> None:
+        self.peak = max(self.peak, _tree_rss(os.getpid()))
+        self.pss = max(self.pss, _tree_pss(os.getpid()))
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _tree_rss(os.getpid()))
+        self._take()
 
 
 class Timeline:
@@ -545,14 +568,14 @@ def run_engine(engine_name: str, shards: list[Path], out: Path, stages: list[str
                 fn(shard)
             wall = time.perf_counter() - start
         result["stages"][name] = {"s": wall, "cpu": _tree_cpu(os.getpid()) - cpu, "peak_rss": peak.peak,
-                                  "disk": _du(out), "timeline": timeline.take()}
+                                  "peak_pss": peak.pss, "disk": _du(out), "timeline": timeline.take()}
     if "corpus" in stages:
         with Peak() as peak:
             start, cpu = time.perf_counter(), _tree_cpu(os.getpid())
             pipeline.corpus_stages(store, cfg, engine)
             wall = time.perf_counter() - start
         result["stages"]["corpus"] = {"s": wall, "cpu": _tree_cpu(os.getpid()) - cpu, "peak_rss": peak.peak,
-                                      "disk": _du(out), "timeline": timeline.take()}
+                                      "peak_pss": peak.pss, "disk": _du(out), "timeline": timeline.take()}
     result["articles"] = store.read("articles", ["article_id"]).num_rows
     engine.close()
     result["steps"] = engine.steps
@@ -574,15 +597,17 @@ def _mb(b: float) -> str:
 
 def print_table(results: list[dict[str, Any]]) -> None:
     """One row per (n, engine, stage), one per step, then the growth between sizes."""
-    print(f"\n{'n':>9} {'engine':6} {'stage':12} {'wall s':>9} {'art/s':>9} {'peak RSS MB':>12} {'disk MB':>9}")
+    print(f"\n{'n':>9} {'engine':6} {'stage':12} {'wall s':>9} {'art/s':>9} {'peak RSS MB':>12} {'PSS MB':>9} "
+          f"{'disk MB':>9}")
     for r in results:
         for stage, m in r["stages"].items():
             rate = r["n"] / m["s"] if m["s"] else float("inf")
             print(f"{r['n']:>9,} {r['engine']:6} {stage:12} {m['s']:9.1f} {rate:9,.0f} {_mb(m['peak_rss']):>12} "
-                  f"{_mb(m['disk']):>9}")
+                  f"{_mb(m.get('peak_pss', 0)):>9} {_mb(m['disk']):>9}")
         total = sum(m["s"] for m in r["stages"].values())
         print(f"{r['n']:>9,} {r['engine']:6} {'TOTAL':12} {total:9.1f} {r['n'] / total:9,.0f} "
-              f"{_mb(max(m['peak_rss'] for m in r['stages'].values())):>12}   (ray start {r['startup_s']:.1f} s, "
+              f"{_mb(max(m['peak_rss'] for m in r['stages'].values())):>12} "
+              f"{_mb(max(m.get('peak_pss', 0) for m in r['stages'].values())):>9}   (ray start {r['startup_s']:.1f} s, "
               f"ru_maxrss self {_mb(r['ru_maxrss_self'])} MB, children {_mb(r['ru_maxrss_children'])} MB)")
     print(f"\n{'n':>9} {'engine':6} {'step':14} {'calls':>6} {'rows in':>12} {'rows out':>12} {'s':>9}")
     for r in results:
