@@ -1,7 +1,12 @@
 """Story documents: one JSON document per story, what export, the Python API and the web UI show.
 
-A stored document leaves out its articles' ``text``: the articles table holds each text once, and
-:func:`with_texts` puts them back when a document is read (:func:`storyline.export.stories`).
+A stored document leaves out what its reader can put back: its articles' ``text`` (the articles
+table holds each text once), every value that is a span of those texts (facts' labels, quotes'
+words), facts' ``cells`` and the ``unique`` list (they follow from the facts), carriers' status
+where it is their fact's and their detail where it is null. :func:`restore` puts them back when a
+document is read (:func:`storyline.export.stories`), so readers get the very document built here.
+A value is left out only where putting it back gives it exactly; a stored value always wins, so
+documents stored whole (by earlier versions) read the same.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, ClassVar
 
 import orjson
@@ -20,7 +26,7 @@ from .. import model
 from .quotes import _clean_name_cached as clean_name
 from .quotes import full_name, person_names
 
-# Columns of the articles table a document shows (``text`` only once read: see with_texts).
+# Columns of the articles table a document shows (``text`` only once read: see restore).
 ARTICLE_COLUMNS = ["article_id", "path", "record", "url", "outlet", "published", "title", "byline", "text"]
 # The tables a document draws on, each by the article that owns its rows.
 OWNER = {"articles": "article_id", "alignments": "a_id", "edges": "source_id", "figures": "article_id",
@@ -66,28 +72,55 @@ def independent_sources(member_ids: list[str], edges: list[dict]) -> int:
     return len({find(a) for a in member_ids})
 
 
-def _facts(rows: list[dict], outlet_of: dict[str, str]) -> list[dict]:
-    """Fact rows folded into one entry per fact, with its row of the fact-by-outlet matrix."""
+LABEL_CHARS = 300  # a text span's label: its first characters (steps.compare)
+CELL = {"conflict": "conflict", "only_here": "only_here"}  # a carrier's fact-by-outlet cell; other: reported
+_SPAN = itemgetter("article_id", "start", "end")
+
+
+def _span_label(carriers: list[dict], texts: dict[str, str | None]) -> str:
+    """A fact's label as a span of text: its first carrier's, by article and place (what
+    :mod:`~storyline.steps.compare` gives passages and unique pieces). ``""`` without the text."""
+    aid, start, end = _SPAN(carriers[0] if len(carriers) == 1 else min(carriers, key=_SPAN))
+    return (texts.get(aid) or "")[start:end][:LABEL_CHARS]
+
+
+def _cells(carriers: list[dict], omitted: dict[str, str], outlet_of: dict[str, str]) -> dict[str, str]:
+    """A fact's row of the fact-by-outlet matrix: each outlet's last carrier's cell, ``omitted``
+    (every outlet of the story, in sorted order) where none carries it."""
+    return omitted | {outlet_of[c["article_id"]]: CELL.get(c["status"], "reported") for c in carriers}
+
+
+def _facts(rows: list[dict], texts: dict[str, str | None]) -> list[dict]:
+    """Fact rows folded into one entry per fact, as stored: without ``cells``, without a label
+    :func:`_span_label` gives, carriers without their fact's status and without a null detail."""
     facts: dict[str, dict] = {}
-    cell_of = {"conflict": "conflict", "only_here": "only_here"}  # any other status: reported
     for r in rows:  # a big story has tens of thousands of rows: one lookup of each field
-        fid, status, aid = r["fact_id"], r["status"], r["article_id"]
+        fid, status, detail = r["fact_id"], r["status"], r["detail"]
         f = facts.get(fid)
         if f is None:  # not setdefault: that would build this dict for every row of the fact
             f = facts[fid] = {"fact_id": fid, "kind": r["kind"], "label": r["label"], "outlets": r["outlets"],
-                              "origins": r["origins"], "status": status, "carriers": [], "cells": {}}
+                              "origins": r["origins"], "status": status, "carriers": []}
         elif status == "conflict":
             f["status"] = "conflict"
-        f["carriers"].append({"article_id": aid, "start": r["start"], "end": r["end"], "status": status,
-                              "detail": r.get("detail")})
-        f["cells"][outlet_of[aid]] = cell_of.get(status, "reported")
-    # An outlet of the story that does not carry the fact omits it; one dict merge per fact (a big
-    # story has thousands of facts and dozens of outlets). Key order is the JSON's sorted one anyway.
-    omitted = dict.fromkeys(sorted(set(outlet_of.values())), "omitted")
+        c = {"article_id": r["article_id"], "start": r["start"], "end": r["end"], "status": status}
+        if detail is not None:
+            c["detail"] = detail
+        f["carriers"].append(c)
     for f in facts.values():
-        f["cells"] = omitted | f["cells"]
+        carriers, status = f["carriers"], f["status"]
+        if f["label"] == _span_label(carriers, texts):
+            del f["label"]
+        for c in carriers:
+            if c["status"] == status:
+                del c["status"]
     kinds = {"passage": 0, "quote": 1, "figure": 2, "unique": 3}
     return sorted(facts.values(), key=lambda f: (kinds.get(f["kind"], 9), -f["outlets"], f["fact_id"]))
+
+
+def _unique(facts: list[dict]) -> list[dict]:
+    """The ``unique`` list of a document's facts: their unique pieces by article and place."""
+    spans = sorted(_SPAN(c) for f in facts if f["kind"] == "unique" for c in f["carriers"])
+    return [{"article_id": a, "end": e, "start": s} for a, s, e in spans]
 
 
 def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, dict[str, list[dict]]],
@@ -101,7 +134,11 @@ def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, d
     resolve_story_speakers(quotes, [a["text"] for a in arts])
     edges = [e for e in own["edges"] if e["copy_id"] in mine]
     dates = sorted(a["published"] for a in arts if a["published"])
-    return {
+    texts = {a["article_id"]: a["text"] for a in arts}
+    facts = _facts(fact_rows, texts)
+    unique = [{"article_id": f["article_id"], "end": f["end"], "start": f["start"]}
+              for f in fact_rows if f["kind"] == "unique"]
+    doc = {
         "story_id": sid,
         "title": next((a["title"] for a in arts if a["title"]), ""),
         "size": len(arts),
@@ -116,22 +153,50 @@ def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, d
         "shared": [{k: al[k] for k in ("a_id", "a_start", "a_end", "b_id", "b_start", "b_end", "score", "words")}
                    | {"edits": orjson.loads(al["edits"] or "[]")}
                    for al in own["alignments"] if al["b_id"] in mine],
-        "unique": [{"article_id": f["article_id"], "start": f["start"], "end": f["end"]}
-                   for f in fact_rows if f["kind"] == "unique"],
-        "quotes": [{k: q[k] for k in ("article_id", "start", "end", "quote", "speaker", "speaker_mention", "cue")}
-                   for q in sorted(quotes, key=lambda q: (q["article_id"], q["start"]))],
+        "quotes": [_stored_quote(q, texts) for q in sorted(quotes, key=lambda q: (q["article_id"], q["start"]))],
         "figures": [{k: f[k] for k in ("article_id", "start", "end", "value", "unit", "surface", "context")}
                     for f in sorted(own["figures"], key=lambda f: (f["article_id"], f["start"]))],
         "edges": [{k: e[k] for k in ("source_id", "copy_id", "shared_words", "containment", "reason")}
                   | {"edits": e["edits"] or []} for e in edges],
-        "facts": _facts(fact_rows, {a["article_id"]: a["outlet"] for a in arts}),
+        "facts": facts,
     }
+    if unique != _unique(facts):  # not the order restore gives: keep it
+        doc["unique"] = unique
+    return doc
 
 
-def with_texts(doc: dict[str, Any], texts: dict[str, str | None]) -> dict[str, Any]:
-    """``doc`` as read from the ``docs`` table with each article's ``text`` (``texts`` by article id)
-    put back, keys in the sorted order of the stored JSON, as they were when documents held texts."""
+def _stored_quote(q: dict, texts: dict[str, str | None]) -> dict:
+    """A quote of a document, less its words where they are the span of its article's text it stands at."""
+    out = {k: q[k] for k in ("article_id", "start", "end", "speaker", "speaker_mention", "cue")}
+    if q["quote"] != (texts.get(q["article_id"]) or "")[q["start"]:q["end"]]:
+        out["quote"] = q["quote"]
+    return out
+
+
+def restore(doc: dict[str, Any], texts: dict[str, str | None]) -> dict[str, Any]:
+    """``doc`` as read from the ``docs`` table (parsed) made whole again with its articles' ``texts``
+    (by article id): texts, and every value the stored document leaves out (module doc) put back.
+    Keys come in the sorted order of the stored JSON, as the whole document had them, so the
+    document is the one :func:`story_document` built; values a document holds stay as they are."""
+    outlet_of = {a["article_id"]: a["outlet"] for a in doc["articles"]}
     doc["articles"] = [dict(sorted((a | {"text": texts.get(a["article_id"])}).items())) for a in doc["articles"]]
+    omitted = dict.fromkeys(doc["outlets"], "omitted")
+    facts = []
+    for f in doc["facts"]:
+        status = f["status"]
+        carriers = [c if len(c) == 5 else  # whole: as stored by earlier versions
+                    {"article_id": c["article_id"], "detail": c.get("detail"), "end": c["end"], "start": c["start"],
+                     "status": c.get("status", status)} for c in f["carriers"]]
+        facts.append({"carriers": carriers,
+                      "cells": f["cells"] if "cells" in f else _cells(carriers, omitted, outlet_of),
+                      "fact_id": f["fact_id"], "kind": f["kind"],
+                      "label": f["label"] if "label" in f else _span_label(carriers, texts),
+                      "origins": f["origins"], "outlets": f["outlets"], "status": status})
+    doc["facts"] = facts
+    doc["quotes"] = [q if "quote" in q else dict(sorted((q | {"quote": (texts.get(q["article_id"]) or "")[
+        q["start"]:q["end"]]}).items())) for q in doc["quotes"]]
+    if "unique" not in doc:
+        doc["unique"] = _unique(facts)  # the last key in sorted order
     return doc
 
 
@@ -145,10 +210,11 @@ def docs_table(docs: list[dict[str, Any]]) -> pa.Table:
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause the cyclic garbage collector: documents are millions of small dicts and lists, none in
-    a cycle, and each thousand of them would start a pass over every object alive (two thirds of
-    the time of :func:`_facts` at 100k articles). Reference counting still frees them."""
+def no_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector while documents are built or read: they are millions of
+    small dicts and lists, none in a cycle, and each thousand of them would start a pass over every
+    object alive (two thirds of the time of :func:`_facts` at 100k articles, two thirds of parsing
+    stored documents). Reference counting still frees them."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -164,7 +230,7 @@ class StoryDocs:
 
     After the members come the tables of :data:`OWNER`, in that order, holding (at least) the rows
     the members' articles own; rows of other articles are ignored. Rows come out largest
-    story first, then by id. Articles' texts are read (speaker names) but not stored: see :func:`with_texts`.
+    story first, then by id. Articles' texts are read (speaker names, spans) but not stored: see :func:`restore`.
     """
 
     kind: ClassVar[str] = "gather"
@@ -173,7 +239,7 @@ class StoryDocs:
 
     def __call__(self, members: pa.Table, articles: pa.Table, alignments: pa.Table, edges: pa.Table,
                  figures: pa.Table, quotes: pa.Table, facts: pa.Table) -> pa.Table:
-        with _no_cycle_collection():
+        with no_cycle_collection():
             return self._docs(members, articles, alignments, edges, figures, quotes, facts)
 
     @staticmethod
