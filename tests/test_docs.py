@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import storyline
 from storyline.cli import cli
-from storyline.steps.docs import resolve_story_speakers, restore, story_document
+from storyline.steps.docs import FACT_FIELDS, resolve_story_speakers, restore, story_document
 from storyline.store import Store
 from tests.conftest import ROOT
 
@@ -125,17 +125,20 @@ def _span(piece: str) -> tuple[int, int]:
 
 
 def _fact_row(fid: str, kind: str, aid: str, span: tuple[int, int], label: str, status: str, outlets: int,
-              detail: str | None = None) -> dict:
-    return {"story_id": "s", "fact_id": fid, "kind": kind, "article_id": aid, "start": span[0], "end": span[1],
-            "label": label, "status": status, "outlets": outlets, "origins": 1, "detail": detail}
+              detail: str | None = None) -> tuple:
+    row = {"fact_id": fid, "kind": kind, "article_id": aid, "start": span[0], "end": span[1], "label": label,
+           "status": status, "outlets": outlets, "origins": 1, "detail": detail}
+    return tuple(row[k] for k in FACT_FIELDS)
 
 
 def _carrier(aid: str, span: tuple[int, int], status: str, detail: str | None = None) -> dict:
     return {"article_id": aid, "detail": detail, "end": span[1], "start": span[0], "status": status}
 
 
-def _restored(members: list[str], rows: list[dict], quotes: list[dict]) -> tuple[dict, dict]:
-    """The document of story ``s`` of ``members`` (of a, b) as stored (parsed) and as read back."""
+def _restored(members: list[str], rows: list[tuple], quotes: list[dict],
+              **tables: dict[str, list[dict]]) -> tuple[dict, dict]:
+    """The document of story ``s`` of ``members`` (of a, b) as stored (parsed) and as read back;
+    ``tables``: alignments, edges, figures by owning article."""
     texts = {"a": TEXT_A, "b": None}
     articles = {aid: {"article_id": aid, "path": f"{aid}.json", "record": 0, "url": None, "outlet": outlet,
                       "published": day, "title": f"Bell {aid}", "byline": None, "text": texts[aid]}
@@ -143,7 +146,7 @@ def _restored(members: list[str], rows: list[dict], quotes: list[dict]) -> tuple
                                          ("b", "tidings.example", "2025-03-03"))}
     built = story_document("s", [{"article_id": a, "role": "origin"} for a in members], articles,
                            {"quotes": {a: [q for q in quotes if q["article_id"] == a] for a in members},
-                            "alignments": {}, "edges": {}, "figures": {}}, rows)
+                            "alignments": {}, "edges": {}, "figures": {}} | tables, rows)
     stored = orjson.loads(orjson.dumps(built, option=orjson.OPT_SORT_KEYS))
     doc = restore(orjson.loads(orjson.dumps(stored)), {a: texts[a] for a in members})
     assert _key_order(doc) and orjson.dumps(doc) == orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
@@ -213,6 +216,32 @@ def test_restore_gives_the_whole_document_of_a_singleton():
     assert "unique" not in stored and [f.get("label") for f in stored["facts"]] == ["90 m", None, None]
 
 
+def test_restore_gives_edge_edits_and_figures_back():
+    passage, figure = _span("Divers recovered the bell"), _span("90")
+    context = TEXT_A[:TEXT_A.index(":")]
+    alignment = {"a_id": "a", "a_start": passage[0], "a_end": passage[1], "b_id": "b", "b_start": 10, "b_end": 36,
+                 "score": 0.9, "words": 4, "edits": '[["the bell", "a bell"], ["", "old"]]'}
+    edge = {"source_id": "b", "copy_id": "a", "shared_words": 4, "containment": 0.5, "reason": "date",
+            "edits": [{"source_words": "a bell", "copy_words": "the bell"}, {"source_words": "old", "copy_words": ""}]}
+    figures = [{"article_id": "a", "start": figure[0], "end": figure[1], "value": 90.0, "unit": None,
+                "surface": "90", "context": context},
+               # b has no text: its figure keeps its words
+               {"article_id": "b", "start": 3, "end": 5, "value": 91.0, "unit": None, "surface": "91",
+                "context": "At 91 metres."}]
+    whole_figures = [dict(sorted(f.items())) for f in figures]
+    for edits, stored_edits in ((edge["edits"], None), ([], [])):  # the alignments' own edits, or others
+        stored, doc = _restored(["a", "b"], [], [], alignments={"a": [alignment]},
+                                edges={"b": [edge | {"edits": edits}]}, figures={"a": figures[:1], "b": figures[1:]})
+        assert doc["shared"] == [{k: v for k, v in sorted(alignment.items())} | {"edits": [["the bell", "a bell"],
+                                                                                           ["", "old"]]}]
+        assert doc["edges"] == [dict(sorted((edge | {"edits": [dict(sorted(e.items())) for e in edits]}).items()))]
+        assert doc["figures"] == whole_figures
+        assert stored["edges"][0].get("edits") == stored_edits
+        assert stored["figures"] == [{"article_id": "a", "context_span": [0, len(context)], "end": figure[1],
+                                      "start": figure[0], "unit": None, "value": 90.0},
+                                     {k: v for k, v in whole_figures[1].items()}]
+
+
 def test_restore_keeps_the_values_a_whole_document_holds():
     # A document stored whole (as before) reads as stored, texts put back in key order.
     whole = {"articles": [{"article_id": "a", "outlet": "x", "role": "origin", "title": "T"},
@@ -221,7 +250,14 @@ def test_restore_keeps_the_values_a_whole_document_holds():
                         "cells": {"x": "reported", "y": "omitted"}, "fact_id": "f", "kind": "passage",
                         "label": "not the span", "origins": 1, "outlets": 1, "status": "shared"}],
              "outlets": ["x", "y"], "quotes": [{"article_id": "a", "end": 3, "quote": "own words", "start": 0}],
+             "figures": [{"article_id": "a", "context": "not in a", "end": 3, "start": 0, "surface": "nor this",
+                          "unit": None, "value": 1.0}],
+             "shared": [{"a_id": "a", "a_start": 0, "a_end": 3, "b_id": "b", "b_start": 0, "b_end": 3,
+                         "edits": [["al", "be"]], "score": 1.0, "words": 1}],
+             "edges": [{"containment": 1.0, "copy_id": "b", "edits": [], "reason": "date", "shared_words": 1,
+                        "source_id": "a"}],
              "unique": [{"article_id": "b", "end": 2, "start": 1}]}
+    whole = orjson.loads(orjson.dumps(whole, option=orjson.OPT_SORT_KEYS))  # as stored
     out = restore(orjson.loads(orjson.dumps(whole)), {"a": "alpha", "b": "beta"})
     assert out["articles"] == [{"article_id": "a", "outlet": "x", "role": "origin", "text": "alpha", "title": "T"},
                                {"article_id": "b", "outlet": "y", "role": "copy", "text": "beta", "title": "U"}]

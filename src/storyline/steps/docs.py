@@ -2,8 +2,10 @@
 
 A stored document leaves out what its reader can put back: its articles' ``text`` (the articles
 table holds each text once), every value that is a span of those texts (facts' labels, quotes'
-words), facts' ``cells`` and the ``unique`` list (they follow from the facts), carriers' status
-where it is their fact's and their detail where it is null. :func:`restore` puts them back when a
+words, figures' surface; a figure's context sentence is stored as its place in the text), facts'
+``cells`` and the ``unique`` list (they follow from the facts), reuse edges' edits (they follow
+from the story's alignments), carriers' status where it is their fact's and their detail where it
+is null. :func:`restore` puts them back when a
 document is read (:func:`storyline.export.stories`), so readers get the very document built here.
 A value is left out only where putting it back gives it exactly; a stored value always wins, so
 documents stored whole (by earlier versions) read the same.
@@ -23,6 +25,7 @@ import orjson
 import pyarrow as pa
 
 from .. import model
+from .edits import edge_edits
 from .quotes import _clean_name_cached as clean_name
 from .quotes import full_name, person_names
 
@@ -90,19 +93,23 @@ def _cells(carriers: list[dict], omitted: dict[str, str], outlet_of: dict[str, s
     return omitted | {outlet_of[c["article_id"]]: CELL.get(c["status"], "reported") for c in carriers}
 
 
-def _facts(rows: list[dict], texts: dict[str, str | None]) -> list[dict]:
-    """Fact rows folded into one entry per fact, as stored: without ``cells``, without a label
-    :func:`_span_label` gives, carriers without their fact's status and without a null detail."""
+# The columns of a fact row as _facts reads it (a tuple: a big story has tens of thousands of rows).
+FACT_FIELDS = ("fact_id", "kind", "article_id", "start", "end", "label", "status", "outlets", "origins", "detail")
+
+
+def _facts(rows: list[tuple], texts: dict[str, str | None]) -> list[dict]:
+    """Fact rows (:data:`FACT_FIELDS`) folded into one entry per fact, as stored: without ``cells``,
+    without a label :func:`_span_label` gives, carriers without their fact's status and without a
+    null detail."""
     facts: dict[str, dict] = {}
-    for r in rows:  # a big story has tens of thousands of rows: one lookup of each field
-        fid, status, detail = r["fact_id"], r["status"], r["detail"]
+    for fid, kind, aid, start, end, label, status, outlets, origins, detail in rows:
         f = facts.get(fid)
         if f is None:  # not setdefault: that would build this dict for every row of the fact
-            f = facts[fid] = {"fact_id": fid, "kind": r["kind"], "label": r["label"], "outlets": r["outlets"],
-                              "origins": r["origins"], "status": status, "carriers": []}
+            f = facts[fid] = {"fact_id": fid, "kind": kind, "label": label, "outlets": outlets, "origins": origins,
+                              "status": status, "carriers": []}
         elif status == "conflict":
             f["status"] = "conflict"
-        c = {"article_id": r["article_id"], "start": r["start"], "end": r["end"], "status": status}
+        c = {"article_id": aid, "start": start, "end": end, "status": status}
         if detail is not None:
             c["detail"] = detail
         f["carriers"].append(c)
@@ -117,15 +124,15 @@ def _facts(rows: list[dict], texts: dict[str, str | None]) -> list[dict]:
     return sorted(facts.values(), key=lambda f: (kinds.get(f["kind"], 9), -f["outlets"], f["fact_id"]))
 
 
-def _unique(facts: list[dict]) -> list[dict]:
-    """The ``unique`` list of a document's facts: their unique pieces by article and place."""
-    spans = sorted(_SPAN(c) for f in facts if f["kind"] == "unique" for c in f["carriers"])
-    return [{"article_id": a, "end": e, "start": s} for a, s, e in spans]
+def _unique_spans(facts: list[dict]) -> list[tuple[str, int, int]]:
+    """The unique pieces of a document's facts, by article and place: its ``unique`` list."""
+    return sorted(_SPAN(c) for f in facts if f["kind"] == "unique" for c in f["carriers"])
 
 
 def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, dict[str, list[dict]]],
                    fact_rows: list[dict]) -> dict[str, Any]:
-    """The document of story ``sid``: members ``ms``, ``articles`` by id, stage rows by owning article."""
+    """The document of story ``sid`` as stored: members ``ms``, ``articles`` by id, stage rows by
+    owning article, its fact rows (:data:`FACT_FIELDS` tuples)."""
     mine = {m["article_id"] for m in ms}
     role = {m["article_id"]: m["role"] for m in ms}
     arts = sorted((articles[a] for a in mine), key=lambda a: (a["published"] or "", a["article_id"]))
@@ -133,11 +140,13 @@ def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, d
     quotes = [dict(q) for q in own["quotes"]]
     resolve_story_speakers(quotes, [a["text"] for a in arts])
     edges = [e for e in own["edges"] if e["copy_id"] in mine]
+    shared = [{k: al[k] for k in ("a_id", "a_start", "a_end", "b_id", "b_start", "b_end", "score", "words")}
+              | {"edits": orjson.loads(al["edits"] or "[]")} for al in own["alignments"] if al["b_id"] in mine]
+    pairs = _pairs(shared)
     dates = sorted(a["published"] for a in arts if a["published"])
     texts = {a["article_id"]: a["text"] for a in arts}
     facts = _facts(fact_rows, texts)
-    unique = [{"article_id": f["article_id"], "end": f["end"], "start": f["start"]}
-              for f in fact_rows if f["kind"] == "unique"]
+    unique = [(aid, start, end) for _, kind, aid, start, end, *_ in fact_rows if kind == "unique"]
     doc = {
         "story_id": sid,
         "title": next((a["title"] for a in arts if a["title"]), ""),
@@ -150,18 +159,15 @@ def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, d
         "articles": [{"article_id": a["article_id"], "path": a["path"], "url": a["url"], "outlet": a["outlet"],
                       "title": a["title"], "published": a["published"], "byline": a["byline"],
                       "role": role[a["article_id"]]} for a in arts],
-        "shared": [{k: al[k] for k in ("a_id", "a_start", "a_end", "b_id", "b_start", "b_end", "score", "words")}
-                   | {"edits": orjson.loads(al["edits"] or "[]")}
-                   for al in own["alignments"] if al["b_id"] in mine],
+        "shared": shared,
         "quotes": [_stored_quote(q, texts) for q in sorted(quotes, key=lambda q: (q["article_id"], q["start"]))],
-        "figures": [{k: f[k] for k in ("article_id", "start", "end", "value", "unit", "surface", "context")}
+        "figures": [_stored_figure(f, texts)
                     for f in sorted(own["figures"], key=lambda f: (f["article_id"], f["start"]))],
-        "edges": [{k: e[k] for k in ("source_id", "copy_id", "shared_words", "containment", "reason")}
-                  | {"edits": e["edits"] or []} for e in edges],
+        "edges": [_stored_edge(e, pairs) for e in edges],
         "facts": facts,
     }
-    if unique != _unique(facts):  # not the order restore gives: keep it
-        doc["unique"] = unique
+    if unique != _unique_spans(facts):  # not the order restore gives: keep it
+        doc["unique"] = [{"article_id": aid, "end": end, "start": start} for aid, start, end in unique]
     return doc
 
 
@@ -170,6 +176,50 @@ def _stored_quote(q: dict, texts: dict[str, str | None]) -> dict:
     out = {k: q[k] for k in ("article_id", "start", "end", "speaker", "speaker_mention", "cue")}
     if q["quote"] != (texts.get(q["article_id"]) or "")[q["start"]:q["end"]]:
         out["quote"] = q["quote"]
+    return out
+
+
+def _stored_figure(f: dict, texts: dict[str, str | None]) -> dict:
+    """A figure of a document, less its surface where it is its span of its article's text, and
+    its context sentence as its place there (``context_span``) where the text holds it."""
+    text = texts.get(f["article_id"]) or ""
+    out = {k: f[k] for k in ("article_id", "start", "end", "value", "unit")}
+    if f["surface"] != text[f["start"]:f["end"]]:
+        out["surface"] = f["surface"]
+    context = f["context"]
+    at = -1 if context is None else text.find(context, max(0, f["start"] - len(context)))
+    if at < 0 and context:
+        at = text.find(context)  # not around the figure: anywhere gives the same words
+    if at < 0:
+        out["context"] = context
+    else:
+        out["context_span"] = [at, at + len(context)]
+    return out
+
+
+def _pairs(shared: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """A story's alignments by their pair of articles."""
+    out: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for al in shared:
+        out[al["a_id"], al["b_id"]].append(al)
+    return out
+
+
+def _edits(e: dict, pairs: dict[tuple[str, str], list[dict]]) -> list[dict]:
+    """A reuse edge's edits as its pair's alignments give them (:func:`~storyline.steps.edits.edge_edits`),
+    keys in sorted order."""
+    source, copy = e["source_id"], e["copy_id"]
+    als = pairs.get((source, copy)) or pairs.get((copy, source))
+    return [{"copy_words": d["copy_words"], "source_words": d["source_words"]}
+            for d in edge_edits(als, als[0]["a_id"], source)] if als else []
+
+
+def _stored_edge(e: dict, pairs: dict[tuple[str, str], list[dict]]) -> dict:
+    """A reuse edge of a document, less its edits where its alignments give them."""
+    out = {k: e[k] for k in ("source_id", "copy_id", "shared_words", "containment", "reason")}
+    edits = e["edits"] or []
+    if edits != _edits(e, pairs):
+        out["edits"] = edits
     return out
 
 
@@ -195,9 +245,24 @@ def restore(doc: dict[str, Any], texts: dict[str, str | None]) -> dict[str, Any]
     doc["facts"] = facts
     doc["quotes"] = [q if "quote" in q else dict(sorted((q | {"quote": (texts.get(q["article_id"]) or "")[
         q["start"]:q["end"]]}).items())) for q in doc["quotes"]]
-    if "unique" not in doc:
-        doc["unique"] = _unique(facts)  # the last key in sorted order
+    doc["figures"] = [f if "surface" in f and "context" in f else _figure(f, texts) for f in doc["figures"]]
+    pairs = _pairs(doc["shared"])
+    doc["edges"] = [e if "edits" in e else dict(sorted((e | {"edits": _edits(e, pairs)}).items()))
+                    for e in doc["edges"]]
+    if "unique" not in doc:  # the last key in sorted order
+        doc["unique"] = [{"article_id": aid, "end": end, "start": start} for aid, start, end in _unique_spans(facts)]
     return doc
+
+
+def _figure(f: dict, texts: dict[str, str | None]) -> dict:
+    """A stored figure (:func:`_stored_figure`) whole again."""
+    text = texts.get(f["article_id"]) or ""
+    out = {k: v for k, v in f.items() if k != "context_span"}
+    if "context" not in out:
+        out["context"] = text[slice(*f["context_span"])]
+    if "surface" not in out:
+        out["surface"] = text[f["start"]:f["end"]]
+    return dict(sorted(out.items()))
 
 
 def docs_table(docs: list[dict[str, Any]]) -> pa.Table:
@@ -248,7 +313,9 @@ class StoryDocs:
         by_id = {a["article_id"]: a for a in articles.select(ARTICLE_COLUMNS).to_pylist()}
         tables = {name: _by(t.to_pylist(), OWNER[name])
                   for name, t in zip(("quotes", "figures", "alignments", "edges"), (quotes, figures, alignments, edges))}
-        fact_rows = _by(facts.to_pylist(), "story_id")
+        fact_rows: dict[str, list[tuple]] = defaultdict(list)
+        for sid, row in zip(facts["story_id"].to_pylist(), zip(*(facts[c].to_pylist() for c in FACT_FIELDS))):
+            fact_rows[sid].append(row)
         docs = [story_document(sid, ms, by_id, tables, fact_rows.get(sid, []))
                 for sid, ms in _by(members.to_pylist(), "story_id").items()]
         return docs_table(sorted(docs, key=lambda d: (-len(d["articles"]), d["story_id"])))
