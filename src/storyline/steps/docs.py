@@ -90,7 +90,10 @@ def _span_label(carriers: list[dict], texts: dict[str, str | None]) -> str:
 def _cells(carriers: list[dict], omitted: dict[str, str], outlet_of: dict[str, str]) -> dict[str, str]:
     """A fact's row of the fact-by-outlet matrix: each outlet's last carrier's cell, ``omitted``
     (every outlet of the story, in sorted order) where none carries it."""
-    return omitted | {outlet_of[c["article_id"]]: CELL.get(c["status"], "reported") for c in carriers}
+    cells = omitted.copy()
+    for c in carriers:
+        cells[outlet_of[c["article_id"]]] = CELL.get(c["status"], "reported")
+    return cells
 
 
 # The columns of a fact row as _facts reads it (a tuple: a big story has tens of thousands of rows).
@@ -255,14 +258,13 @@ def restore(doc: dict[str, Any], texts: dict[str, str | None]) -> dict[str, Any]
 
 
 def _figure(f: dict, texts: dict[str, str | None]) -> dict:
-    """A stored figure (:func:`_stored_figure`) whole again."""
+    """A stored figure (:func:`_stored_figure`) whole again, keys in sorted order."""
     text = texts.get(f["article_id"]) or ""
-    out = {k: v for k, v in f.items() if k != "context_span"}
-    if "context" not in out:
-        out["context"] = text[slice(*f["context_span"])]
-    if "surface" not in out:
-        out["surface"] = text[f["start"]:f["end"]]
-    return dict(sorted(out.items()))
+    start, end = f["start"], f["end"]
+    return {"article_id": f["article_id"],
+            "context": f["context"] if "context" in f else text[slice(*f["context_span"])],
+            "end": end, "start": start, "surface": f["surface"] if "surface" in f else text[start:end],
+            "unit": f["unit"], "value": f["value"]}
 
 
 def docs_table(docs: list[dict[str, Any]]) -> pa.Table:
