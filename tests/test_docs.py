@@ -125,9 +125,9 @@ def _span(piece: str) -> tuple[int, int]:
 
 
 def _fact_row(fid: str, kind: str, aid: str, span: tuple[int, int], label: str, status: str, outlets: int,
-              detail: str | None = None) -> tuple:
+              detail: str | None = None, origins: int = 1) -> tuple:
     row = {"fact_id": fid, "kind": kind, "article_id": aid, "start": span[0], "end": span[1], "label": label,
-           "status": status, "outlets": outlets, "origins": 1, "detail": detail}
+           "status": status, "outlets": outlets, "origins": origins, "detail": detail}
     return tuple(row[k] for k in FACT_FIELDS)
 
 
@@ -191,6 +191,7 @@ def test_restore_gives_the_whole_document_where_a_text_is_missing():
     facts = {f["fact_id"]: f for f in stored["facts"]}
     assert all("cells" not in f for f in facts.values())
     assert [fid for fid, f in facts.items() if "label" in f] == ["u2"]  # f1's "90" is its span of a's text too
+    assert sorted(facts["p1"]) == ["carriers", "fact_id", "kind", "status"]  # two outlets carry it: shared
     assert [len(c) for c in facts["f1"]["carriers"]] == [5, 4]  # the fact is in conflict: b, not a
     assert [len(c) for c in facts["u0"]["carriers"]] == [3]
     assert [q.get("quote") for q in stored["quotes"]] == [None, "It is ours"]
@@ -199,14 +200,14 @@ def test_restore_gives_the_whole_document_where_a_text_is_missing():
 
 def test_restore_gives_the_whole_document_of_a_singleton():
     figure, own, tail = _span("90"), _span("a's own text"), _span("and more of it.")
-    rows = [_fact_row("f1", "figure", "a", figure, "90 m", "only_here", 1, "90"),
+    rows = [_fact_row("f1", "figure", "a", figure, "90 m", "only_here", 1, "90", origins=2),
             _fact_row("u0", "unique", "a", own, "a's own text", "only_here", 1),
             _fact_row("u1", "unique", "a", tail, "and more of it.", "only_here", 1)]
     stored, doc = _restored(["a"], rows, [])
     one = {"harbour.example": "only_here"}
     assert doc["facts"] == [
         {"carriers": [_carrier("a", figure, "only_here", "90")], "cells": one, "fact_id": "f1", "kind": "figure",
-         "label": "90 m", "origins": 1, "outlets": 1, "status": "only_here"},
+         "label": "90 m", "origins": 2, "outlets": 1, "status": "only_here"},
         {"carriers": [_carrier("a", own, "only_here")], "cells": one, "fact_id": "u0", "kind": "unique",
          "label": "a's own text", "origins": 1, "outlets": 1, "status": "only_here"},
         {"carriers": [_carrier("a", tail, "only_here")], "cells": one, "fact_id": "u1", "kind": "unique",
@@ -214,6 +215,9 @@ def test_restore_gives_the_whole_document_of_a_singleton():
     assert doc["unique"] == [{"article_id": "a", "end": own[1], "start": own[0]},
                              {"article_id": "a", "end": tail[1], "start": tail[0]}]
     assert "unique" not in stored and [f.get("label") for f in stored["facts"]] == ["90 m", None, None]
+    # a unique piece's outlets, origins and status are the usual ones: its kind and place are stored
+    assert [sorted(f) for f in stored["facts"]] == [["carriers", "fact_id", "kind", "label", "origins"],
+                                                    ["carriers", "fact_id", "kind"], ["carriers", "fact_id", "kind"]]
 
 
 def test_restore_gives_edge_edits_and_figures_back():

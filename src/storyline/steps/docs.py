@@ -3,10 +3,11 @@
 A stored document leaves out what its reader can put back: its articles' ``text`` (the articles
 table holds each text once), every value that is a span of those texts (facts' labels, quotes'
 words, figures' surface; a figure's context sentence is stored as its place in the text), facts'
-``cells`` and the ``unique`` list (they follow from the facts), reuse edges' edits (they follow
-from the story's alignments), carriers' status where it is their fact's and their detail where it
-is null. :func:`restore` puts them back when a
-document is read (:func:`storyline.export.stories`), so readers get the very document built here.
+``cells``, outlet counts and the ``unique`` list (they follow from the facts' carriers), reuse
+edges' edits (they follow from the story's alignments), facts' origins and status where they are
+the usual (:data:`FACT_DEFAULTS`), carriers' status where it is their fact's and their detail
+where it is null. :func:`restore` puts them back when a document is read
+(:func:`storyline.export.stories`), so readers get the very document built here.
 A value is left out only where putting it back gives it exactly; a stored value always wins, so
 documents stored whole (by earlier versions) read the same.
 """
@@ -100,10 +101,19 @@ def _cells(carriers: list[dict], omitted: dict[str, str], outlet_of: dict[str, s
 FACT_FIELDS = ("fact_id", "kind", "article_id", "start", "end", "label", "status", "outlets", "origins", "detail")
 
 
-def _facts(rows: list[tuple], texts: dict[str, str | None]) -> list[dict]:
+# A fact's values where most facts have them (a unique piece has them all), left out when stored.
+FACT_DEFAULTS = {"origins": 1, "status": "only_here"}
+
+
+def _outlets(carriers: list[dict], outlet_of: dict[str, str]) -> int:
+    """How many outlets carry a fact."""
+    return len({outlet_of[c["article_id"]] for c in carriers})
+
+
+def _facts(rows: list[tuple], texts: dict[str, str | None], outlet_of: dict[str, str]) -> list[dict]:
     """Fact rows (:data:`FACT_FIELDS`) folded into one entry per fact, as stored: without ``cells``,
-    without a label :func:`_span_label` gives, carriers without their fact's status and without a
-    null detail."""
+    without a label :func:`_span_label` gives, an outlet count :func:`_outlets` gives or values of
+    :data:`FACT_DEFAULTS`; carriers without their fact's status and without a null detail."""
     facts: dict[str, dict] = {}
     for fid, kind, aid, start, end, label, status, outlets, origins, detail in rows:
         f = facts.get(fid)
@@ -116,15 +126,21 @@ def _facts(rows: list[tuple], texts: dict[str, str | None]) -> list[dict]:
         if detail is not None:
             c["detail"] = detail
         f["carriers"].append(c)
-    for f in facts.values():
+    kinds = {"passage": 0, "quote": 1, "figure": 2, "unique": 3}
+    out = sorted(facts.values(), key=lambda f: (kinds.get(f["kind"], 9), -f["outlets"], f["fact_id"]))
+    for f in out:
         carriers, status = f["carriers"], f["status"]
         if f["label"] == _span_label(carriers, texts):
             del f["label"]
+        if f["outlets"] == _outlets(carriers, outlet_of):
+            del f["outlets"]
         for c in carriers:
             if c["status"] == status:
                 del c["status"]
-    kinds = {"passage": 0, "quote": 1, "figure": 2, "unique": 3}
-    return sorted(facts.values(), key=lambda f: (kinds.get(f["kind"], 9), -f["outlets"], f["fact_id"]))
+        for k, v in FACT_DEFAULTS.items():
+            if f[k] == v:
+                del f[k]
+    return out
 
 
 def _unique_spans(facts: list[dict]) -> list[tuple[str, int, int]]:
@@ -148,7 +164,7 @@ def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, d
     pairs = _pairs(shared)
     dates = sorted(a["published"] for a in arts if a["published"])
     texts = {a["article_id"]: a["text"] for a in arts}
-    facts = _facts(fact_rows, texts)
+    facts = _facts(fact_rows, texts, {a["article_id"]: a["outlet"] for a in arts})
     unique = [(aid, start, end) for _, kind, aid, start, end, *_ in fact_rows if kind == "unique"]
     doc = {
         "story_id": sid,
@@ -236,7 +252,7 @@ def restore(doc: dict[str, Any], texts: dict[str, str | None]) -> dict[str, Any]
     omitted = dict.fromkeys(doc["outlets"], "omitted")
     facts = []
     for f in doc["facts"]:
-        status = f["status"]
+        status = f.get("status", FACT_DEFAULTS["status"])
         carriers = [c if len(c) == 5 else  # whole: as stored by earlier versions
                     {"article_id": c["article_id"], "detail": c.get("detail"), "end": c["end"], "start": c["start"],
                      "status": c.get("status", status)} for c in f["carriers"]]
@@ -244,7 +260,8 @@ def restore(doc: dict[str, Any], texts: dict[str, str | None]) -> dict[str, Any]
                       "cells": f["cells"] if "cells" in f else _cells(carriers, omitted, outlet_of),
                       "fact_id": f["fact_id"], "kind": f["kind"],
                       "label": f["label"] if "label" in f else _span_label(carriers, texts),
-                      "origins": f["origins"], "outlets": f["outlets"], "status": status})
+                      "origins": f.get("origins", FACT_DEFAULTS["origins"]),
+                      "outlets": f["outlets"] if "outlets" in f else _outlets(carriers, outlet_of), "status": status})
     doc["facts"] = facts
     doc["quotes"] = [q if "quote" in q else dict(sorted((q | {"quote": (texts.get(q["article_id"]) or "")[
         q["start"]:q["end"]]}).items())) for q in doc["quotes"]]
