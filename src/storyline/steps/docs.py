@@ -99,8 +99,6 @@ def _cells(carriers: list[dict], omitted: dict[str, str], outlet_of: dict[str, s
 
 # The columns of a fact row as _facts reads it (a tuple: a big story has tens of thousands of rows).
 FACT_FIELDS = ("fact_id", "kind", "article_id", "start", "end", "label", "status", "outlets", "origins", "detail")
-
-
 # A fact's values where most facts have them (a unique piece has them all), left out when stored.
 FACT_DEFAULTS = {"origins": 1, "status": "only_here"}
 
@@ -149,7 +147,7 @@ def _unique_spans(facts: list[dict]) -> list[tuple[str, int, int]]:
 
 
 def story_document(sid: str, ms: list[dict], articles: dict, tables: dict[str, dict[str, list[dict]]],
-                   fact_rows: list[dict]) -> dict[str, Any]:
+                   fact_rows: list[tuple]) -> dict[str, Any]:
     """The document of story ``sid`` as stored: members ``ms``, ``articles`` by id, stage rows by
     owning article, its fact rows (:data:`FACT_FIELDS` tuples)."""
     mine = {m["article_id"] for m in ms}
@@ -314,7 +312,8 @@ class StoryDocs:
 
     After the members come the tables of :data:`OWNER`, in that order, holding (at least) the rows
     the members' articles own; rows of other articles are ignored. Rows come out largest
-    story first, then by id. Articles' texts are read (speaker names, spans) but not stored: see :func:`restore`.
+    story first, then by id. Articles' texts are read (speaker names, spans) but not stored: see
+    :func:`restore`.
     """
 
     kind: ClassVar[str] = "gather"
