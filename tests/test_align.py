@@ -12,12 +12,12 @@ from storyline.steps.align import (
     ReuseClusters,
     align,
     direction,
-    oriented_edits,
     pair_passages,
     reuse_clusters,
     seed_index,
     seed_matches,
 )
+from storyline.steps.edits import oriented_edits
 
 WIRE = (
     "The U.S. weather service judges that large numbers of coastal towns will face flooding this winter "

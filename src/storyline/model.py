@@ -256,7 +256,7 @@ STORY_DOC = pa.schema(
         ("first_seen", pa.string()),
         ("last_seen", pa.string()),
         ("independent_sources", pa.int64()),
-        ("doc", pa.large_string()),  # the JSON document (README: export schema) less its articles' texts
+        ("doc", pa.large_string()),  # the JSON document (README: export schema) less what steps.docs.restore gives
     ]
 )
 

@@ -30,6 +30,7 @@ from .. import model
 from ..config import AlignConfig
 from ..textutil import ALIAS_CANON, Tokens, is_in, ngram_hashes, tokenize
 from .base import REJECT_COLUMN, StepTimeout, time_limit, with_reject
+from .edits import edge_edits
 
 MAX_REPEAT = 4  # seed n-grams repeated more often than this in either text are not anchors
 ALIASES = True
@@ -428,19 +429,6 @@ def pair_passages(alignments: pa.Table) -> pa.Table:
                      "passage_edits": pa.ListArray.from_arrays(offsets, passages).cast(PASSAGE_EDITS)})
 
 
-def oriented_edits(edits: str | list, a_id: str, source_id: str) -> list[tuple[str, str]]:
-    """An alignment's ``edits`` (``[a_words, b_words]`` pairs) as ``(source_words, copy_words)``.
-
-    What the copier changed, for a directed edge: swap each pair when ``a`` is the copy.
-
-    Example:
-        >>> oriented_edits('[["many", "large numbers of"]]', a_id="x", source_id="y")
-        [('large numbers of', 'many')]
-    """
-    pairs = json.loads(edits) if isinstance(edits, str) else edits
-    return [(a, b) if a_id == source_id else (b, a) for a, b in pairs]
-
-
 # A wire dateline ("PARIS (Reuters) -") or reporting credit marks a text as the wire's own copy.
 # Mentions such as "told Reuters" or photo credits ("via AFP") say nothing about direction.
 WIRE_CREDIT = re.compile(
@@ -494,18 +482,3 @@ class Direction:
                 "edits": edge_edits(r["passage_edits"] or [], r["a_id"], source),
             })
         return pa.Table.from_pylist(rows, schema=self.output_schema)
-
-
-def edge_edits(passages: list[dict], a_id: str, source_id: str) -> list[dict[str, str]]:
-    """A pair's passage edits as REUSE_EDIT rows (source words -> copy words) in the source's text order.
-
-    Example:
-        >>> ps = [{"a_start": 0, "b_start": 9, "edits": '[["many", "large numbers of"]]'},
-        ...       {"a_start": 50, "b_start": 0, "edits": '[["", "senior"]]'}]
-        >>> [(e["source_words"], e["copy_words"]) for e in edge_edits(ps, a_id="x", source_id="y")]
-        [('senior', ''), ('large numbers of', 'many')]
-    """
-    side = ("a_start", "b_start") if a_id == source_id else ("b_start", "a_start")
-    ordered = sorted(passages, key=lambda p: (p[side[0]], p[side[1]]))
-    return [{"source_words": s, "copy_words": c}
-            for p in ordered for s, c in oriented_edits(p["edits"] or "[]", a_id, source_id)]
