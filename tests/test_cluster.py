@@ -376,6 +376,49 @@ def test_cluster_rebuilds_that_evict_keep_the_postings_of_the_held_documents():
             assert all(g.dtype == x.dtype and np.array_equal(g, x) for g, x in zip(got, want)), (d, per_doc)
 
 
+def test_cluster_member_sums_from_the_postings_are_the_member_scans_bit_for_bit():
+    rng = np.random.default_rng(3)
+    rep = cluster._Postings(128)
+    doc_story = np.repeat(np.arange(60), 5).astype(np.int64)
+    held: list[int] = []
+    scale = np.zeros(doc_story.size)
+    checked = 0
+    for d in range(doc_story.size):
+        idx = np.unique(rng.integers(0, 128, int(rng.integers(0, 60)))).astype(np.int64)
+        w = (rng.random(idx.size) * 10.0 ** rng.uniform(-9, 0, idx.size)).astype(np.float32)  # wide range: rounding shows
+        rep.add(d, int(doc_story[d]), idx, w, 0.0)
+        scale[d] = rng.random()
+        held.append(d)
+        if d % 37 == 36:  # evict a random part, fold the rest (and the buffer) into the index
+            held = [h for h in held if rng.random() < 0.8]
+            rep.rebuild(held)
+        if d % 3:
+            continue
+        q = np.unique(rng.integers(0, 128, int(rng.integers(1, 80)))).astype(np.int64)
+        qw = (rng.random(q.size) * 10.0 ** rng.uniform(-9, 0, q.size)).astype(np.float32)
+        q2 = (rng.random(q.size) * 20).astype(np.float32)
+        slots = np.unique(rng.integers(0, doc_story[d] + 2, 8)).astype(np.int64)  # one past the last story too
+        for dots, means in ((1, 2), (0, 2), (1, 0), (0, 1)):
+            got, want = [np.zeros(slots.size) for _ in range(2)], [np.zeros(slots.size) for _ in range(2)]
+            best = [np.zeros(slots.size, np.float32) for _ in range(2)]
+            scratch2 = np.zeros(128, np.float32)
+            cluster._load_query(rep.qbits, rep.scratch, q, qw, True)
+            cluster._hold(scratch2, q, q2, True)
+            cluster._scan(rep.story_head, rep.doc_next, rep.doc_off, rep.doc_len, rep.fw_terms, rep.fw_w, rep.qbits,
+                          rep.scratch, slots, dots, want[0], best[0], means, scratch2, scale, q.size, want[1])
+            cluster._load_query(rep.qbits, rep.scratch, q, qw, False)
+            cluster._posted_scan(rep.indptr, rep.post_doc, rep.post_w, rep.head, rep.nxt, rep.fw_doc, rep.fw_w, q, qw,
+                                 q2, rep.story_head, rep.doc_next, rep.doc_off, rep.doc_len, slots, rep.dbits, rep.dacc,
+                                 rep.dacc2, dots, got[0], best[1], means, scale, q.size, got[1])
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (d, dots, means)
+            assert np.array_equal(best[0], best[1]), (d, dots, means)
+            assert not rep.dbits.any() and not rep.dacc.any() and not rep.dacc2.any()  # zero between calls
+            checked += bool(want[0].any() or want[1].any())
+    assert checked > 100 and rep.ascending[0]
+    rep.add(doc_story.size, 0, np.array([5, 3], np.int64), np.ones(2, np.float32), 0.0)
+    assert not rep.ascending[0]  # the scoring kernel then scans the members
+
+
 def test_cluster_rebuild_holds_no_second_forward_store():
     import tracemalloc
     rng = np.random.default_rng(3)
