@@ -28,6 +28,9 @@ from typing import ClassVar
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
@@ -59,6 +62,8 @@ MAX_LAZY = 64  # at most this many stories per article get them (keeps dense str
 # inverted-index sums. 100k synthetic store: the same stories as with 20x the budget and 4x the candidates.
 MAX_POSTINGS = 1000
 MAX_CANDIDATES = 64
+# A posting read costs about this many member entries scanned (random reads against a sequential scan).
+POSTING_COST = 4
 # Logistic merge model over FEATURES, learned on basil-dev + topic-dated polnear distractors (teacher-forced
 # pairs, then pairs from the model's own stream); bench/clustering.py --fit prints these.
 WEIGHTS = (3.178, 6.243, 2.086, 3.42, 5.627, -3.723, -0.042, 3.586, 5.349)
@@ -402,6 +407,25 @@ _ONE = np.uint64(1)
 _NONE = 2**62  # an empty range of marks: (_NONE, -1)
 
 
+@intrinsic
+def _prefetch(typingctx, arr, i):  # type: ignore[no-untyped-def]
+    """Ask for the cache line of ``arr[i]`` ahead of its use (LLVM's prefetch: read, keep in cache)."""
+    if not isinstance(arr, numba.types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return numba.types.void(arr, i), codegen
+
+
 @numba.njit(cache=True, nogil=True)
 def _low_bit(word: np.uint64) -> tuple[np.uint64, int]:
     """The lowest set bit of ``word`` (as a word) and its position."""
@@ -623,16 +647,37 @@ def _hold(scratch: np.ndarray, idx: np.ndarray, w: np.ndarray, on: bool) -> None
         scratch[idx[i]] = w[i] if on else 0.0
 
 
+# A query's terms as a bitmap (``qbits``) is read once per member entry a scan visits, and 2^20
+# bits overflow L1: its first _FILTER_WORDS words are a filter of the terms' low 16 bits (8 KB, in
+# L1) that turns away ~99.5% of the entries, the bitmap of the terms themselves follows.
+_FILTER_WORDS = 2**16 // 64
+
+
+def _query_bits(n_features: int) -> np.ndarray:
+    """An empty ``qbits`` (filter and bitmap) for terms below ``n_features``."""
+    return np.zeros(_FILTER_WORDS + n_features // 64 + 1, np.uint64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _in_query(qbits: np.ndarray, t: int) -> bool:
+    h = t & 0xFFFF
+    if not (qbits[h >> 6] >> np.uint64(h & 63)) & _ONE:
+        return False
+    return bool((qbits[_FILTER_WORDS + (t >> 6)] >> np.uint64(t & 63)) & _ONE)
+
+
 @numba.njit(cache=True, nogil=True)
 def _load_query(qbits: np.ndarray, scratch: np.ndarray, idx: np.ndarray, w: np.ndarray, on: bool) -> None:
-    """Hold the query ``(idx, w)`` in ``scratch`` and its terms in the bitmap ``qbits`` (or take it out)."""
+    """Hold the query ``(idx, w)`` in ``scratch`` and its terms in ``qbits`` (or take it out)."""
     for i in range(idx.size):
         t = idx[i]
         if on:
-            _set_bit(qbits, t)
+            _set_bit(qbits, t & 0xFFFF)
+            _set_bit(qbits, _FILTER_WORDS * 64 + t)
             scratch[t] = w[i]
         else:
-            qbits[t >> 6] = 0
+            qbits[(t & 0xFFFF) >> 6] = 0
+            qbits[_FILTER_WORDS + (t >> 6)] = 0
             scratch[t] = 0.0
 
 
@@ -656,10 +701,18 @@ def _scan(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarray, doc
         d = story_head[slots[r]] if slots[r] < story_head.size else -1
         while d >= 0:
             off, m = doc_off[d], doc_len[d]
+            # The members' vectors lie apart in the store (a cache miss each line): the next member's
+            # lines are asked for while this one is read.
+            after = doc_next[d]
+            if after < 0 and r + 1 < slots.size and slots[r + 1] < story_head.size:
+                after = story_head[slots[r + 1]]
+            if after >= 0 and doc_len[after] > 0:
+                for p in range(doc_off[after], doc_off[after] + doc_len[after], 8):
+                    _prefetch(fw_terms, p)
             acc, acc2, shared = 0.0, 0.0, 0.0
             for p in range(off, off + m):
                 t = fw_terms[p]
-                if (qbits[t >> 6] >> np.uint64(t & 63)) & _ONE:
+                if _in_query(qbits, t):
                     if dots == 1:
                         acc += scratch[t] * fw_w[p]
                     elif dots == 2:
@@ -845,7 +898,7 @@ def _score(reps: tuple, queries: tuple, rare_w: np.ndarray, rare_scratch: np.nda
         col = setf[:, 0 if k == 2 else 1]
         # the members' sums from the query's postings when they are fewer than the members' entries
         cost = _query_cost(a[_INDPTR], a[_COUNT], idx) if dots != 2 and a[_ASCENDING][0] else -1
-        if 0 <= cost <= _scan_cost(story_head, doc_next, a[_DOC_LEN], slots):
+        if 0 <= cost and cost * POSTING_COST <= _scan_cost(story_head, doc_next, a[_DOC_LEN], slots):
             _posted_scan(a[_INDPTR], a[_POST_DOC], a[_POST_W], a[_HEAD], a[_NXT], a[_FW_DOC], a[_FW_W], idx, w, rare_w,
                          story_head, doc_next, a[_DOC_OFF], a[_DOC_LEN], slots, a[_DBITS], a[_DACC], a[_DACC2], dots,
                          sums[k], best, means, rare_scale, idx.size, col)
@@ -933,7 +986,7 @@ class _Postings:
         self.dacc, self.dbits = np.zeros(1024), np.zeros(1024 // 64, np.uint64)
         self.sacc, self.sbest, self.sbits = np.zeros(1024), np.zeros(1024, np.float32), np.zeros(1024 // 64, np.uint64)
         # the query of a pass over member vectors: weights by term, and its terms as a bitmap (fits in cache)
-        self.scratch, self.qbits = np.zeros(n_features, np.float32), np.zeros(n_features // 64 + 1, np.uint64)
+        self.scratch, self.qbits = np.zeros(n_features, np.float32), _query_bits(n_features)
         self.dacc2 = np.zeros(1024)  # a second per-doc accumulator (the rare-word sums of _posted_scan)
         self.ascending = np.ones(1, np.bool_)  # every document added holds its terms in ascending order
         self.rare = rare  # keep rare_scale: doc -> 1 / |its unit vector times the IDF| (the rare_body feature)
