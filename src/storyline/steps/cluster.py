@@ -28,12 +28,12 @@ from typing import ClassVar
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba.core import cgutils
-from numba.extending import intrinsic
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .. import corrections as corrections_mod
 from .. import model
@@ -416,7 +416,8 @@ def _prefetch(typingctx, arr, i):  # type: ignore[no-untyped-def]
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        at = context.cast(builder, args[1], signature.args[1], numba.types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [at])
         i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
                                             "llvm.prefetch.p0")
