@@ -419,6 +419,45 @@ def test_cluster_member_sums_from_the_postings_are_the_member_scans_bit_for_bit(
     assert not rep.ascending[0]  # the scoring kernel then scans the members
 
 
+class _LazyRows:
+    """A stand-in index for cluster._best: set features of row r are ``lazy[r]`` (slots are rows)."""
+
+    def __init__(self, lazy: np.ndarray, figures_always: bool) -> None:
+        self.lazy, self.figures_always, self.asked = lazy, figures_always, 0
+
+    def lazy_features(self, doc, slots, rows, figures=True):
+        out = self.lazy[rows].copy()
+        if not (figures or self.figures_always):
+            out[:, 0] = 0.0
+        return out
+
+    def shared_figures(self, doc, slots):
+        self.asked += len(slots)
+        return self.lazy[slots, 0]
+
+
+def test_cluster_best_works_out_shared_figures_only_for_rows_that_can_still_win():
+    rng = np.random.default_rng(4)
+    doc = cluster.Doc("a", 0, (), frozenset({"1200"}))
+    rows = asked = 0
+    for trial in range(400):
+        n = int(rng.integers(1, 30))
+        x = np.zeros((n, 9))
+        x[:, :5] = rng.random((n, 5)) * rng.choice([0.2, 1.0])
+        x[:, 5] = rng.integers(0, 8, n) / 7.0
+        lazy = np.column_stack([rng.integers(0, 5, n) / 3.0, rng.random(n), rng.random(n)])
+        lazy[:, 0] = np.minimum(1.0, lazy[:, 0])
+        twins = rng.integers(0, n, max(1, n // 2))  # same scores but for the shared figures: they decide
+        x[twins[1:], :6], lazy[twins[1:], 1:] = x[twins[0], :6], lazy[twins[0], 1:]
+        slots = np.arange(n)
+        want = cluster._best(doc, slots, x.copy(), _LazyRows(lazy, True), cluster.WEIGHTS, cluster.BIAS, 0.2)
+        index = _LazyRows(lazy, False)
+        got = cluster._best(doc, slots, x.copy(), index, cluster.WEIGHTS, cluster.BIAS, 0.2)
+        assert got == want, trial
+        rows, asked = rows + n, asked + index.asked
+    assert asked < rows / 3  # most rows never needed their figures
+
+
 def test_cluster_rebuild_holds_no_second_forward_store():
     import tracemalloc
     rng = np.random.default_rng(3)

@@ -1260,19 +1260,23 @@ class StoryIndex:
         self._weighted = (w, wi)
         return _unit(wi) * idf
 
-    def lazy_features(self, doc: Doc, slots: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def lazy_features(self, doc: Doc, slots: np.ndarray, rows: np.ndarray, figures: bool = True) -> np.ndarray:
         """:meth:`set_features_many` of the stories ``slots[rows]``, from the last :meth:`candidates`
-        when it kept them for these ``slots``."""
+        when it kept them for these ``slots`` (then without ``figures`` the shared figures are left 0)."""
         if self._set is None or self._set[0] is not doc or slots is not self._slots:
             return self.set_features_many(doc, np.asarray(slots)[rows])
         out = np.zeros((rows.size, 3))
         out[:, 1:] = self._set[1][rows]
-        if doc.figures:  # most stories share no figure: isdisjoint stops early and builds no set
-            figs = doc.figures
-            sets = list(map(_FIGURES, map(self.stories.__getitem__, slots[rows].tolist())))
-            shared = [0 if apart else len(figs & f) for apart, f in zip(map(figs.isdisjoint, sets), sets)]
-            out[:, 0] = np.minimum(1.0, np.array(shared) / 3.0)
+        if figures and doc.figures:
+            out[:, 0] = self.shared_figures(doc, slots[rows])
         return out
+
+    def shared_figures(self, doc: Doc, slots: np.ndarray) -> np.ndarray:
+        """The shared-figures feature of ``doc`` with each story of ``slots`` (``doc`` has figures)."""
+        figs = doc.figures  # most stories share no figure: isdisjoint stops early and builds no set
+        sets = list(map(_FIGURES, map(self.stories.__getitem__, slots.tolist())))
+        shared = [0 if apart else len(figs & f) for apart, f in zip(map(figs.isdisjoint, sets), sets)]
+        return np.minimum(1.0, np.array(shared) / 3.0)
 
     def set_features(self, doc: Doc, slot: int) -> tuple[float, float, float]:
         """Shared figures, the mean proper-noun overlap coefficient with the story's members, and
@@ -1551,9 +1555,20 @@ def _best(doc: Doc, slots: np.ndarray, x: np.ndarray, index: StoryIndex, weights
     sel = np.flatnonzero((partial >= partial.max() - lazy_max) & (partial + lazy_max >= floor))
     if sel.size > MAX_LAZY:  # a dense stream: only the strongest contenders get the set features
         sel = np.sort(sel[np.argsort(-partial[sel], kind="stable")[:MAX_LAZY]])
+    # Shared figures can only lower a score (a negative weight): they are worked out only for the
+    # rows that could still be the most probable, until every row left without them is below the
+    # best. The rows that decide are then as before, and so are the best row and its probability.
+    lower = bool(doc.figures) and w[LAZY] <= 0
     if sel.size:
-        x[sel, LAZY:] = index.lazy_features(doc, slots, sel)
+        x[sel, LAZY:] = index.lazy_features(doc, slots, sel, figures=not lower)
     p = merge_probability(x, w, bias)  # type: ignore[arg-type]
+    if lower and sel.size:
+        left = np.zeros(len(slots), bool)
+        left[sel] = True
+        while (need := np.flatnonzero(left & (p >= p.max()))).size:
+            x[need, LAZY] = index.shared_figures(doc, np.asarray(slots)[need])
+            left[need] = False
+            p = merge_probability(x, w, bias)  # type: ignore[arg-type]
     best = int(np.argmax(p))
     return int(slots[best]), float(p[best])
 
