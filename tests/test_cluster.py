@@ -385,7 +385,7 @@ def test_cluster_member_sums_from_the_postings_are_the_member_scans_bit_for_bit(
     checked = 0
     for d in range(doc_story.size):
         idx = np.unique(rng.integers(0, 128, int(rng.integers(0, 60)))).astype(np.int64)
-        w = (rng.random(idx.size) * 10.0 ** rng.uniform(-9, 0, idx.size)).astype(np.float32)  # wide range: rounding shows
+        w = (rng.random(idx.size) * 10.0 ** rng.uniform(-9, 0, idx.size)).astype(np.float32)  # rounding shows
         rep.add(d, int(doc_story[d]), idx, w, 0.0)
         scale[d] = rng.random()
         held.append(d)
