@@ -376,6 +376,88 @@ def test_cluster_rebuilds_that_evict_keep_the_postings_of_the_held_documents():
             assert all(g.dtype == x.dtype and np.array_equal(g, x) for g, x in zip(got, want)), (d, per_doc)
 
 
+def test_cluster_member_sums_from_the_postings_are_the_member_scans_bit_for_bit():
+    rng = np.random.default_rng(3)
+    rep = cluster._Postings(128)
+    doc_story = np.repeat(np.arange(60), 5).astype(np.int64)
+    held: list[int] = []
+    scale = np.zeros(doc_story.size)
+    checked = 0
+    for d in range(doc_story.size):
+        idx = np.unique(rng.integers(0, 128, int(rng.integers(0, 60)))).astype(np.int64)
+        w = (rng.random(idx.size) * 10.0 ** rng.uniform(-9, 0, idx.size)).astype(np.float32)  # rounding shows
+        rep.add(d, int(doc_story[d]), idx, w, 0.0)
+        scale[d] = rng.random()
+        held.append(d)
+        if d % 37 == 36:  # evict a random part, fold the rest (and the buffer) into the index
+            held = [h for h in held if rng.random() < 0.8]
+            rep.rebuild(held)
+        if d % 3:
+            continue
+        q = np.unique(rng.integers(0, 128, int(rng.integers(1, 80)))).astype(np.int64)
+        qw = (rng.random(q.size) * 10.0 ** rng.uniform(-9, 0, q.size)).astype(np.float32)
+        q2 = (rng.random(q.size) * 20).astype(np.float32)
+        slots = np.unique(rng.integers(0, doc_story[d] + 2, 8)).astype(np.int64)  # one past the last story too
+        for dots, means in ((1, 2), (0, 2), (1, 0), (0, 1)):
+            got, want = [np.zeros(slots.size) for _ in range(2)], [np.zeros(slots.size) for _ in range(2)]
+            best = [np.zeros(slots.size, np.float32) for _ in range(2)]
+            scratch2 = np.zeros(128, np.float32)
+            cluster._load_query(rep.qbits, rep.scratch, q, qw, True)
+            cluster._hold(scratch2, q, q2, True)
+            cluster._scan(rep.story_head, rep.doc_next, rep.doc_off, rep.doc_len, rep.fw_terms, rep.fw_w, rep.qbits,
+                          rep.scratch, slots, dots, want[0], best[0], means, scratch2, scale, q.size, want[1])
+            cluster._load_query(rep.qbits, rep.scratch, q, qw, False)
+            cluster._posted_scan(rep.indptr, rep.post_doc, rep.post_w, rep.head, rep.nxt, rep.fw_doc, rep.fw_w, q, qw,
+                                 q2, rep.story_head, rep.doc_next, rep.doc_off, rep.doc_len, slots, rep.dbits, rep.dacc,
+                                 rep.dacc2, dots, got[0], best[1], means, scale, q.size, got[1])
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), (d, dots, means)
+            assert np.array_equal(best[0], best[1]), (d, dots, means)
+            assert not rep.dbits.any() and not rep.dacc.any() and not rep.dacc2.any()  # zero between calls
+            checked += bool(want[0].any() or want[1].any())
+    assert checked > 100 and rep.ascending[0]
+    rep.add(doc_story.size, 0, np.array([5, 3], np.int64), np.ones(2, np.float32), 0.0)
+    assert not rep.ascending[0]  # the scoring kernel then scans the members
+
+
+class _LazyRows:
+    """A stand-in index for cluster._best: set features of row r are ``lazy[r]`` (slots are rows)."""
+
+    def __init__(self, lazy: np.ndarray, figures_always: bool) -> None:
+        self.lazy, self.figures_always, self.asked = lazy, figures_always, 0
+
+    def lazy_features(self, doc, slots, rows, figures=True):
+        out = self.lazy[rows].copy()
+        if not (figures or self.figures_always):
+            out[:, 0] = 0.0
+        return out
+
+    def shared_figures(self, doc, slots):
+        self.asked += len(slots)
+        return self.lazy[slots, 0]
+
+
+def test_cluster_best_works_out_shared_figures_only_for_rows_that_can_still_win():
+    rng = np.random.default_rng(4)
+    doc = cluster.Doc("a", 0, (), frozenset({"1200"}))
+    rows = asked = 0
+    for trial in range(400):
+        n = int(rng.integers(1, 30))
+        x = np.zeros((n, 9))
+        x[:, :5] = rng.random((n, 5)) * rng.choice([0.2, 1.0])
+        x[:, 5] = rng.integers(0, 8, n) / 7.0
+        lazy = np.column_stack([rng.integers(0, 5, n) / 3.0, rng.random(n), rng.random(n)])
+        lazy[:, 0] = np.minimum(1.0, lazy[:, 0])
+        twins = rng.integers(0, n, max(1, n // 2))  # same scores but for the shared figures: they decide
+        x[twins[1:], :6], lazy[twins[1:], 1:] = x[twins[0], :6], lazy[twins[0], 1:]
+        slots = np.arange(n)
+        want = cluster._best(doc, slots, x.copy(), _LazyRows(lazy, True), cluster.WEIGHTS, cluster.BIAS, 0.2)
+        index = _LazyRows(lazy, False)
+        got = cluster._best(doc, slots, x.copy(), index, cluster.WEIGHTS, cluster.BIAS, 0.2)
+        assert got == want, trial
+        rows, asked = rows + n, asked + index.asked
+    assert asked < rows / 3  # most rows never needed their figures
+
+
 def test_cluster_rebuild_holds_no_second_forward_store():
     import tracemalloc
     rng = np.random.default_rng(3)

@@ -31,6 +31,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .. import corrections as corrections_mod
 from .. import model
@@ -59,6 +62,8 @@ MAX_LAZY = 64  # at most this many stories per article get them (keeps dense str
 # inverted-index sums. 100k synthetic store: the same stories as with 20x the budget and 4x the candidates.
 MAX_POSTINGS = 1000
 MAX_CANDIDATES = 64
+# A posting read costs about this many member entries scanned (random reads against a sequential scan).
+POSTING_COST = 4
 # Logistic merge model over FEATURES, learned on basil-dev + topic-dated polnear distractors (teacher-forced
 # pairs, then pairs from the model's own stream); bench/clustering.py --fit prints these.
 WEIGHTS = (3.178, 6.243, 2.086, 3.42, 5.627, -3.723, -0.042, 3.586, 5.349)
@@ -402,6 +407,26 @@ _ONE = np.uint64(1)
 _NONE = 2**62  # an empty range of marks: (_NONE, -1)
 
 
+@intrinsic
+def _prefetch(typingctx, arr, i):  # type: ignore[no-untyped-def]
+    """Ask for the cache line of ``arr[i]`` ahead of its use (LLVM's prefetch: read, keep in cache)."""
+    if not isinstance(arr, numba.types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        at = context.cast(builder, args[1], signature.args[1], numba.types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [at])
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return numba.types.void(arr, i), codegen
+
+
 @numba.njit(cache=True, nogil=True)
 def _low_bit(word: np.uint64) -> tuple[np.uint64, int]:
     """The lowest set bit of ``word`` (as a word) and its position."""
@@ -457,9 +482,10 @@ def _compact(keep: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray, fw_term
 def _insert(norm2: np.ndarray, story_head: np.ndarray, story_tail: np.ndarray, doc_next: np.ndarray,
             doc_off: np.ndarray, doc_len: np.ndarray, fw_terms: np.ndarray, fw_w: np.ndarray, fw_doc: np.ndarray,
             head: np.ndarray, tail: np.ndarray, nxt: np.ndarray, count: np.ndarray, fw_n: int, doc: int, story: int,
-            idx: np.ndarray, w: np.ndarray, ww: float, dot_story: float) -> int:
+            idx: np.ndarray, w: np.ndarray, ww: float, dot_story: float, ascending: np.ndarray) -> int:
     """Append document ``doc`` (``ww``: its squared norm) to ``story``'s members and its entries to the
-    forward store at ``fw_n``, each at the end of its term's chain; returns the new end of the store."""
+    forward store at ``fw_n``, each at the end of its term's chain; returns the new end of the store.
+    ``ascending[0]`` is cleared if its terms do not ascend."""
     norm2[story] = norm2[story] + 2.0 * dot_story + ww
     doc_next[doc] = -1
     if story_tail[story] < 0:
@@ -470,6 +496,8 @@ def _insert(norm2: np.ndarray, story_head: np.ndarray, story_tail: np.ndarray, d
     doc_off[doc], doc_len[doc] = fw_n, idx.size
     for i in range(idx.size):
         e, t = fw_n + i, idx[i]
+        if i and t <= idx[i - 1]:
+            ascending[0] = False
         fw_terms[e], fw_w[e], fw_doc[e] = t, w[i], doc
         nxt[e] = -1
         if tail[t] < 0:
@@ -620,16 +648,37 @@ def _hold(scratch: np.ndarray, idx: np.ndarray, w: np.ndarray, on: bool) -> None
         scratch[idx[i]] = w[i] if on else 0.0
 
 
+# A query's terms as a bitmap (``qbits``) is read once per member entry a scan visits, and 2^20
+# bits overflow L1: its first _FILTER_WORDS words are a filter of the terms' low 16 bits (8 KB, in
+# L1) that turns away ~99.5% of the entries, the bitmap of the terms themselves follows.
+_FILTER_WORDS = 2**16 // 64
+
+
+def _query_bits(n_features: int) -> np.ndarray:
+    """An empty ``qbits`` (filter and bitmap) for terms below ``n_features``."""
+    return np.zeros(_FILTER_WORDS + n_features // 64 + 1, np.uint64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _in_query(qbits: np.ndarray, t: int) -> bool:
+    h = t & 0xFFFF
+    if not (qbits[h >> 6] >> np.uint64(h & 63)) & _ONE:
+        return False
+    return bool((qbits[_FILTER_WORDS + (t >> 6)] >> np.uint64(t & 63)) & _ONE)
+
+
 @numba.njit(cache=True, nogil=True)
 def _load_query(qbits: np.ndarray, scratch: np.ndarray, idx: np.ndarray, w: np.ndarray, on: bool) -> None:
-    """Hold the query ``(idx, w)`` in ``scratch`` and its terms in the bitmap ``qbits`` (or take it out)."""
+    """Hold the query ``(idx, w)`` in ``scratch`` and its terms in ``qbits`` (or take it out)."""
     for i in range(idx.size):
         t = idx[i]
         if on:
-            _set_bit(qbits, t)
+            _set_bit(qbits, t & 0xFFFF)
+            _set_bit(qbits, _FILTER_WORDS * 64 + t)
             scratch[t] = w[i]
         else:
-            qbits[t >> 6] = 0
+            qbits[(t & 0xFFFF) >> 6] = 0
+            qbits[_FILTER_WORDS + (t >> 6)] = 0
             scratch[t] = 0.0
 
 
@@ -653,10 +702,18 @@ def _scan(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarray, doc
         d = story_head[slots[r]] if slots[r] < story_head.size else -1
         while d >= 0:
             off, m = doc_off[d], doc_len[d]
+            # The members' vectors lie apart in the store (a cache miss each line): the next member's
+            # lines are asked for while this one is read.
+            after = doc_next[d]
+            if after < 0 and r + 1 < slots.size and slots[r + 1] < story_head.size:
+                after = story_head[slots[r + 1]]
+            if after >= 0 and doc_len[after] > 0:
+                for p in range(doc_off[after], doc_off[after] + doc_len[after], 8):
+                    _prefetch(fw_terms, p)
             acc, acc2, shared = 0.0, 0.0, 0.0
             for p in range(off, off + m):
                 t = fw_terms[p]
-                if (qbits[t >> 6] >> np.uint64(t & 63)) & _ONE:
+                if _in_query(qbits, t):
                     if dots == 1:
                         acc += scratch[t] * fw_w[p]
                     elif dots == 2:
@@ -680,9 +737,93 @@ def _scan(story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarray, doc
             out[r] = total / members if members else 0.0
 
 
+@numba.njit(cache=True, nogil=True)
+def _query_cost(indptr: np.ndarray, count: np.ndarray, idx: np.ndarray) -> int:
+    """The postings of the query terms ``idx`` (indexed and chained), or -1 unless ``idx`` ascends."""
+    n = 0
+    for t in range(idx.size):
+        if t and idx[t] <= idx[t - 1]:
+            return -1
+        n += indptr[idx[t] + 1] - indptr[idx[t]] + count[idx[t]]
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan_cost(story_head: np.ndarray, doc_next: np.ndarray, doc_len: np.ndarray, slots: np.ndarray) -> int:
+    """The entries :func:`_scan` reads for the stories ``slots``: their members' vector lengths."""
+    n = 0
+    for s in slots:
+        d = story_head[s] if s < story_head.size else -1
+        while d >= 0:
+            n += doc_len[d]
+            d = doc_next[d]
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _posted_scan(indptr: np.ndarray, post_doc: np.ndarray, post_w: np.ndarray, head: np.ndarray, nxt: np.ndarray,
+                 fw_doc: np.ndarray, fw_w: np.ndarray, idx: np.ndarray, w: np.ndarray, w2: np.ndarray,
+                 story_head: np.ndarray, doc_next: np.ndarray, doc_off: np.ndarray, doc_len: np.ndarray,
+                 slots: np.ndarray, marks: np.ndarray, acc: np.ndarray, acc2: np.ndarray, dots: int, sums: np.ndarray,
+                 best: np.ndarray, means: int, scale: np.ndarray, n_query: int, out: np.ndarray) -> None:
+    """:func:`_scan` (``dots`` 0 or 1) read from the query terms' postings instead of the members'
+    vectors: each posting of a candidate's member (marked in ``marks``) adds its product to the
+    member's accumulators (``acc``, ``acc2``: per doc, zero between calls), then the members are
+    summed as the scan sums them. Every member and query hold their terms in ascending order
+    (the caller checks), so a member meets the query's terms in the same order either way and each
+    member's float64 sum takes the same additions: the results are bit-identical. Worth it when the
+    query's postings are fewer than the members' entries (a query meets ~3% of a member's terms).
+    """
+    for s in slots:
+        d = story_head[s] if s < story_head.size else -1
+        while d >= 0:
+            _set_bit(marks, d)
+            d = doc_next[d]
+    for t in range(idx.size):
+        term, wt = idx[t], np.float32(w[t])  # the scan reads the query as float32 (its scratch vector)
+        wt2 = np.float32(w2[t]) if means == 2 else np.float32(0.0)
+        p, end, e = indptr[term], indptr[term + 1], head[term]
+        while p < end or e >= 0:
+            if p < end:
+                d, v = post_doc[p], post_w[p]
+                p += 1
+            else:
+                d, v = fw_doc[e], fw_w[e]
+                e = nxt[e]
+            if (marks[d >> 6] >> np.uint64(d & 63)) & _ONE:
+                if dots == 1:
+                    acc[d] += wt * v
+                if means == 1:
+                    acc[d] += 1.0
+                elif means == 2:
+                    acc2[d] += wt2 * v
+    for r in range(slots.size):
+        total, members = 0.0, 0
+        d = story_head[slots[r]] if slots[r] < story_head.size else -1
+        while d >= 0:
+            off, m = doc_off[d], doc_len[d]
+            if dots == 1:
+                v = np.float32(acc[d])
+                sums[r] += v
+                best[r] = max(best[r], v)
+            if means == 1 and off >= 0:
+                total += acc[d] / max(1, min(n_query, m))
+                members += 1
+            elif means == 2 and m > 0:
+                total += acc2[d] * scale[d]
+                members += 1
+            acc[d] = 0.0
+            if means == 2:
+                acc2[d] = 0.0
+            marks[d >> 6] = 0
+            d = doc_next[d]
+        if means:
+            out[r] = total / members if members else 0.0
+
+
 # A representation's arrays as the scoring kernel reads them (see _Postings.arrays).
 _INDPTR, _POST_DOC, _POST_W, _HEAD, _NXT, _FW_DOC, _FW_W, _COUNT, _FW_TERMS, _DOC_OFF, _DOC_LEN = range(11)
-_DACC, _DBITS, _SACC, _SBEST, _SBITS, _NORM2, _SCRATCH, _QBITS = range(11, 19)
+_DACC, _DBITS, _SACC, _SBEST, _SBITS, _NORM2, _SCRATCH, _QBITS, _DACC2, _ASCENDING = range(11, 21)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -755,11 +896,19 @@ def _score(reps: tuple, queries: tuple, rare_w: np.ndarray, rare_scratch: np.nda
         _clear(a[_SACC], a[_SBEST], a[_SBITS], lo[k], hi[k])
         if not dots and not means:
             continue
+        col = setf[:, 0 if k == 2 else 1]
+        # the members' sums from the query's postings when they are fewer than the members' entries
+        cost = _query_cost(a[_INDPTR], a[_COUNT], idx) if dots != 2 and a[_ASCENDING][0] else -1
+        if 0 <= cost and cost * POSTING_COST <= _scan_cost(story_head, doc_next, a[_DOC_LEN], slots):
+            _posted_scan(a[_INDPTR], a[_POST_DOC], a[_POST_W], a[_HEAD], a[_NXT], a[_FW_DOC], a[_FW_W], idx, w, rare_w,
+                         story_head, doc_next, a[_DOC_OFF], a[_DOC_LEN], slots, a[_DBITS], a[_DACC], a[_DACC2], dots,
+                         sums[k], best, means, rare_scale, idx.size, col)
+            continue
         _load_query(a[_QBITS], a[_SCRATCH], idx, w, True)
         if means == 2:
             _hold(rare_scratch, idx, rare_w, True)
         _scan(story_head, doc_next, a[_DOC_OFF], a[_DOC_LEN], a[_FW_TERMS], a[_FW_W], a[_QBITS], a[_SCRATCH], slots,
-              dots, sums[k], best, means, rare_scratch, rare_scale, idx.size, setf[:, 0 if k == 2 else 1])
+              dots, sums[k], best, means, rare_scratch, rare_scale, idx.size, col)
         _load_query(a[_QBITS], a[_SCRATCH], idx, w, False)
         if means == 2:
             _hold(rare_scratch, idx, rare_w, False)
@@ -838,7 +987,9 @@ class _Postings:
         self.dacc, self.dbits = np.zeros(1024), np.zeros(1024 // 64, np.uint64)
         self.sacc, self.sbest, self.sbits = np.zeros(1024), np.zeros(1024, np.float32), np.zeros(1024 // 64, np.uint64)
         # the query of a pass over member vectors: weights by term, and its terms as a bitmap (fits in cache)
-        self.scratch, self.qbits = np.zeros(n_features, np.float32), np.zeros(n_features // 64 + 1, np.uint64)
+        self.scratch, self.qbits = np.zeros(n_features, np.float32), _query_bits(n_features)
+        self.dacc2 = np.zeros(1024)  # a second per-doc accumulator (the rare-word sums of _posted_scan)
+        self.ascending = np.ones(1, np.bool_)  # every document added holds its terms in ascending order
         self.rare = rare  # keep rare_scale: doc -> 1 / |its unit vector times the IDF| (the rare_body feature)
         self.rare_scale = np.zeros(1024)
 
@@ -878,7 +1029,7 @@ class _Postings:
         """The arrays :func:`_score` reads, in the order of its ``_INDPTR``... constants."""
         return (self.indptr, self.post_doc, self.post_w, self.head, self.nxt, self.fw_doc, self.fw_w, self.count,
                 self.fw_terms, self.doc_off, self.doc_len, self.dacc, self.dbits, self.sacc, self.sbest, self.sbits,
-                self.norm2, self.scratch, self.qbits)
+                self.norm2, self.scratch, self.qbits, self.dacc2, self.ascending)
 
     def story_dots(self, idx: np.ndarray, w: np.ndarray, doc_story: np.ndarray, per_doc: bool,
                    max_postings: int = 2**62) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
@@ -947,6 +1098,7 @@ class _Postings:
             self.doc_off, self.doc_len = _grow(self.doc_off, n_docs), _grow(self.doc_len, n_docs)
             self.doc_next = _grow(self.doc_next, n_docs, -1)
             self.dacc, self.dbits = _grow(self.dacc, n_docs), _grow(self.dbits, n_docs // 64 + 1)
+            self.dacc2 = _grow(self.dacc2, n_docs)
         if n_slots > self.story_head.size:
             self.story_head, self.story_tail = _grow(self.story_head, n_slots, -1), _grow(self.story_tail, n_slots, -1)
             self.sacc, self.sbest = _grow(self.sacc, n_slots), _grow(self.sbest, n_slots)
@@ -974,7 +1126,7 @@ class _Postings:
             self.fw_doc, self.nxt = _resized(self.fw_doc, size), _resized(self.nxt, size)
         self.fw_n = _insert(self.norm2, self.story_head, self.story_tail, self.doc_next, self.doc_off, self.doc_len,
                             self.fw_terms, self.fw_w, self.fw_doc, self.head, self.tail, self.nxt, self.count, n, doc,
-                            story, idx, w, float(w @ w), dot_story)
+                            story, idx, w, float(w @ w), dot_story, self.ascending)
 
     def rebuild(self, keep: Iterable[int]) -> None:
         """Index the held documents in ``keep``; forget the others."""
@@ -1108,19 +1260,23 @@ class StoryIndex:
         self._weighted = (w, wi)
         return _unit(wi) * idf
 
-    def lazy_features(self, doc: Doc, slots: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def lazy_features(self, doc: Doc, slots: np.ndarray, rows: np.ndarray, figures: bool = True) -> np.ndarray:
         """:meth:`set_features_many` of the stories ``slots[rows]``, from the last :meth:`candidates`
-        when it kept them for these ``slots``."""
+        when it kept them for these ``slots`` (then without ``figures`` the shared figures are left 0)."""
         if self._set is None or self._set[0] is not doc or slots is not self._slots:
             return self.set_features_many(doc, np.asarray(slots)[rows])
         out = np.zeros((rows.size, 3))
         out[:, 1:] = self._set[1][rows]
-        if doc.figures:  # most stories share no figure: isdisjoint stops early and builds no set
-            figs = doc.figures
-            sets = list(map(_FIGURES, map(self.stories.__getitem__, slots[rows].tolist())))
-            shared = [0 if apart else len(figs & f) for apart, f in zip(map(figs.isdisjoint, sets), sets)]
-            out[:, 0] = np.minimum(1.0, np.array(shared) / 3.0)
+        if figures and doc.figures:
+            out[:, 0] = self.shared_figures(doc, slots[rows])
         return out
+
+    def shared_figures(self, doc: Doc, slots: np.ndarray) -> np.ndarray:
+        """The shared-figures feature of ``doc`` with each story of ``slots`` (``doc`` has figures)."""
+        figs = doc.figures  # most stories share no figure: isdisjoint stops early and builds no set
+        sets = list(map(_FIGURES, map(self.stories.__getitem__, slots.tolist())))
+        shared = [0 if apart else len(figs & f) for apart, f in zip(map(figs.isdisjoint, sets), sets)]
+        return np.minimum(1.0, np.array(shared) / 3.0)
 
     def set_features(self, doc: Doc, slot: int) -> tuple[float, float, float]:
         """Shared figures, the mean proper-noun overlap coefficient with the story's members, and
@@ -1399,9 +1555,20 @@ def _best(doc: Doc, slots: np.ndarray, x: np.ndarray, index: StoryIndex, weights
     sel = np.flatnonzero((partial >= partial.max() - lazy_max) & (partial + lazy_max >= floor))
     if sel.size > MAX_LAZY:  # a dense stream: only the strongest contenders get the set features
         sel = np.sort(sel[np.argsort(-partial[sel], kind="stable")[:MAX_LAZY]])
+    # Shared figures can only lower a score (a negative weight): they are worked out only for the
+    # rows that could still be the most probable, until every row left without them is below the
+    # best. The rows that decide are then as before, and so are the best row and its probability.
+    lower = bool(doc.figures) and w[LAZY] <= 0
     if sel.size:
-        x[sel, LAZY:] = index.lazy_features(doc, slots, sel)
+        x[sel, LAZY:] = index.lazy_features(doc, slots, sel, figures=not lower)
     p = merge_probability(x, w, bias)  # type: ignore[arg-type]
+    if lower and sel.size:
+        left = np.zeros(len(slots), bool)
+        left[sel] = True
+        while (need := np.flatnonzero(left & (p >= p.max()))).size:
+            x[need, LAZY] = index.shared_figures(doc, np.asarray(slots)[need])
+            left[need] = False
+            p = merge_probability(x, w, bias)  # type: ignore[arg-type]
     best = int(np.argmax(p))
     return int(slots[best]), float(p[best])
 
