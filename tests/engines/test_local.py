@@ -179,3 +179,32 @@ def test_local_pool_and_its_fork_server_exit_when_the_driver_is_killed(tmp_path)
     while time.monotonic() < deadline and any(_alive(p) for p in pids):
         time.sleep(0.2)
     assert not [p for p in pids if _alive(p)]
+
+
+@dataclass
+class PoolName:
+    """A map step that names the Arrow memory pool of the process that ran each row."""
+
+    kind: ClassVar[str] = "map"
+    reads: ClassVar[tuple[str, ...]] = ("x",)
+    output_schema: ClassVar[pa.Schema] = pa.schema([("x", pa.int64()), ("pool", pa.string())])
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return pa.table({"x": batch["x"], "pool": [pa.default_memory_pool().backend_name] * batch.num_rows},
+                        schema=self.output_schema)
+
+
+@pytest.mark.skipif(bool(os.environ.get("ARROW_DEFAULT_MEMORY_POOL")), reason="a pool named by the environment wins")
+def test_driver_and_workers_give_arrow_buffers_from_jemalloc(monkeypatch):
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    engine = LocalEngine(workers=2, batch_rows=1)
+    try:
+        assert pa.default_memory_pool().backend_name == "jemalloc"
+        assert set(engine.map(PoolName(), pa.table({"x": list(range(6))}))["pool"].to_pylist()) == {"jemalloc"}
+    finally:
+        engine.shutdown()
+    # A pool the user names is kept.
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    LocalEngine()
+    assert pa.default_memory_pool().backend_name == "mimalloc"

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..steps.base import check_reads, params
-from .base import compact, concat, key_ranges, release_memory
+from .base import compact, concat, key_ranges, release_memory, use_jemalloc
 
 
 # A table of a pool call this big goes to its worker as an Arrow file, not a pickle: the driver
@@ -88,6 +88,13 @@ def _exit_with_driver(driver: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _start_worker(driver: int) -> None:
+    """Worker initializer: the driver's allocator (:func:`~storyline.engines.base.use_jemalloc`),
+    and an exit once the driver is gone (:func:`_exit_with_driver`)."""
+    use_jemalloc()
+    _exit_with_driver(driver)
+
+
 def _start_method() -> str:
     # Workers start from a fresh interpreter, not as a fork of the driver: a fork would carry (and
     # count twice) whatever big tables the driver holds when the pool starts.
@@ -115,6 +122,9 @@ class LocalEngine:
     _timer: threading.Timer | None = field(default=None, init=False, repr=False, compare=False)
     _spool: str | None = field(default=None, init=False, repr=False, compare=False)  # shipped tables' folder
 
+    def __post_init__(self) -> None:
+        use_jemalloc()  # this process runs steps and holds the stages' tables: see use_jemalloc
+
     def _batches(self, step: Any, batches: list[pa.Table]) -> pa.Table:
         if self.workers > 1 and len(batches) > 1:
             parts = self._pooled(step, batches)
@@ -136,7 +146,7 @@ class LocalEngine:
                 self._timer.cancel()
                 self._timer = None
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers, initializer=_exit_with_driver, initargs=(os.getpid(),),
+                self._pool = ProcessPoolExecutor(self.workers, initializer=_start_worker, initargs=(os.getpid(),),
                                                  mp_context=multiprocessing.get_context(_start_method()))
                 self._spool = tempfile.mkdtemp(prefix="storyline-ship-")
             pool, spool = self._pool, self._spool

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from ..errors import ConfigError
 from ..steps.base import check_reads, params
-from .base import compact, concat, key_ranges
+from .base import compact, concat, key_ranges, use_jemalloc
 
 COMPUTE = ("auto", "actors", "tasks")
 # Batches per CPU above which ``auto`` maps on a Ray Data actor pool. Starting a pool costs
@@ -89,6 +89,7 @@ class RayEngine:
             raise ConfigError(f"compute {self.compute!r}: allowed {', '.join(COMPUTE)}")
         if self.batch_rows < 1:
             raise ConfigError(f"batch_rows must be at least 1, got {self.batch_rows}")
+        use_jemalloc()  # the driver holds the stages' tables, as the local engine's does
 
     def _start(self) -> Any:
         ray = _ray()
