@@ -463,7 +463,7 @@ def _names_in(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
 def _run_names(run: str) -> tuple[tuple[int, str, str], ...]:
     """``(offset, first word, name)`` of each piece of a capitalised run that reads as a full name.
 
-    Only depends on the run's own text, so it is cached: runs ("White House", "Jim Mattis") repeat.
+    Only depends on the run's own text, so it is cached: runs ("White House", a minister's name) repeat.
     """
     out = []
     # A run with no full stop is one piece (most runs): no need for _split_run's generator.
