@@ -48,6 +48,9 @@ def use_jemalloc() -> None:
         return
     if pa.default_memory_pool().backend_name != pool.backend_name:
         pa.set_memory_pool(pool)
+        # Freed pages go back at once, not after a decay: Acero's threaded group-by (reuse clusters
+        # at 1M) left 440 MB in the driver after release_unused with the default decay, 250 MB with none.
+        pa.jemalloc_set_decay_ms(0)
 
 
 def release_memory() -> None:
