@@ -758,15 +758,14 @@ def hashed_word_counts(vectorizer: WordHasher | HashingVectorizer,
     the kernel cannot guarantee (a capital sigma) and vectorizers with other settings go to sklearn.
     """
     n = len(texts)
-    if isinstance(vectorizer, WordHasher):
-        stop = vectorizer.stop_list()
-        if vectorizer.n_features > 2**31 - 1:
-            return vectorizer.transform([t or "" for t in texts.to_pylist()]), n
+    if isinstance(vectorizer, WordHasher):  # plain by construction (and empty input is fine)
+        plain, stop = True, vectorizer.stop_list()
     else:
         params = vectorizer.get_params()
-        if n == 0 or any(params[k] != v for k, v in _PLAIN_WORDS.items()) or vectorizer.n_features > 2**31 - 1:
-            return vectorizer.transform([t or "" for t in texts.to_pylist()]), n
-        stop = vectorizer.get_stop_words()
+        plain = n > 0 and all(params[k] == v for k, v in _PLAIN_WORDS.items())
+        stop = vectorizer.get_stop_words() if plain else None
+    if not plain or vectorizer.n_features > 2**31 - 1:
+        return vectorizer.transform([t or "" for t in texts.to_pylist()]), n
     buf, offs = utf8_buffers(texts)
     indptr, indices, counts, fallback = _hashed_words(buf, offs, _term_table(), vectorizer.n_features,
                                                       *_stop_tables(None if stop is None else frozenset(stop)))
