@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from typing import ClassVar
@@ -183,24 +185,56 @@ def test_local_pool_and_its_fork_server_exit_when_the_driver_is_killed(tmp_path)
 
 @dataclass
 class PoolName:
-    """A map step that names the Arrow memory pool of the process that ran each row."""
+    """A map step that names, per row, the Arrow pool of the process that ran it and how many bytes
+    Arrow's C++ internals (an Acero group-by) ever took from mimalloc there."""
 
     kind: ClassVar[str] = "map"
     reads: ClassVar[tuple[str, ...]] = ("x",)
-    output_schema: ClassVar[pa.Schema] = pa.schema([("x", pa.int64()), ("pool", pa.string())])
+    output_schema: ClassVar[pa.Schema] = pa.schema([("x", pa.int64()), ("pool", pa.string()),
+                                                    ("mimalloc", pa.int64())])
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return pa.table({"x": batch["x"], "pool": [pa.default_memory_pool().backend_name] * batch.num_rows},
+        batch.group_by("x").aggregate([("x", "count")])
+        return pa.table({"x": batch["x"], "pool": [pa.default_memory_pool().backend_name] * batch.num_rows,
+                         "mimalloc": [pa.mimalloc_memory_pool().max_memory()] * batch.num_rows},
                         schema=self.output_schema)
 
 
-@pytest.mark.skipif(bool(os.environ.get("ARROW_DEFAULT_MEMORY_POOL")), reason="a pool named by the environment wins")
+CHILD_POOL = """
+import storyline, pyarrow as pa, pyarrow.parquet as pq, sys
+t = pa.table({"x": list(range(100_000))})
+pq.write_table(t, sys.argv[1])
+pq.read_table(sys.argv[1]).group_by("x").aggregate([("x", "count")])
+print(pa.default_memory_pool().backend_name, pa.mimalloc_memory_pool().max_memory())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pyarrow's Linux wheels carry jemalloc")
+def test_importing_storyline_gives_arrows_internals_jemalloc(tmp_path):
+    # Parquet reads and Acero allocate from the pool named when pyarrow loads, which
+    # pa.set_memory_pool does not change: importing storyline first must name jemalloc.
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    out = subprocess.run([sys.executable, "-c", CHILD_POOL, str(tmp_path / "t.parquet")], env=env,
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["jemalloc", "0"]
+    # A pool the user names is kept.
+    env["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+    out = subprocess.run([sys.executable, "-c", CHILD_POOL, str(tmp_path / "t.parquet")], env=env,
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "system"
+
+
+@pytest.mark.skipif(os.environ.get("ARROW_DEFAULT_MEMORY_POOL", "jemalloc") != "jemalloc",
+                    reason="a pool named by the environment wins")
 def test_driver_and_workers_give_arrow_buffers_from_jemalloc(monkeypatch):
     pa.set_memory_pool(pa.mimalloc_memory_pool())
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
     engine = LocalEngine(workers=2, batch_rows=1)
     try:
         assert pa.default_memory_pool().backend_name == "jemalloc"
-        assert set(engine.map(PoolName(), pa.table({"x": list(range(6))}))["pool"].to_pylist()) == {"jemalloc"}
+        out = engine.map(PoolName(), pa.table({"x": list(range(6))}))
+        assert set(out["pool"].to_pylist()) == {"jemalloc"}
+        assert set(out["mimalloc"].to_pylist()) == {0}  # workers load pyarrow with jemalloc named
     finally:
         engine.shutdown()
     # A pool the user names is kept.
