@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -128,9 +129,11 @@ def test_parity_local_pool_matches_one_process(golden, local_tables, tmp_path):
 
 
 @needs_ray
-def test_parity_two_node_cluster(golden, local_tables, tmp_path, fresh_ray):
+def test_parity_two_node_cluster(golden, local_tables, tmp_path, fresh_ray, monkeypatch):
     from ray.cluster_utils import Cluster
 
+    # Nodes started without Arrow's pool in their environment, as `ray start` on another host is.
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
         cluster.add_node(num_cpus=1)
@@ -138,6 +141,13 @@ def test_parity_two_node_cluster(golden, local_tables, tmp_path, fresh_ray):
         # Every stage on actor pools (one actor per node here), as big inputs run.
         engine = RayEngine(address=cluster.address, batch_rows=64, compute="actors")
         assert engine.cpus() == 2 and len([n for n in ray.nodes() if n["Alive"]]) == 2
+        if sys.platform.startswith("linux"):  # the job hands the workers of both nodes jemalloc
+            def arrow_pool() -> tuple[str | None, str]:  # nested: Ray ships it by value, not by import
+                return os.environ.get("ARROW_DEFAULT_MEMORY_POOL"), pa.default_memory_pool().backend_name
+
+            pools = ray.get([ray.remote(arrow_pool).options(scheduling_strategy="SPREAD").remote()
+                             for _ in range(4)])
+            assert set(pools) == {("jemalloc", "jemalloc")}
         got = _timed("ray-2node", golden, tmp_path / "out", engine)
         assert_same_store(local_tables, got)
     finally:

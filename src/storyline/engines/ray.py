@@ -17,6 +17,7 @@ starts nothing. ``address=None`` starts a private local Ray; ``"auto"`` joins th
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import pyarrow as pa
 
 from ..errors import ConfigError
 from ..steps.base import check_reads, params
-from .base import compact, concat, key_ranges, use_jemalloc
+from .base import POOL_ENV, compact, concat, key_ranges, use_jemalloc
 
 COMPUTE = ("auto", "actors", "tasks")
 # Batches per CPU above which ``auto`` maps on a Ray Data actor pool. Starting a pool costs
@@ -95,7 +96,11 @@ class RayEngine:
         ray = _ray()
         if not ray.is_initialized():
             local = self.address is None
+            # A private Ray's workers inherit this process's environment; a cluster's were started
+            # by `ray start`, so the job hands them Arrow's pool (see use_jemalloc).
+            pool = os.environ.get(POOL_ENV)
             ray.init(
+                runtime_env={"env_vars": {POOL_ENV: pool}} if pool and not local else None,
                 # "local" always starts a private Ray, never joins one that another process started.
                 address="local" if local else self.address,
                 include_dashboard=False,
