@@ -39,7 +39,7 @@ def compact(table: pa.Table) -> pa.Table:
 
 
 def use_jemalloc() -> None:
-    """Give Arrow's buffers from jemalloc in this process, and return freed pages at once (both
+    """Give Arrow's buffers from jemalloc in this process, freed pages back within a second (both
     engines call it in their driver, the local engine in each worker too), unless
     ``ARROW_DEFAULT_MEMORY_POOL`` names another pool.
 
