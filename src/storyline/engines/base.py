@@ -50,7 +50,7 @@ def use_jemalloc() -> None:
     internals use it too; ``pa.set_memory_pool`` here reaches only pyarrow's own calls, for a process
     that loaded pyarrow first.
     """
-    if os.environ.get(POOL_ENV, "jemalloc") != "jemalloc":
+    if (os.environ.get(POOL_ENV) or "jemalloc") != "jemalloc":  # empty names none, as for Arrow
         return
     try:
         pool = pa.jemalloc_memory_pool()
