@@ -19,9 +19,9 @@ __version__ = "0.1.0"
 # pyarrow loads, whatever pa.set_memory_pool says later; its default mimalloc kept the freed pages
 # (0.3 GB of the driver after the corpus stages at 100k). Set before pyarrow loads, inherited by workers.
 # Linux only: macOS wheels have no jemalloc. A pool the user names is kept (engines.base.use_jemalloc).
-_POOL = "ARROW_DEFAULT_MEMORY_POOL"
-if sys.platform.startswith("linux") and "pyarrow" not in sys.modules and not os.environ.get(_POOL):
-    os.environ[_POOL] = "jemalloc"
+POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
+if sys.platform.startswith("linux") and "pyarrow" not in sys.modules and not os.environ.get(POOL_ENV):
+    os.environ[POOL_ENV] = "jemalloc"
 
 if TYPE_CHECKING:
     from .api import Results

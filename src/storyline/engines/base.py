@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import POOL_ENV  # read by Arrow's C++ once, when pyarrow loads: set in storyline/__init__
+
 
 class Engine(Protocol):
     """``map`` one batch at a time, ``group`` by a key column, ``gather`` all rows on one worker,
@@ -28,9 +30,6 @@ class Engine(Protocol):
     def gather(self, step: Any, *tables: pa.Table) -> pa.Table: ...
 
     def gather_each(self, step: Any, inputs: Iterable[tuple[pa.Table, ...]]) -> Iterator[pa.Table]: ...
-
-
-POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"  # read by Arrow's C++ once, when pyarrow loads
 
 
 def compact(table: pa.Table) -> pa.Table:
